@@ -1,0 +1,147 @@
+"""Logins and roles, the append-only audit log, and the record of personal-data reveals."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import STAFF_ROLES, AuditSource, PiiField, Role
+
+
+class User(AbstractUser):
+    """A login: a staff member with a role, a borrower tied to one borrower, or a machine."""
+
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.ANALYST)
+    # Set only for borrower logins; the portal shows this borrower's data and nothing else.
+    borrower = models.OneToOneField(
+        "lending.Borrower",
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="login",
+    )
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(
+                name="user_borrower_role_matches_borrower",
+                condition=(
+                    models.Q(role=Role.BORROWER, borrower__isnull=False)
+                    | (~models.Q(role=Role.BORROWER) & models.Q(borrower__isnull=True))
+                ),
+            )
+        ]
+
+    @property
+    def is_risk_staff(self) -> bool:
+        return self.is_active and self.role in STAFF_ROLES
+
+    @property
+    def is_borrower(self) -> bool:
+        return self.role == Role.BORROWER
+
+
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """No bulk path changes or removes audit rows."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditEvent(models.Model):
+    """One state change: who, what, on which object, before and after, when, from where.
+
+    Written by the service that made the change, in the same transaction (accounts.audit.audit).
+    Append-only: the model refuses updates and deletes, and database triggers (migration 0002)
+    refuse them too, so not even raw SQL from the application can rewrite history.
+    """
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        User, verbose_name=_("actor"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    # Who acted when there is no user, or a label kept even if the user is renamed.
+    actor_label = models.CharField(_("actor label"), max_length=150)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=64)
+    object_id = models.CharField(_("object id"), max_length=64)
+    # The borrower the change concerns, so a borrower's whole trail is one indexed read.
+    borrower = models.ForeignKey(
+        "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT, null=True,
+        blank=True, related_name="audit_events",
+    )
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=AuditSource.choices)
+    # The request id, task name and id, or command that made the change.
+    reference = models.CharField(_("reference"), max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["borrower", "-at"], name="audit_borrower_at"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionError("The audit log is append-only.")
+
+
+class PiiAccess(models.Model):
+    """A staff member revealed a borrower's full personal data: who, what, why, when, from where.
+
+    The access record PIPL and 征信业管理条例 art. 22 expect; append-only like the audit log.
+    """
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(User, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+")
+    actor_role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    borrower = models.ForeignKey(
+        "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT,
+        related_name="pii_accesses",
+    )
+    field = models.CharField(_("field"), max_length=20, choices=PiiField.choices)
+    # The object the field belongs to when it is not the borrower (a bank account's id).
+    object_ref = models.CharField(_("object"), max_length=64, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    reference = models.CharField(_("reference"), max_length=200, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        ordering = ["-at", "-id"]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("The access log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionError("The access log is append-only.")

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class IncomeBand(models.TextChoices):
+    """Declared monthly income, in yuan."""
+
+    BELOW_3K = "lt3k", _("Below ¥3,000")
+    FROM_3K = "3k_5k", _("¥3,000–5,000")
+    FROM_5K = "5k_10k", _("¥5,000–10,000")
+    FROM_10K = "10k_20k", _("¥10,000–20,000")
+    ABOVE_20K = "gt20k", _("Above ¥20,000")
+
+
+class IdentityCheckResult(models.TextChoices):
+    """The borrower's identity cross-checked against third-party data."""
+
+    MATCHED = "matched", _("Matched")
+    MISMATCHED = "mismatched", _("Mismatched")
+    NOT_CHECKED = "not_checked", _("Not checked")
+
+
+class LineStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    FROZEN = "frozen", _("Frozen")
+    CLOSED = "closed", _("Closed")
+
+
+class RepaymentMode(models.TextChoices):
+    """How a drawdown is repaid; PBOC 还款方式 codes in comments."""
+
+    EQUAL_INSTALMENT = "equal_instalment", _("Equal instalments")  # 11 等额本息
+    EQUAL_PRINCIPAL = "equal_principal", _("Equal principal")  # 12 等额本金
+    INTEREST_FIRST = "interest_first", _("Interest monthly, principal at end")  # 31 先息后本
+
+
+class Purpose(models.TextChoices):
+    """The borrower's stated use of a drawdown (the scenario)."""
+
+    DAILY_CONSUMPTION = "daily", _("Daily consumption")
+    TRAVEL = "travel", _("Travel")
+    EDUCATION = "education", _("Education")
+    HOME = "home", _("Home")
+    MEDICAL = "medical", _("Medical")
+    OTHER = "other", _("Other")
+
+
+class DrawdownStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SETTLED = "settled", _("Settled")
+    WRITTEN_OFF = "written_off", _("Written off")
+
+
+class AssetKind(models.TextChoices):
+    """Declared financial assets a borrower could repay from."""
+
+    DEPOSIT = "deposit", _("Bank deposit")
+    WEALTH = "wealth", _("Wealth-management product")
+    HOUSING_FUND = "housing_fund", _("Housing provident fund")
+    INSURANCE = "insurance", _("Insurance (cash value)")
+    SECURITIES = "securities", _("Securities")
+    OTHER = "other", _("Other")
+
+
+class Bucket(models.TextChoices):
+    """Delinquency bucket by days past due (RULES §5.1)."""
+
+    M0 = "M0", _("M0 current")
+    M1 = "M1", _("M1 1–30")
+    M2 = "M2", _("M2 31–60")
+    M3 = "M3", _("M3 61–90")
+    M4 = "M4", _("M4 91–120")
+    M5 = "M5", _("M5 121–150")
+    M6 = "M6", _("M6 151–180")
+    M7 = "M7", _("M7+ >180")

@@ -1,0 +1,384 @@
+"""The lending book: borrowers, their credit line, drawdowns and schedules, repayments.
+
+Money is Decimal with two places (fen); daily rates have six places (0.000500 = 0.05%/day).
+Days past due and the delinquency bucket are never stored by hand: the line keeps the due date
+of its oldest unpaid instalment (maintained by the services from the schedule) and DPD is
+today minus that date, so it is right on any day without a nightly job (lending.money).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from lending.choices import (
+    AssetKind,
+    DrawdownStatus,
+    IdentityCheckResult,
+    IncomeBand,
+    LineStatus,
+    Purpose,
+    RepaymentMode,
+)
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+RATE = {"max_digits": 8, "decimal_places": 6}
+ZERO = Decimal("0.00")
+
+
+class Borrower(models.Model):
+    """A person with a credit line. Personal data is shown masked unless revealed (accounts)."""
+
+    customer_no = models.CharField(_("customer number"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64, db_index=True)
+    national_id = models.CharField(_("national ID number"), max_length=18)
+    # Suffixes kept for search by what an analyst can see on a masked screen.
+    national_id_last4 = models.CharField(_("ID last 4"), max_length=4, db_index=True)
+    mobile = models.CharField(_("mobile"), max_length=11, db_index=True)
+    mobile_last4 = models.CharField(_("mobile last 4"), max_length=4, db_index=True)
+    city = models.CharField(_("city"), max_length=32, db_index=True)
+    employer = models.CharField(_("employer"), max_length=100, blank=True)
+    income_band = models.CharField(_("income band"), max_length=8, choices=IncomeBand.choices)
+    registered_at = models.DateTimeField(_("registered at"))
+    identity_check = models.CharField(
+        _("identity check"), max_length=12, choices=IdentityCheckResult.choices,
+        default=IdentityCheckResult.NOT_CHECKED,
+    )
+    identity_check_source = models.CharField(_("identity check source"), max_length=64, blank=True)
+    identity_checked_at = models.DateTimeField(_("identity checked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("borrower")
+        verbose_name_plural = _("borrowers")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.customer_no
+
+
+class CreditLine(models.Model):
+    """A borrower's revolving line: the limit, what is drawn, and whether it may be used."""
+
+    borrower = models.OneToOneField(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="line"
+    )
+    credit_limit = models.DecimalField(_("limit"), **MONEY)
+    # Outstanding principal across the line's drawdowns.
+    used = models.DecimalField(_("used"), default=ZERO, **MONEY)
+    status = models.CharField(
+        _("status"), max_length=8, choices=LineStatus.choices, default=LineStatus.ACTIVE,
+        db_index=True,
+    )
+    daily_rate = models.DecimalField(_("daily rate"), **RATE)
+    opened_at = models.DateTimeField(_("opened at"))
+    # Until this date no automatic limit change may touch the line (a manual decision holds).
+    locked_until = models.DateField(_("locked until"), null=True, blank=True)
+    status_reason = models.CharField(_("status reason"), max_length=200, blank=True)
+    # Derived from the schedule by the services, never set by hand: the due date of the oldest
+    # instalment not yet fully paid, on any drawdown. None when nothing is owed.
+    oldest_unpaid_due = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("credit line")
+        verbose_name_plural = _("credit lines")
+        constraints = [
+            models.CheckConstraint(name="line_limit_not_negative", condition=Q(credit_limit__gte=0)),
+            models.CheckConstraint(name="line_used_not_negative", condition=Q(used__gte=0)),
+            models.CheckConstraint(
+                name="line_used_within_limit", condition=Q(used__lte=F("credit_limit"))
+            ),
+            # Above 0.0986%/day (36% a year) a rate is not legally supportable (RULES §4B.4).
+            models.CheckConstraint(
+                name="line_daily_rate_in_range",
+                condition=Q(daily_rate__gt=0) & Q(daily_rate__lte=Decimal("0.000986")),
+            ),
+        ]
+        indexes = [models.Index(fields=["oldest_unpaid_due"], name="line_oldest_unpaid_due")]
+
+    def __str__(self) -> str:
+        return f"{self.borrower_id}: {self.credit_limit}"
+
+    @property
+    def available(self) -> Decimal:
+        if self.status != LineStatus.ACTIVE:
+            return ZERO
+        return max(self.credit_limit - self.used, ZERO)
+
+
+class BankAccount(models.Model):
+    """A bank card seen for a borrower: drawdowns are paid out to it, repayments come from it."""
+
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="bank_accounts"
+    )
+    bank_name = models.CharField(_("bank"), max_length=64)
+    # Indexed: the same card under several borrowers is a ring signal.
+    card_no = models.CharField(_("card number"), max_length=19, db_index=True)
+    first_seen_at = models.DateTimeField(_("first seen"))
+    last_seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("bank account")
+        verbose_name_plural = _("bank accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["borrower", "card_no"], name="bank_account_once_per_borrower")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank_name} {self.card_no[-4:]}"
+
+
+class Device(models.Model):
+    """A phone a borrower used; the same device under several borrowers is a ring signal."""
+
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="devices"
+    )
+    device_id = models.CharField(_("device id"), max_length=64, db_index=True)
+    platform = models.CharField(_("platform"), max_length=16, blank=True)
+    first_seen_at = models.DateTimeField(_("first seen"))
+    last_seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        constraints = [
+            models.UniqueConstraint(fields=["borrower", "device_id"], name="device_once_per_borrower")
+        ]
+
+    def __str__(self) -> str:
+        return self.device_id
+
+
+class Drawdown(models.Model):
+    """One loan drawn on the line, repaid by its instalment schedule."""
+
+    line = models.ForeignKey(
+        CreditLine, verbose_name=_("credit line"), on_delete=models.PROTECT, related_name="drawdowns"
+    )
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="drawdowns"
+    )
+    # The lending core's loan number: a drawdown is recorded once however often it is posted.
+    loan_no = models.CharField(_("loan number"), max_length=40, unique=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    term_months = models.PositiveSmallIntegerField(_("term (months)"))
+    repayment_mode = models.CharField(
+        _("repayment mode"), max_length=20, choices=RepaymentMode.choices
+    )
+    daily_rate = models.DecimalField(_("daily rate"), **RATE)
+    # The all-in annual rate by the IRR method (RULES §4C), fixed at disbursement.
+    apr = models.DecimalField(_("APR (IRR)"), max_digits=7, decimal_places=4)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
+    disbursed_at = models.DateTimeField(_("disbursed at"), db_index=True)
+    bank_account = models.ForeignKey(
+        BankAccount, verbose_name=_("paid out to"), on_delete=models.PROTECT, related_name="drawdowns"
+    )
+    device = models.ForeignKey(
+        Device, verbose_name=_("device"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="drawdowns",
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=DrawdownStatus.choices, default=DrawdownStatus.ACTIVE
+    )
+    principal_outstanding = models.DecimalField(_("principal outstanding"), **MONEY)
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("drawdown")
+        verbose_name_plural = _("drawdowns")
+        ordering = ["-disbursed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(name="drawdown_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="drawdown_term_in_range", condition=Q(term_months__gte=1, term_months__lte=36)
+            ),
+            models.CheckConstraint(
+                name="drawdown_outstanding_in_range",
+                condition=Q(principal_outstanding__gte=0) & Q(principal_outstanding__lte=F("amount")),
+            ),
+        ]
+        indexes = [models.Index(fields=["borrower", "-disbursed_at"], name="drawdown_borrower")]
+
+    def __str__(self) -> str:
+        return self.loan_no
+
+
+class Instalment(models.Model):
+    """One scheduled payment of a drawdown, and how much of it has been paid.
+
+    `fee_due` holds penalty interest on overdue principal, added as it accrues (lending.money);
+    `penalty_through` is the date it has been accrued up to.
+    """
+
+    drawdown = models.ForeignKey(
+        Drawdown, verbose_name=_("drawdown"), on_delete=models.CASCADE, related_name="instalments"
+    )
+    seq = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    principal_due = models.DecimalField(_("principal due"), **MONEY)
+    interest_due = models.DecimalField(_("interest due"), **MONEY)
+    fee_due = models.DecimalField(_("fees due"), default=ZERO, **MONEY)
+    principal_paid = models.DecimalField(_("principal paid"), default=ZERO, **MONEY)
+    interest_paid = models.DecimalField(_("interest paid"), default=ZERO, **MONEY)
+    fee_paid = models.DecimalField(_("fees paid"), default=ZERO, **MONEY)
+    penalty_through = models.DateField(_("penalty accrued through"), null=True, blank=True)
+    # When the instalment was paid in full; history of DPD is derived from it.
+    paid_off_at = models.DateTimeField(_("paid off at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        ordering = ["drawdown_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["drawdown", "seq"], name="instalment_seq_unique"),
+            models.CheckConstraint(
+                name="instalment_paid_within_due",
+                condition=(
+                    Q(principal_paid__gte=0, interest_paid__gte=0, fee_paid__gte=0)
+                    & Q(principal_paid__lte=F("principal_due"))
+                    & Q(interest_paid__lte=F("interest_due"))
+                    & Q(fee_paid__lte=F("fee_due"))
+                ),
+            ),
+        ]
+        indexes = [models.Index(fields=["due_date"], name="instalment_due_date")]
+
+    def __str__(self) -> str:
+        return f"{self.drawdown_id}#{self.seq}"
+
+    @property
+    def total_due(self) -> Decimal:
+        return self.principal_due + self.interest_due + self.fee_due
+
+    @property
+    def total_paid(self) -> Decimal:
+        return self.principal_paid + self.interest_paid + self.fee_paid
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.total_due - self.total_paid
+
+
+class Repayment(models.Model):
+    """Money received for a drawdown, split over its instalments (RepaymentAllocation)."""
+
+    drawdown = models.ForeignKey(
+        Drawdown, verbose_name=_("drawdown"), on_delete=models.PROTECT, related_name="repayments"
+    )
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="repayments"
+    )
+    # The lending core's reference: a repayment is recorded once however often it is posted.
+    reference = models.CharField(_("reference"), max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    paid_at = models.DateTimeField(_("paid at"), db_index=True)
+    bank_account = models.ForeignKey(
+        BankAccount, verbose_name=_("paid from"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="repayments",
+    )
+
+    class Meta:
+        verbose_name = _("repayment")
+        verbose_name_plural = _("repayments")
+        ordering = ["-paid_at", "-id"]
+        constraints = [
+            models.CheckConstraint(name="repayment_amount_positive", condition=Q(amount__gt=0))
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class RepaymentAllocation(models.Model):
+    """The part of one repayment that went to one instalment, split by component."""
+
+    repayment = models.ForeignKey(
+        Repayment, verbose_name=_("repayment"), on_delete=models.CASCADE, related_name="allocations"
+    )
+    instalment = models.ForeignKey(
+        Instalment, verbose_name=_("instalment"), on_delete=models.PROTECT, related_name="allocations"
+    )
+    fee = models.DecimalField(_("fees"), default=ZERO, **MONEY)
+    interest = models.DecimalField(_("interest"), default=ZERO, **MONEY)
+    principal = models.DecimalField(_("principal"), default=ZERO, **MONEY)
+
+    class Meta:
+        verbose_name = _("repayment allocation")
+        verbose_name_plural = _("repayment allocations")
+        constraints = [
+            models.CheckConstraint(
+                name="allocation_parts_not_negative",
+                condition=Q(fee__gte=0, interest__gte=0, principal__gte=0),
+            )
+        ]
+
+
+class TransferOut(models.Model):
+    """Money the borrower moved out of their account after a drawdown, as the core saw it.
+
+    A transfer to another lender soon after a drawdown is the multi-lender signal.
+    """
+
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="transfers_out"
+    )
+    reference = models.CharField(_("reference"), max_length=64, unique=True)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
+    counterparty_name = models.CharField(_("counterparty"), max_length=100)
+    counterparty_account = models.CharField(_("counterparty account"), max_length=34, blank=True)
+    counterparty_is_lender = models.BooleanField(_("counterparty is a lender"), default=False)
+    bank_account = models.ForeignKey(
+        BankAccount, verbose_name=_("from account"), on_delete=models.PROTECT, null=True,
+        blank=True, related_name="transfers_out",
+    )
+
+    class Meta:
+        verbose_name = _("transfer out")
+        verbose_name_plural = _("transfers out")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.CheckConstraint(name="transfer_amount_positive", condition=Q(amount__gt=0))
+        ]
+
+
+class DeclaredAsset(models.Model):
+    """A financial asset the borrower declared as a backup source of repayment."""
+
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="assets"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=AssetKind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    declared_at = models.DateTimeField(_("declared at"))
+    verified = models.BooleanField(_("verified"), default=False)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("declared asset")
+        verbose_name_plural = _("declared assets")
+        constraints = [
+            models.CheckConstraint(name="asset_amount_positive", condition=Q(amount__gt=0))
+        ]
+
+
+class BookSnapshot(models.Model):
+    """The book's headline figures at the close of one day, for trend charts."""
+
+    day = models.DateField(_("day"), unique=True)
+    borrowers = models.PositiveIntegerField(_("borrowers"))
+    open_lines = models.PositiveIntegerField(_("open lines"))
+    total_limit = models.DecimalField(_("total limit"), max_digits=18, decimal_places=2)
+    outstanding = models.DecimalField(_("outstanding"), max_digits=18, decimal_places=2)
+    # {"M0": "123.45", ...}: outstanding principal per delinquency bucket.
+    balance_by_bucket = models.JSONField(_("balance by bucket"), default=dict)
+    taken_at = models.DateTimeField(_("taken at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("book snapshot")
+        verbose_name_plural = _("book snapshots")
+        ordering = ["-day"]
