@@ -2,5 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
+from lending import views
+
 app_name = "lending"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.borrower_list, name="borrower-list"),
+    path("me/", views.my_line, name="my-line"),
+    path("<int:borrower_id>/", views.borrower_detail, name="borrower-detail"),
+    path("<int:borrower_id>/reveal/", views.pii_reveal_view, name="pii-reveal"),
+]

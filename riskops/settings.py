@@ -97,12 +97,14 @@ else:
     CELERY_TASK_ALWAYS_EAGER = env_bool("RISKOPS_CELERY_EAGER", TESTING)
     CELERY_BROKER_URL = "filesystem://"
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # (platform) kombu's exchange tables; its default is ./control in the current directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 
@@ -130,8 +132,6 @@ INSTALLED_APPS = [
     "lending",
     "decisions",
     "monitoring",
-    "bureau",
-    "disputes",
 ]
 
 MIDDLEWARE = [
@@ -267,7 +267,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "lending.tasks.book_snapshot_task",
         "schedule": crontab(hour=0, minute=10),
     },
+    # Every minute, only when RISKOPS_DEMO_FEED is on (make run): a few synthetic lending-core
+    # events through the real ingestion service, so the demo book keeps moving.
+    "monitoring-demo-event-feed": {
+        "task": "monitoring.tasks.demo_event_feed_task",
+        "schedule": crontab(minute="*"),
+    },
 }
+# Synthetic events for the demo (see the beat entry above); never on in production.
+RISKOPS_DEMO_FEED = env_bool("RISKOPS_DEMO_FEED", False) and PROFILE != "production"
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,14 @@
+"""Project-wide pages: the health check and the staff home page."""
+
 from __future__ import annotations
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts.decorators import staff_required
+from lending.selectors import book_summary
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -11,5 +18,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
-def home(request: HttpRequest) -> HttpResponse:  # replaced by the staff home page
-    return HttpResponse("RiskOps")
+@require_GET
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The staff home page: the book's headline figures and its balance by delinquency bucket."""
+    return render(request, "riskops/home.html", {"summary": book_summary()})

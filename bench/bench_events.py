@@ -1,0 +1,224 @@
+"""How fast does POST /api/v1/events/ take the lending core's events?
+
+    python bench/bench_events.py [--borrowers 1500] [--batch 500] [--singles 400]
+
+Runs against a scratch SQLite file in a temporary folder (the embedded profile; nothing of
+var/ is touched), through Django's test client with the service account's token, so the
+figures include authentication, JSON parsing, validation, the lending services and the
+audit rows: everything but the network. Steps:
+
+1. Open `--borrowers` lines with line_opened events (batches of `--batch`), timed as such.
+2. The mixed workload: per borrower a drawdown, a login, a bank-account change, then in a
+   later batch a repayment of the first instalment and a transfer out; posted in batches.
+3. The baseline, measured in the same run: the same mix for other borrowers, one event per
+   request (how a naive client would post).
+4. A replay of a whole batch (every event already recorded).
+5. Peak memory: the process's maximum RSS, and Python's traced peak for one batch of 1,000.
+
+Prints events/s, latency per batch (p50/p95/p99) and the batched/one-by-one ratio. It stops
+early, with what it has, if a step runs past its share of a 100-second budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_SECONDS = 100.0
+
+
+def _configure(workdir: Path) -> None:
+    """Point the embedded profile at a scratch folder before Django reads its settings."""
+    os.environ["RISKOPS_PROFILE"] = "embedded"
+    os.environ["RISKOPS_VAR_DIR"] = str(workdir)
+    os.environ["RISKOPS_SQLITE_PATH"] = str(workdir / "bench.sqlite3")
+    os.environ["RISKOPS_DEBUG"] = "0"  # DEBUG keeps every query in memory
+    os.environ["RISKOPS_LOG_LEVEL"] = "WARNING"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "riskops.settings"
+    sys.path.insert(0, str(ROOT))
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[rank]
+
+
+def _when(day: int, hour: int) -> str:
+    return f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}T{hour:02d}:15:00+08:00"
+
+
+def _workload(first: int, count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                list[dict[str, Any]]]:
+    """Events for borrowers first..first+count: (opening, first wave, second wave)."""
+    opening, wave1, wave2 = [], [], []
+    for n in range(first, first + count):
+        customer = f"B{n:08d}"
+        card = f"62220200{n:08d}"
+        opening.append({
+            "event_id": f"open-{n}", "kind": "line_opened", "occurred_at": _when(0, 9),
+            "customer_no": customer, "name": "王五", "national_id": f"1101011990{n % 10**7:07d}X",
+            "mobile": f"13{n:09d}", "city": "Chengdu", "employer": "Acme",
+            "income_band": "5k_10k", "credit_limit": "20000.00", "daily_rate": "0.000500",
+        })
+        wave1 += [
+            {"event_id": f"login-{n}", "kind": "login", "occurred_at": _when(30, 22),
+             "customer_no": customer, "device_id": f"dev-{n}", "platform": "android",
+             "ip": "10.0.0.1"},
+            {"event_id": f"draw-{n}", "kind": "drawdown", "occurred_at": _when(31, 10),
+             "customer_no": customer, "loan_no": f"L{n:010d}", "amount": "6000.00",
+             "term_months": 12, "repayment_mode": "equal_instalment", "purpose": "daily",
+             "card_no": card, "bank_name": "ICBC", "device_id": f"dev-{n}"},
+            {"event_id": f"card-{n}", "kind": "bank_account_change",
+             "occurred_at": _when(32, 11), "customer_no": customer,
+             "card_no": f"62284800{n:08d}", "bank_name": "ABC"},
+        ]
+        wave2 += [
+            {"event_id": f"transfer-{n}", "kind": "transfer_out", "occurred_at": _when(31, 11),
+             "customer_no": customer, "amount": "5000.00", "counterparty_name": "某小贷",
+             "counterparty_is_lender": n % 5 == 0, "card_no": card},
+            {"event_id": f"repay-{n}", "kind": "repayment", "occurred_at": _when(59, 12),
+             "customer_no": customer, "loan_no": f"L{n:010d}", "amount": "547.99",
+             "card_no": card},
+        ]
+    return opening, wave1, wave2
+
+
+class Poster:
+    """Posts bodies through the test client with the service account's token."""
+
+    def __init__(self, token: str) -> None:
+        from django.test import Client
+
+        self.client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Token {token}")
+        self.latencies: list[float] = []
+
+    def post(self, body: Any) -> dict[str, Any]:
+        data = json.dumps(body)
+        started = time.perf_counter()
+        response = self.client.post("/api/v1/events/", data, content_type="application/json")
+        self.latencies.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise SystemExit(f"unexpected {response.status_code}: {response.content[:500]!r}")
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def _batches(events: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [events[i:i + size] for i in range(0, len(events), size)]
+
+
+def _report(label: str, events: int, seconds: float, latencies: list[float]) -> float:
+    rate = events / seconds if seconds else float("nan")
+    print(f"{label:<28} {events:>7} events {seconds:7.2f} s {rate:9.1f} events/s   "
+          f"latency/request p50 {_percentile(latencies, 50) * 1000:8.1f} ms  "
+          f"p95 {_percentile(latencies, 95) * 1000:8.1f} ms  "
+          f"p99 {_percentile(latencies, 99) * 1000:8.1f} ms  ({len(latencies)} requests)")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--borrowers", type=int, default=1500)
+    parser.add_argument("--batch", type=int, default=500, help="events per batch (<= 1000)")
+    parser.add_argument("--singles", type=int, default=120,
+                        help="borrowers whose events are posted one per request (baseline)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+
+    with tempfile.TemporaryDirectory(prefix="riskops-bench-") as tmp:
+        _configure(Path(tmp))
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from rest_framework.authtoken.models import Token
+
+        from accounts.models import User
+        from monitoring.models import Event
+
+        call_command("migrate", verbosity=0)
+        user = User.objects.create_user(username="lending-core", password=None, role="service")
+        token = Token.objects.create(user=user).key
+        print(f"scratch database {tmp}/bench.sqlite3 ready in "
+              f"{time.perf_counter() - started:.1f} s; batches of {args.batch}")
+
+        opening, wave1, wave2 = _workload(0, args.borrowers)
+        s_open, s_wave1, s_wave2 = _workload(10**7, args.singles)
+
+        # 1. Lines opened (the singles' lines too, batched: they are setup for step 3).
+        poster = Poster(token)
+        t0 = time.perf_counter()
+        for batch in _batches(opening + s_open, args.batch):
+            poster.post({"events": batch})
+        _report("line_opened, batched", len(opening) + len(s_open),
+                time.perf_counter() - t0, poster.latencies)
+
+        # 2. The mixed workload, batched.
+        poster = Poster(token)
+        mixed = wave1 + wave2
+        t0 = time.perf_counter()
+        for batch in _batches(wave1, args.batch) + _batches(wave2, args.batch):
+            poster.post({"events": batch})
+            if time.perf_counter() - started > BUDGET_SECONDS * 0.6:
+                print("  (stopped early: time budget)")
+                break
+        batched_seconds = time.perf_counter() - t0
+        batched_events = min(len(mixed), len(poster.latencies) * args.batch)
+        batched_rate = _report("mixed, batched", batched_events, batched_seconds,
+                               poster.latencies)
+
+        # 3. Baseline: the same mix, one event per request.
+        poster = Poster(token)
+        singles = s_wave1 + s_wave2
+        t0 = time.perf_counter()
+        for event in singles:
+            poster.post(event)
+            if time.perf_counter() - started > BUDGET_SECONDS * 0.85:
+                print("  (stopped early: time budget)")
+                break
+        single_rate = _report("mixed, one per request", len(poster.latencies),
+                              time.perf_counter() - t0, poster.latencies)
+
+        # 4. Replay of a full batch: nothing is applied, every answer comes from storage.
+        poster = Poster(token)
+        replay = wave1[: args.batch]
+        t0 = time.perf_counter()
+        body = poster.post({"events": replay})
+        assert all(r["status"] == "replayed" for r in body["results"])
+        _report("replay of one batch", len(replay), time.perf_counter() - t0, poster.latencies)
+
+        # 5. Memory: traced Python allocations for one batch of 1,000 new events.
+        extra_open, extra_wave1, _ = _workload(2 * 10**7, 250)
+        Poster(token).post({"events": extra_open})
+        tracemalloc.start()
+        Poster(token).post({"events": extra_wave1 + extra_open[:250]})
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+        print(f"events stored: {Event.objects.count()}")
+        print(f"peak memory: process max RSS {max_rss_kb / 1024:.0f} MiB; "
+              f"traced Python peak for one batch of 1,000 (750 new, 250 replayed) {traced_peak / 2**20:.1f} MiB")
+        print(f"batched / one-per-request throughput: {batched_rate / single_rate:.1f}x "
+              f"({batched_rate:.0f} vs {single_rate:.0f} events/s)")
+        print(f"total {time.perf_counter() - started:.1f} s")
+        from django.db import connections
+
+        connections.close_all()
+
+
+if __name__ == "__main__":
+    main()

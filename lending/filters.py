@@ -1,0 +1,65 @@
+"""The borrower list's search and filters, one FilterSet for the HTML page and any API list."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from lending.choices import Bucket, LineStatus
+from lending.models import Borrower
+from lending.selectors import bucket_q, city_choices, search_q
+
+
+class BorrowerFilter(django_filters.FilterSet):
+    """Search box plus line status, delinquency bucket and city.
+
+    The matching rules live in lending.selectors (search_q, bucket_q) so the selector
+    `borrower_list` and this FilterSet cannot drift apart. Unknown choices are form errors and
+    are ignored by the list page.
+    """
+
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_search",
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Name, ID or mobile last 4, customer no."),
+                "autocomplete": "off",
+            }
+        ),
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), field_name="line__status", choices=LineStatus.choices,
+        empty_label=_("Any status"),
+    )
+    bucket = django_filters.ChoiceFilter(
+        label=_("Bucket"), method="filter_bucket", choices=Bucket.choices,
+        empty_label=_("Any bucket"),
+    )
+    city = django_filters.ChoiceFilter(
+        label=_("City"), field_name="city", choices=[], empty_label=_("Any city")
+    )
+
+    class Meta:
+        model = Borrower
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, today: date | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today or timezone.localdate()
+        # Cities come from the data (cached), so they are set per instance, before the form
+        # (built lazily on first use) reads them.
+        self.filters["city"].extra["choices"] = [(c, c) for c in city_choices()]
+
+    def filter_search(self, queryset: QuerySet[Borrower], name: str, value: str) -> QuerySet[Borrower]:
+        return queryset.filter(search_q(value)) if value.strip() else queryset
+
+    def filter_bucket(self, queryset: QuerySet[Borrower], name: str, value: str) -> QuerySet[Borrower]:
+        return queryset.filter(bucket_q(value, self.today)) if value else queryset

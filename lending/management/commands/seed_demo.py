@@ -1,0 +1,96 @@
+"""Seed a deterministic demo book and the demo logins (see lending.seeding for how and why)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from accounts.audit import audit_context
+from accounts.choices import AuditSource
+from lending.seeding import (
+    BORROWER_USERNAME,
+    DEMO_PASSWORD,
+    SERVICE_USERNAME,
+    STAFF_LOGINS,
+    SeedOptions,
+    SeedRefused,
+    book_exists,
+    ensure_borrower_login,
+    ensure_staff_logins,
+    reset_book,
+    seed_book,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Generate a deterministic demo lending book (borrowers, lines, drawdowns, schedules, "
+        "repayments, transfers, events) and create the demo logins."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--borrowers", type=int, default=10_000)
+        parser.add_argument("--months", type=int, default=12, help="history length up to --as-of")
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--as-of", type=date.fromisoformat, default=None,
+            help="YYYY-MM-DD the history runs up to (default: today in Asia/Shanghai)",
+        )
+        parser.add_argument("--reset", action="store_true", help="delete the demo book first")
+        parser.add_argument(
+            "--if-empty", action="store_true",
+            help="do nothing (but make sure of the logins) when borrowers exist",
+        )
+        parser.add_argument(
+            "--bulk", action="store_true",
+            help="bulk mode: a transaction per chunk (automatic on PostgreSQL above 100,000)",
+        )
+        parser.add_argument("--chunk-size", type=int, default=2000, help="borrowers per chunk")
+        parser.add_argument(
+            "--writer", choices=["copy", "executemany", "bulk_create", "save"], default=None,
+            help="how rows are written (default: COPY on PostgreSQL, executemany on SQLite)",
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        self.verbosity = opts["verbosity"]
+        if opts["borrowers"] < 1 or opts["months"] < 1:
+            raise CommandError("--borrowers and --months must be at least 1.")
+        options = SeedOptions(
+            borrowers=opts["borrowers"], months=opts["months"], seed=opts["seed"],
+            as_of=opts["as_of"] or timezone.localdate(), bulk=opts["bulk"],
+            chunk_size=opts["chunk_size"], writer=opts["writer"],
+        )
+        with audit_context(source=AuditSource.COMMAND, reference="seed_demo"):
+            service, token = ensure_staff_logins()
+            if opts["if_empty"] and book_exists():
+                self.stdout.write("Borrowers exist already: nothing seeded (--if-empty).")
+            else:
+                try:
+                    if opts["reset"]:
+                        reset_book()
+                    result = seed_book(options, service_user_id=service.pk, progress=self._progress)
+                except SeedRefused as exc:
+                    raise CommandError(str(exc)) from exc
+                self.stdout.write(
+                    f"Seeded {result.borrowers:,} borrowers, {options.months} months to "
+                    f"{options.as_of} (seed {options.seed}): {result.rows:,} rows in "
+                    f"{result.seconds:.1f} s ({result.writer}{', bulk' if result.bulk else ''})."
+                )
+                for table, count in result.counts.items():
+                    self.stdout.write(f"  {table:<11} {count:>12,}")
+            ensure_borrower_login()
+        self._print_logins(token)
+
+    def _progress(self, done: int, seconds: float) -> None:
+        if self.verbosity >= 2:
+            self.stderr.write(f"  {done:,} borrowers, {seconds:.1f} s")
+
+    def _print_logins(self, token: str) -> None:
+        self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
+        for username, role in STAFF_LOGINS:
+            self.stdout.write(f"  {username:<12} {role}")
+        self.stdout.write(f"  {BORROWER_USERNAME:<12} borrower (customer C00000001)")
+        self.stdout.write(f"  {SERVICE_USERNAME:<12} service account, API token {token}")

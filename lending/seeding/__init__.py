@@ -1,0 +1,233 @@
+"""Deterministic demo data: a lending book with a history, and the demo logins.
+
+Why this bypasses the services: a demo book of 10,000 borrowers over a year is about a
+million rows, and one of a million borrowers (the benchmark) about a hundred million. Going
+through `drawdown_create` and `repayment_record` row by row (a locked re-read, a save and an
+audit row each) would take hours, so the seeder generates the book in memory and writes it in
+bulk (COPY on PostgreSQL, executemany on SQLite). It uses the same math, though: schedules and
+APRs from lending.money, and every repayment applied by lending.services.plan_repayment, the
+pure half of repayment_record. The rows are what the services would have written for the same
+history, except their per-change audit rows: the seed run writes one AuditEvent,
+"demo.seeded", naming what it generated. Logins are created through accounts.services.
+
+Determinism: the same borrowers, months, seed and as-of date give the same rows (ids
+included, on an empty database). Nothing reads the wall clock but the default as-of (today in
+Asia/Shanghai).
+"""
+
+from __future__ import annotations
+
+import resource
+import time as clock
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import connection, transaction
+from django.db.models import ProtectedError
+from rest_framework.authtoken.models import Token
+
+from accounts.audit import audit
+from accounts.choices import Role
+from accounts.models import AuditEvent, PiiAccess, User
+from accounts.services import service_token_issue, user_create
+from lending.models import BookSnapshot, Borrower
+from lending.seeding import book, writers
+from monitoring.models import Event
+
+DEMO_PASSWORD = "riskops-demo-2026"  # noqa: S105  (a published demo password, not a secret)
+STAFF_LOGINS: tuple[tuple[str, str], ...] = (
+    ("analyst", Role.ANALYST),
+    ("senior", Role.SENIOR_ANALYST),
+    ("manager", Role.MANAGER),
+    ("head", Role.HEAD_OF_RISK),
+    ("admin", Role.ADMIN),
+)
+SERVICE_USERNAME = "lending-core"
+BORROWER_USERNAME = "borrower"
+FIRST_CUSTOMER_NO = "C00000001"
+# Above this many borrowers on PostgreSQL, seed in bulk mode without being asked.
+BULK_THRESHOLD = 100_000
+
+
+class SeedRefused(Exception):
+    """The database is not in a state this seed run can work on (the message says why)."""
+
+
+@dataclass(frozen=True)
+class SeedOptions:
+    borrowers: int
+    months: int
+    seed: int
+    as_of: date
+    bulk: bool = False
+    # Borrowers generated and written per chunk: memory stays bounded by one chunk's rows.
+    chunk_size: int = 2000
+    writer: str | None = None  # lending.seeding.writers.writer_for; None: the database's best
+
+
+@dataclass
+class SeedResult:
+    borrowers: int
+    seconds: float
+    counts: dict[str, int]
+    write_seconds: dict[str, float]
+    peak_rss_mb: float
+    bulk: bool
+    writer: str
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+
+def book_exists() -> bool:
+    return Borrower.objects.exists()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ensure_staff_logins() -> tuple[User, str]:
+    """Create the staff and service demo logins that are missing; return (service user, token).
+
+    Existing logins are left alone (a changed password stays changed).
+    """
+    for username, role in (*STAFF_LOGINS, (SERVICE_USERNAME, Role.SERVICE)):
+        if not User.objects.filter(username=username).exists():
+            user_create(
+                actor=None, username=username, password=DEMO_PASSWORD, role=role,
+                is_superuser=role == Role.ADMIN,
+            )
+    service = User.objects.get(username=SERVICE_USERNAME)
+    token = Token.objects.filter(user=service).first()
+    key = token.key if token else service_token_issue(actor=None, user=service)
+    return service, key
+
+
+def ensure_borrower_login() -> User | None:
+    """The portal login tied to the first demo borrower, when there is one."""
+    existing = User.objects.filter(username=BORROWER_USERNAME).first()
+    if existing is not None:
+        return existing
+    first = Borrower.objects.filter(customer_no=FIRST_CUSTOMER_NO).first()
+    if first is None:
+        return None
+    return user_create(
+        actor=None, username=BORROWER_USERNAME, password=DEMO_PASSWORD, role=Role.BORROWER,
+        borrower=first,
+    )
+
+
+def reset_book() -> None:
+    """Delete the lending book and its events (and snapshots) so a new one can be seeded.
+
+    Refused when the append-only audit log or the personal-data access log refers to a
+    borrower: those rows can never be deleted, so neither can their borrowers (recreate the
+    database instead). Borrower portal logins are deleted with their borrowers.
+    """
+    if AuditEvent.objects.filter(borrower__isnull=False).exists() or PiiAccess.objects.exists():
+        raise SeedRefused(
+            "The audit log refers to borrowers of this book; it is append-only, so the book "
+            "cannot be deleted. Recreate the database to start again."
+        )
+    with transaction.atomic():
+        try:
+            User.objects.filter(borrower__isnull=False).delete()
+        except ProtectedError as exc:
+            raise SeedRefused(
+                "A borrower login has acted (the audit log names it), so it cannot be deleted."
+            ) from exc
+        Event.objects.filter(borrower__isnull=False)._raw_delete(connection.alias)
+        for table in reversed(book.TABLES):
+            if table != "event":
+                writers.MODELS[table].objects.all()._raw_delete(connection.alias)
+        BookSnapshot.objects.all()._raw_delete(connection.alias)
+
+
+def _write_audit(options: SeedOptions, result: SeedResult, first_borrower_id: int) -> None:
+    first = Borrower.objects.get(pk=first_borrower_id)
+    audit(
+        actor=None,
+        action="demo.seeded",
+        obj=first,
+        after={
+            "borrowers": options.borrowers,
+            "months": options.months,
+            "seed": options.seed,
+            "as_of": options.as_of,
+            "first_borrower_id": first_borrower_id,
+            "rows": result.counts,
+            "bulk": result.bulk,
+        },
+        note="Demo book generated in bulk with lending.money and plan_repayment; the per-row "
+             "services (and their audit rows) were bypassed for speed.",
+    )
+
+
+def seed_book(
+    options: SeedOptions,
+    *,
+    service_user_id: int | None,
+    progress: Callable[[int, float], None] | None = None,
+) -> SeedResult:
+    """Generate and write the book; the caller has made sure no borrowers are in the way.
+
+    Normal mode: one transaction for everything. Bulk mode (PostgreSQL): one transaction per
+    chunk, so the deferred foreign-key checks and the WAL of a transaction stay bounded; a
+    failure leaves the chunks before it (reset to retry).
+    """
+    writers.check_columns()
+    if book_exists():
+        raise SeedRefused("The database already has borrowers: use --reset or --if-empty.")
+    bulk = options.bulk or (
+        connection.vendor == "postgresql" and options.borrowers > BULK_THRESHOLD
+    )
+    writer_kind = options.writer or writers.default_writer()
+    writer = writers.writer_for(writer_kind)
+    started = clock.perf_counter()
+    ids = book.Ids(writers.next_ids())
+    first_borrower_id = ids.next["borrower"]
+    plan = book.make_plan(
+        seed=options.seed, borrowers=options.borrowers, months=options.months,
+        as_of=options.as_of, service_user_id=service_user_id,
+    )
+    result = SeedResult(
+        borrowers=options.borrowers, seconds=0.0, counts=writer.counts,
+        write_seconds=writer.seconds, peak_rss_mb=0.0, bulk=bulk, writer=writer_kind,
+    )
+    generate_seconds = 0.0
+    done = 0
+
+    def run_chunks() -> None:
+        nonlocal generate_seconds, done
+        for first in range(0, options.borrowers, options.chunk_size):
+            last = min(first + options.chunk_size, options.borrowers)
+            t0 = clock.perf_counter()
+            rows = book.generate_chunk(plan, first, last, ids)
+            generate_seconds += clock.perf_counter() - t0
+            if bulk:
+                with transaction.atomic():
+                    writer.write(rows)
+            else:
+                writer.write(rows)
+            done = last
+            if progress:
+                progress(done, clock.perf_counter() - started)
+
+    if bulk:
+        run_chunks()
+        with transaction.atomic():
+            writers.reset_sequences()
+            _write_audit(options, result, first_borrower_id)
+    else:
+        with transaction.atomic():
+            run_chunks()
+            writers.reset_sequences()
+            _write_audit(options, result, first_borrower_id)
+    result.seconds = clock.perf_counter() - started
+    result.peak_rss_mb = peak_rss_mb()
+    result.extra["generate_seconds"] = generate_seconds
+    return result

@@ -1,0 +1,333 @@
+"""Reads of the lending book for pages and the API; access checks live here.
+
+Every page gets borrowers through `borrower_visible_to`, so a borrower login can never see
+anyone else. Delinquency is derived from `CreditLine.oldest_unpaid_due` (lending.money): the
+database filters and sums by bucket on that indexed date column instead of computing DPD per
+row in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from lending import money
+from lending.choices import Bucket, LineStatus
+from lending.models import (
+    Borrower,
+    CreditLine,
+    Drawdown,
+    Instalment,
+    Repayment,
+    RepaymentAllocation,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import AuditEvent, User
+
+ZERO = Decimal("0.00")
+# The home page's figures are cached this long: a million-line aggregate need not run on every
+# page view, and a minute-old figure is fine for a headline (the page shows its as-of time).
+BOOK_SUMMARY_CACHE_SECONDS = 60
+# Cities change rarely; the filter's drop-down reads them from a cache (a DISTINCT over a
+# million borrowers is not free).
+CITY_CHOICES_CACHE_SECONDS = 600
+# Rows per page of the borrower list.
+PAGE_SIZE = 50
+# How many audit rows the borrower page shows (newest first).
+AUDIT_TRAIL_LIMIT = 100
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def line_dpd(line: CreditLine, today: date) -> int:
+    """Days past due of a line today (0 when nothing is overdue)."""
+    return money.days_past_due(line.oldest_unpaid_due, today)
+
+
+def line_bucket(line: CreditLine, today: date) -> str:
+    """The line's delinquency bucket today: M0 .. M7."""
+    return money.bucket_for(line_dpd(line, today))
+
+
+def bucket_q(bucket: str, today: date, prefix: str = "line__") -> Q:
+    """A filter on `oldest_unpaid_due` that selects the lines in `bucket` today.
+
+    `prefix` is the path from the queried model to the line ("" when querying CreditLine).
+    """
+    low, high = money.bucket_due_date_range(bucket, today)
+    column = f"{prefix}oldest_unpaid_due"
+    condition = Q()
+    if low is not None:
+        condition &= Q(**{f"{column}__gte": low})
+    if high is not None:
+        condition &= Q(**{f"{column}__lte": high})
+    if bucket == Bucket.M0:
+        # Nothing owed at all is current too.
+        condition |= Q(**{f"{column}__isnull": True})
+    return condition
+
+
+def search_q(term: str) -> Q:
+    """What one search box matches: name (prefix), customer number, borrower id, or the last
+    four digits of the national ID or mobile (what an analyst can read on a masked screen)."""
+    term = term.strip()
+    if not term:
+        return Q()
+    condition = Q(name__startswith=term) | Q(customer_no=term.upper())
+    if term.isdigit():
+        if len(term) == 4:
+            condition |= Q(national_id_last4=term) | Q(mobile_last4=term)
+        if len(term) <= 18:  # a bigint id; longer digit strings cannot be one
+            condition |= Q(pk=int(term))
+    return condition
+
+
+def borrower_visible_to(*, user: User) -> QuerySet[Borrower]:
+    """The borrowers a login may see: staff all, a borrower login only its own, others none."""
+    if not user.is_authenticated or not user.is_active:
+        return Borrower.objects.none()
+    if user.is_risk_staff:
+        return Borrower.objects.all()
+    if user.is_borrower and user.borrower_id is not None:
+        return Borrower.objects.filter(pk=user.borrower_id)
+    return Borrower.objects.none()
+
+
+def borrower_list(
+    *,
+    user: User,
+    search: str = "",
+    status: str = "",
+    bucket: str = "",
+    city: str = "",
+    today: date | None = None,
+) -> QuerySet[Borrower]:
+    """Borrowers visible to `user` matching the search and filters, newest first, with the line.
+
+    Ordered by -id so `keyset_page` can paginate without OFFSET or COUNT(*).
+    """
+    today = today or _today()
+    queryset = borrower_visible_to(user=user).select_related("line")
+    if search.strip():
+        queryset = queryset.filter(search_q(search))
+    if status:
+        queryset = queryset.filter(line__status=status)
+    if bucket:
+        queryset = queryset.filter(bucket_q(bucket, today))
+    if city:
+        queryset = queryset.filter(city=city)
+    return queryset.order_by("-id")
+
+
+@dataclass
+class KeysetPage:
+    """One page of a list ordered by -id, with the cursors for the neighbouring pages."""
+
+    rows: list[Any]
+    next_after: int | None = None  # pass as ?after= for the next (older) page
+    prev_before: int | None = None  # pass as ?before= for the previous (newer) page
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_after is not None
+
+    @property
+    def has_prev(self) -> bool:
+        return self.prev_before is not None
+
+
+def keyset_page(
+    queryset: QuerySet[Any],
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    size: int | None = None,
+) -> KeysetPage:
+    """A page of `queryset` (ordered by -id) after or before a cursor id.
+
+    Keyset pagination: `id < after` or `id > before` on the primary key index, one query, no
+    OFFSET (which reads every skipped row) and no COUNT(*). One extra row is fetched to know
+    whether another page exists. `size` defaults to PAGE_SIZE.
+    """
+    size = size or PAGE_SIZE
+    if before is not None:
+        rows = list(queryset.filter(pk__gt=before).order_by("id")[: size + 1])
+        more = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        return KeysetPage(
+            rows=rows,
+            # Coming back from an older page, there is always one after this page.
+            next_after=rows[-1].pk if rows else None,
+            prev_before=rows[0].pk if rows and more else None,
+        )
+    if after is not None:
+        queryset = queryset.filter(pk__lt=after)
+    rows = list(queryset.order_by("-id")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return KeysetPage(
+        rows=rows,
+        next_after=rows[-1].pk if rows and more else None,
+        prev_before=rows[0].pk if rows and after is not None else None,
+    )
+
+
+def with_delinquency(borrowers: list[Borrower], today: date) -> list[Borrower]:
+    """Set `dpd` and `bucket` on borrowers loaded with their line (no query)."""
+    for borrower in borrowers:
+        line = getattr(borrower, "line", None)
+        borrower.dpd = line_dpd(line, today) if line else 0  # type: ignore[attr-defined]
+        borrower.bucket = money.bucket_for(borrower.dpd)  # type: ignore[attr-defined]
+    return borrowers
+
+
+def city_choices() -> list[str]:
+    """The cities borrowers live in, for the list filter (cached)."""
+    key = "lending:city_choices"
+    cities: list[str] | None = cache.get(key)
+    if cities is None:
+        cities = list(
+            Borrower.objects.order_by("city").values_list("city", flat=True).distinct()
+        )
+        cache.set(key, cities, CITY_CHOICES_CACHE_SECONDS)
+    return cities
+
+
+def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) -> Borrower:
+    """One borrower with everything the borrower page shows, or Http404 if not visible.
+
+    Loads the line, declared assets, devices, bank accounts, drawdowns with their schedule and
+    repayments with their allocations, in a fixed number of queries. Each instalment gets
+    `state` ("paid" / "due" / "overdue") and `days_overdue`; the borrower gets `dpd` and
+    `bucket` (derived, lending.money).
+    """
+    today = today or _today()
+    instalments = Instalment.objects.order_by("seq")
+    allocations = RepaymentAllocation.objects.select_related("instalment").order_by(
+        "instalment__seq"
+    )
+    drawdowns = Drawdown.objects.select_related("bank_account", "device").prefetch_related(
+        Prefetch("instalments", queryset=instalments)
+    )
+    repayments = Repayment.objects.select_related("drawdown", "bank_account").prefetch_related(
+        Prefetch("allocations", queryset=allocations)
+    )
+    queryset = (
+        borrower_visible_to(user=user)
+        .select_related("line")
+        .prefetch_related(
+            "assets",
+            "devices",
+            "bank_accounts",
+            Prefetch("drawdowns", queryset=drawdowns.order_by("-disbursed_at", "-id")),
+            Prefetch("repayments", queryset=repayments.order_by("-paid_at", "-id")),
+        )
+    )
+    try:
+        borrower = queryset.get(pk=borrower_id)
+    except Borrower.DoesNotExist as exc:
+        raise Http404("No such borrower.") from exc
+    with_delinquency([borrower], today)
+    for drawdown in borrower.drawdowns.all():
+        for inst in drawdown.instalments.all():
+            if inst.remaining <= 0:
+                inst.state, inst.days_overdue = "paid", 0  # type: ignore[attr-defined]
+            else:
+                late = money.days_past_due(inst.due_date, today)
+                inst.state = "overdue" if late else "due"  # type: ignore[attr-defined]
+                inst.days_overdue = late  # type: ignore[attr-defined]
+    return borrower
+
+
+def borrower_audit_trail(*, user: User, borrower: Borrower) -> list[AuditEvent]:
+    """The borrower's audit trail for staff (newest first, capped), empty for anyone else.
+
+    Uses accounts.selectors.audit_trail_for_borrower when the platform has written it; until
+    then the same read is made here (AuditEvent is indexed by borrower and time).
+    """
+    if not user.is_risk_staff:
+        return []
+    try:
+        from accounts.selectors import audit_trail_for_borrower
+    except ImportError:
+        from accounts.models import AuditEvent
+
+        events = AuditEvent.objects.filter(borrower=borrower).select_related("actor")
+    else:
+        events = audit_trail_for_borrower(user=user, borrower=borrower)
+    return list(events.order_by("-at", "-id")[:AUDIT_TRAIL_LIMIT])
+
+
+def book_summary(*, today: date | None = None) -> dict[str, Any]:
+    """The book's headline figures, computed by the database and cached for a minute.
+
+    Two aggregate queries however large the book: the borrower count, and one pass over the
+    credit lines with conditional sums per delinquency bucket on `oldest_unpaid_due`.
+    Outstanding balance is drawn principal (`CreditLine.used`). Returns borrowers, open_lines,
+    total_limit, outstanding, utilisation (fraction or None), dpd1/dpd30/dpd90 (balance share,
+    fraction or None), buckets (list of dicts: code, label, lines, balance, share) and as_of.
+    """
+    today = today or _today()
+    key = f"lending:book_summary:{today.isoformat()}"
+    cached: dict[str, Any] | None = cache.get(key)
+    if cached is not None:
+        return cached
+
+    open_q = ~Q(status=LineStatus.CLOSED)
+    aggregates: dict[str, Any] = {
+        "open_lines": Count("id", filter=open_q),
+        "total_limit": Sum("credit_limit", filter=open_q),
+        "outstanding": Sum("used"),
+    }
+    for code in Bucket.values:
+        aggregates[f"lines_{code}"] = Count("id", filter=bucket_q(code, today, prefix="") & Q(used__gt=0))
+        aggregates[f"balance_{code}"] = Sum("used", filter=bucket_q(code, today, prefix=""))
+    # DPD x+ by balance (RULES §5.2): lines whose oldest unpaid due date is x or more days ago.
+    for days in (1, 30, 90):
+        aggregates[f"dpd{days}"] = Sum(
+            "used", filter=Q(oldest_unpaid_due__lte=today - timedelta(days=days))
+        )
+    row = CreditLine.objects.aggregate(**aggregates)
+
+    outstanding: Decimal = row["outstanding"] or ZERO
+    total_limit: Decimal = row["total_limit"] or ZERO
+
+    def share(amount: Decimal | None) -> Decimal | None:
+        return (amount or ZERO) / outstanding if outstanding else None
+
+    buckets = [
+        {
+            "code": code,
+            "label": label,
+            "lines": row[f"lines_{code}"],
+            "balance": row[f"balance_{code}"] or ZERO,
+            "share": share(row[f"balance_{code}"]),
+        }
+        for code, label in Bucket.choices
+    ]
+    summary = {
+        "borrowers": Borrower.objects.count(),
+        "open_lines": row["open_lines"],
+        "total_limit": total_limit,
+        "outstanding": outstanding,
+        "utilisation": outstanding / total_limit if total_limit else None,
+        "dpd1": share(row["dpd1"]),
+        "dpd30": share(row["dpd30"]),
+        "dpd90": share(row["dpd90"]),
+        "buckets": buckets,
+        "as_of": timezone.now(),
+        "today": today,
+    }
+    cache.set(key, summary, BOOK_SUMMARY_CACHE_SECONDS)
+    return summary

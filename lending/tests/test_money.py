@@ -1,0 +1,247 @@
+"""Properties and anchors of the money math (lending.money), RULES §3A.6, §4C, §5.1."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lending import money
+
+MODES = ["equal_instalment", "equal_principal", "interest_first"]
+
+amounts = st.decimals(
+    min_value=Decimal("100.00"), max_value=Decimal("200000.00"), places=2,
+    allow_nan=False, allow_infinity=False,
+)
+terms = st.integers(min_value=1, max_value=36)
+# 0.01%/day up to the legal cap 0.0986%/day, in steps of 0.000001.
+daily_rates = st.integers(min_value=100, max_value=986).map(lambda n: Decimal(n) / 1_000_000)
+starts = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
+modes = st.sampled_from(MODES)
+
+
+@settings(max_examples=150, deadline=None)
+@given(amount=amounts, term=terms, mode=modes, rate=daily_rates, start=starts)
+def test_schedule_principal_adds_up_exactly_to_the_amount(amount, term, mode, rate, start):
+    plan = money.build_schedule(
+        amount=amount, term_months=term, mode=mode, daily_rate=rate, start=start
+    )
+    assert len(plan) == term
+    assert sum(p.principal for p in plan) == amount
+
+
+@settings(max_examples=150, deadline=None)
+@given(amount=amounts, term=terms, mode=modes, rate=daily_rates, start=starts)
+def test_schedule_components_are_never_negative_and_in_fen(amount, term, mode, rate, start):
+    plan = money.build_schedule(
+        amount=amount, term_months=term, mode=mode, daily_rate=rate, start=start
+    )
+    for p in plan:
+        assert p.principal >= 0
+        assert p.interest >= 0
+        assert p.principal == p.principal.quantize(money.FEN)
+        assert p.interest == p.interest.quantize(money.FEN)
+    assert [p.seq for p in plan] == list(range(1, term + 1))
+    assert all(a.due_date < b.due_date for a, b in zip(plan, plan[1:], strict=False))
+
+
+@settings(max_examples=150, deadline=None)
+@given(amount=amounts, term=st.integers(min_value=2, max_value=36), rate=daily_rates, start=starts)
+def test_equal_instalment_payments_are_equal_except_the_last_within_a_few_fen(
+    amount, term, rate, start
+):
+    plan = money.build_schedule(
+        amount=amount, term_months=term, mode="equal_instalment", daily_rate=rate, start=start
+    )
+    payments = {p.total for p in plan[:-1]}
+    assert len(payments) == 1
+    # The payment and each period's interest are rounded to the fen (half a fen each at most),
+    # and the last instalment takes the accumulated residue: under a fen per period.
+    assert abs(plan[-1].total - plan[0].total) <= Decimal("0.01") * term
+
+
+# Below about ¥1,000 a single fen of rounding is a visible share of a month's interest.
+loan_amounts = st.decimals(
+    min_value=Decimal("1000.00"), max_value=Decimal("200000.00"), places=2,
+    allow_nan=False, allow_infinity=False,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(amount=loan_amounts, term=terms, mode=modes, rate=daily_rates, start=starts)
+def test_apr_by_irr_equals_daily_rate_times_365_for_every_mode(amount, term, mode, rate, start):
+    plan = money.build_schedule(
+        amount=amount, term_months=term, mode=mode, daily_rate=rate, start=start
+    )
+    apr = money.apr_irr(amount=amount, schedule=plan)
+    # Interest follows the declining balance in every mode, so the IRR is the nominal rate;
+    # only the fen rounding of each component can move the fourth decimal.
+    assert abs(apr - money.simple_apr(rate)) <= Decimal("0.0001")
+
+
+def _states(draw_amounts: list[tuple[Decimal, Decimal, Decimal]]) -> list[money.InstalmentState]:
+    return [
+        money.InstalmentState(
+            seq=i + 1, due_date=date(2026, 1, 1) + timedelta(days=30 * i),
+            principal_due=p, interest_due=n, fee_due=f,
+        )
+        for i, (p, n, f) in enumerate(draw_amounts)
+    ]
+
+
+fen = st.integers(min_value=0, max_value=500_000).map(lambda n: Decimal(n) / 100)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(st.tuples(fen, fen, fen), min_size=1, max_size=12), paid=fen)
+def test_allocate_conserves_money_and_never_pays_beyond_what_is_due(parts, paid):
+    states = _states(parts)
+    owed = sum(s.remaining for s in states)
+    result = money.allocate(paid, states)
+    allocated = sum(a.total for a in result.allocations)
+    assert allocated + result.unapplied == paid
+    assert result.unapplied == max(paid - owed, Decimal(0))
+    for s in states:
+        assert 0 <= s.fee_paid <= s.fee_due
+        assert 0 <= s.interest_paid <= s.interest_due
+        assert 0 <= s.principal_paid <= s.principal_due
+
+
+@settings(max_examples=100, deadline=None)
+@given(parts=st.lists(st.tuples(fen, fen, fen), min_size=2, max_size=8), paid=fen)
+def test_allocate_pays_oldest_first_and_fees_before_interest_before_principal(parts, paid):
+    states = _states(parts)
+    money.allocate(paid, states)
+    # A later instalment receives nothing until every earlier one is fully paid.
+    for earlier, later in zip(states, states[1:], strict=False):
+        if later.fee_paid + later.interest_paid + later.principal_paid > 0:
+            assert earlier.remaining == 0
+    for s in states:
+        if s.interest_paid > 0:
+            assert s.fee_paid == s.fee_due
+        if s.principal_paid > 0:
+            assert s.interest_paid == s.interest_due
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    oldest=st.one_of(
+        st.none(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))
+    ),
+    today=st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 12, 31)),
+)
+def test_bucket_due_date_range_agrees_with_bucket_for_days_past_due(oldest, today):
+    expected = money.bucket_for(money.days_past_due(oldest, today))
+    for bucket, _low, _high in money.BUCKETS:
+        earliest, latest = money.bucket_due_date_range(bucket, today)
+        if oldest is None:
+            inside = bucket == "M0"
+        else:
+            after_start = earliest is None or oldest >= earliest
+            inside = after_start and (latest is None or oldest <= latest)
+        assert inside == (bucket == expected), (bucket, oldest, today)
+
+
+def test_anchor_ten_thousand_over_twelve_months_at_five_per_ten_thousand_a_day():
+    plan = money.build_schedule(
+        amount=Decimal("10000"), term_months=12, mode="equal_instalment",
+        daily_rate=Decimal("0.0005"), start=date(2026, 1, 10),
+    )
+    assert plan[0].total == Decimal("917.99")
+    assert money.apr_irr(amount=Decimal("10000"), schedule=plan) == Decimal("0.1825")
+
+
+@pytest.mark.parametrize(
+    ("monthly_fee", "expected_apr"),
+    [("0.005", "0.1090"), ("0.0075", "0.1622"), ("0.01", "0.2146")],
+)
+def test_flat_monthly_fee_on_original_principal_has_a_much_higher_irr_apr(
+    monthly_fee, expected_apr
+):
+    amount = Decimal("10000.00")
+    fee = amount * Decimal(monthly_fee)
+    principal = amount / 12
+    plan = [
+        money.PlannedInstalment(
+            seq=k, due_date=money.add_months(date(2026, 1, 10), k),
+            principal=principal, interest=fee,
+        )
+        for k in range(1, 13)
+    ]
+    assert money.apr_irr(amount=amount, schedule=plan) == Decimal(expected_apr)
+
+
+def test_an_upfront_fee_raises_the_apr():
+    plan = money.build_schedule(
+        amount=Decimal("10000"), term_months=12, mode="equal_instalment",
+        daily_rate=Decimal("0.0005"), start=date(2026, 1, 10),
+    )
+    with_fee = money.apr_irr(amount=Decimal("10000"), schedule=plan, upfront_fee=Decimal("200"))
+    assert with_fee > Decimal("0.1825")
+
+
+@pytest.mark.parametrize(
+    ("dpd", "bucket"),
+    [(0, "M0"), (1, "M1"), (30, "M1"), (31, "M2"), (60, "M2"), (61, "M3"), (90, "M3"),
+     (91, "M4"), (120, "M4"), (121, "M5"), (150, "M5"), (151, "M6"), (180, "M6"), (181, "M7"),
+     (2000, "M7")],
+)
+def test_bucket_boundaries_follow_rules_5_1(dpd, bucket):
+    assert money.bucket_for(dpd) == bucket
+
+
+def test_due_today_is_not_past_due_and_nothing_owed_is_zero():
+    assert money.days_past_due(date(2026, 3, 1), date(2026, 3, 1)) == 0
+    assert money.days_past_due(date(2026, 3, 1), date(2026, 3, 2)) == 1
+    assert money.days_past_due(None, date(2026, 3, 2)) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"dpd_at_month_end": 0, "due_in_month": True, "settled_in_month": True}, "C"),
+        ({"dpd_at_month_end": 45, "due_in_month": True, "settled_in_month": True}, "C"),
+        ({"dpd_at_month_end": 200, "due_in_month": True, "settled_in_month": False,
+          "written_off": True}, "G"),
+        ({"dpd_at_month_end": 0, "due_in_month": False, "settled_in_month": False}, "*"),
+        ({"dpd_at_month_end": 0, "due_in_month": True, "settled_in_month": False}, "N"),
+        ({"dpd_at_month_end": 1, "due_in_month": True, "settled_in_month": False}, "1"),
+        ({"dpd_at_month_end": 30, "due_in_month": True, "settled_in_month": False}, "1"),
+        ({"dpd_at_month_end": 31, "due_in_month": False, "settled_in_month": False}, "2"),
+        ({"dpd_at_month_end": 95, "due_in_month": True, "settled_in_month": False}, "4"),
+        ({"dpd_at_month_end": 181, "due_in_month": True, "settled_in_month": False}, "7"),
+        ({"dpd_at_month_end": 400, "due_in_month": True, "settled_in_month": False}, "7"),
+    ],
+)
+def test_monthly_status_follows_rules_3a6(kwargs, status):
+    assert money.monthly_status(month_end=date(2026, 3, 31), **kwargs) == status
+
+
+def test_daily_and_penalty_interest():
+    rate, principal = Decimal("0.0005"), Decimal("10000")
+    assert money.daily_interest(principal=principal, daily_rate=rate, days=15) == Decimal("75")
+    assert money.daily_interest(principal=principal, daily_rate=rate, days=0) == 0
+    assert money.penalty_interest(
+        overdue_principal=Decimal("765.91"), daily_rate=Decimal("0.0005"), days=10
+    ) == Decimal("1.91")
+
+
+def test_build_schedule_refuses_bad_input():
+    for kwargs in (
+        {"amount": Decimal(0), "term_months": 12, "mode": "equal_instalment"},
+        {"amount": Decimal(100), "term_months": 0, "mode": "equal_instalment"},
+        {"amount": Decimal(100), "term_months": 37, "mode": "equal_instalment"},
+        {"amount": Decimal(100), "term_months": 12, "mode": "balloon"},
+    ):
+        with pytest.raises(ValueError, match="."):
+            money.build_schedule(daily_rate=Decimal("0.0005"), start=date(2026, 1, 1), **kwargs)
+
+
+def test_due_dates_clamp_to_month_end():
+    assert money.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert money.add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
+    assert money.add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)

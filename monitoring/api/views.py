@@ -1,0 +1,167 @@
+"""The lending core's way in: POST /api/v1/events/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring.api.serializers import (
+    SERIALIZER_BY_KIND,
+    EventBatchErrorSerializer,
+    EventBatchResultSerializer,
+)
+from monitoring.errors import EventBatchError, EventBatchInvalid
+from monitoring.services import EVENT_POSTER_ROLES, event_ingest
+
+
+class IsEventPoster(BasePermission):
+    """The lending core's service account, or an administrator."""
+
+    message = _("Only the lending core's service account or an administrator may post events.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user and user.is_authenticated and getattr(user, "role", None) in EVENT_POSTER_ROLES
+        )
+
+
+# Plain strings as keys: the schema renderer cannot write enum members.
+_BY_KIND = {str(kind.value): serializer for kind, serializer in SERIALIZER_BY_KIND.items()}
+
+# One event, told apart by `kind` (a oneOf with a discriminator in the schema).
+EVENT_SCHEMA = PolymorphicProxySerializer(
+    component_name="Event",
+    serializers=_BY_KIND,
+    resource_type_field_name="kind",
+    many=False,
+)
+
+
+@extend_schema_field(PolymorphicProxySerializer(
+    component_name="Event", serializers=_BY_KIND, resource_type_field_name="kind", many=True,
+))
+class _EventListField(serializers.ListField):
+    """Documentation only: the batch's events (parsed by the service, not by this field)."""
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = _EventListField(
+        child=serializers.DictField(), min_length=1, max_length=1000,
+        help_text=_("Up to 1,000 events, applied in order, all or nothing."),
+    )
+
+
+_WHEN = "2026-03-01T09:30:00+08:00"
+_EXAMPLE_EVENT = {
+    "event_id": "evt-0001", "kind": "drawdown", "occurred_at": _WHEN, "customer_no": "C00000001",
+    "loan_no": "L2026030100001", "amount": "5000.00", "term_months": 12,
+    "repayment_mode": "equal_instalment", "purpose": "daily", "card_no": "6222020000001234",
+    "bank_name": "ICBC", "device_id": "dev-9f2c",
+}
+
+
+class EventIngestApi(APIView):
+    """Events from the lending core, recorded once per event id and applied to the book."""
+
+    permission_classes = [IsEventPoster]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="events_ingest",
+        summary="Post lending-core events (one, or a batch of up to 1,000)",
+        description=(
+            "Send one event object, or `{\"events\": [...]}`. Events are applied in order in one "
+            "transaction: if any is malformed (400) or refused by the book (409), nothing of "
+            "the batch is recorded, and `errors` lists each problem with the event's `index` "
+            "and `field`. An `event_id` already recorded with the same data is a replay: it "
+            "is not applied again, and its result is the one it got the first time, with "
+            "`status: replayed`. The same `event_id` with different data is refused (409, "
+            "code `event_id_reused`). Times need a UTC offset; amounts are decimal strings "
+            "or numbers with at most 2 decimals, daily rates at most 6. Token authentication "
+            "(`Authorization: Token <key>`) with a service account or an administrator."
+        ),
+        request=PolymorphicProxySerializer(
+            component_name="EventIngestRequest",
+            serializers=[EVENT_SCHEMA, EventBatchSerializer],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        responses={
+            200: OpenApiResponse(EventBatchResultSerializer, description=_("All recorded.")),
+            400: OpenApiResponse(EventBatchErrorSerializer, description=_(
+                "Malformed input; every error with its event's index and field. Nothing "
+                "recorded.")),
+            401: OpenApiResponse(description=_("No or bad token.")),
+            403: OpenApiResponse(description=_("Not a service account or administrator.")),
+            415: OpenApiResponse(description=_("The body is not application/json.")),
+            409: OpenApiResponse(EventBatchErrorSerializer, description=_(
+                "Refused by the book (e.g. a frozen line, an unknown loan) or an event id "
+                "reused with other data. Nothing recorded.")),
+        },
+        examples=[
+            OpenApiExample("One drawdown", value=_EXAMPLE_EVENT, request_only=True),
+            OpenApiExample(
+                "A batch",
+                value={"events": [_EXAMPLE_EVENT, {
+                    "event_id": "evt-0002", "kind": "repayment", "occurred_at": _WHEN,
+                    "customer_no": "C00000001", "loan_no": "L2026030100001", "amount": 458.33,
+                }]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Recorded", status_codes=["200"], response_only=True,
+                value={"results": [{
+                    "index": 0, "event_id": "evt-0001", "kind": "drawdown",
+                    "status": "recorded", "borrower_id": 1, "drawdown_id": 42,
+                }]},
+            ),
+            OpenApiExample(
+                "Malformed", status_codes=["400"], response_only=True,
+                value={"message": "The batch was not recorded: 2 invalid field(s).",
+                       "code": "invalid_events", "errors": [
+                           {"index": 3, "event_id": "evt-0004", "field": "amount",
+                            "code": "max_decimal_places",
+                            "message": "Ensure that there are no more than 2 decimal places."},
+                           {"index": 7, "event_id": "evt-0008", "field": "occurred_at",
+                            "code": "naive", "message": "Give the time with its UTC offset, "
+                            "e.g. 2026-03-01T09:30:00+08:00."}]},
+            ),
+            OpenApiExample(
+                "Refused", status_codes=["409"], response_only=True,
+                value={"message": "The batch was not recorded: 1 event(s) refused.",
+                       "code": "events_refused", "errors": [
+                           {"index": 0, "event_id": "evt-0001", "field": "customer_no",
+                            "code": "line_not_active",
+                            "message": "The credit line is frozen: it takes no drawdown."}]},
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data
+        # One event, or an envelope of many: anything else goes to the service as it is, so
+        # the error comes back in the same shape as every other.
+        events = body["events"] if isinstance(body, dict) and "events" in body else [body]
+        try:
+            results = event_ingest(actor=request.user, events=events)  # type: ignore[arg-type]
+        except EventBatchError as exc:
+            code = (status.HTTP_400_BAD_REQUEST if isinstance(exc, EventBatchInvalid)
+                    else status.HTTP_409_CONFLICT)
+            return Response(
+                {"message": exc.message, "code": exc.code, "errors": exc.errors}, status=code
+            )
+        return Response({"results": results})

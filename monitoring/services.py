@@ -1,0 +1,325 @@
+"""Event ingestion: the lending core's events recorded once each and applied to the book."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from accounts.audit import audit
+from accounts.choices import Role
+from lending import services as lending
+from lending.errors import UnknownBorrower, UnknownLoan
+from lending.models import Borrower, Drawdown
+from monitoring.api.serializers import canonical, events_parse
+from monitoring.choices import EventKind
+from monitoring.errors import (
+    EventBatchInvalid,
+    EventBatchRefused,
+    EventError,
+    EventIdReused,
+    EventInFlight,
+    EventPostNotAllowed,
+    LoanOfAnotherCustomer,
+)
+from monitoring.models import Event
+from riskops.errors import DomainError
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# Roles whose logins may post events: the lending core's machine account, and administrators
+# (to replay a feed by hand).
+EVENT_POSTER_ROLES = frozenset({Role.SERVICE, Role.ADMIN})
+
+# Which field of the event a refusal from the book is about, by its code; the rest concern
+# the event as a whole (field None) unless the refusal names its field itself.
+REFUSAL_FIELD = {
+    "unknown_borrower": "customer_no",
+    "line_not_active": "customer_no",
+    "line_closed": "customer_no",
+    "unknown_loan": "loan_no",
+    "loan_of_another_customer": "loan_no",
+    "drawdown_not_active": "loan_no",
+    "invalid_amount": "amount",
+    "insufficient_available": "amount",
+    "overpayment": "amount",
+    "invalid_term": "term_months",
+    "invalid_rate": "daily_rate",
+    "invalid_date": "occurred_at",
+    "event_id_reused": "event_id",
+    "event_in_flight": "event_id",
+}
+# The book's own idempotency key per kind, where a reused key with other data is refused.
+KEY_FIELD = {
+    EventKind.LINE_OPENED: "customer_no",
+    EventKind.DRAWDOWN: "loan_no",
+    EventKind.REPAYMENT: "event_id",
+    EventKind.TRANSFER_OUT: "event_id",
+}
+# Lending services name times after what they mean; an event has one time, occurred_at.
+TIME_FIELDS = {"registered_at", "opened_at", "disbursed_at", "paid_at", "seen_at"}
+
+
+def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any]]:
+    """Record a batch of lending-core events and apply each to the book, all or nothing.
+
+    `events` are raw JSON-like dicts (the API's body, or the demo feed's); `actor` is the
+    posting login, or None for the system (the demo feed). Steps:
+    1. Check every event's form (monitoring.api.serializers); any error -> EventBatchInvalid
+       listing them all, before any transaction is opened.
+    2. In one durable transaction: look up the event ids already recorded. An id seen before
+       (earlier, or earlier in this batch) with the same data is a replay; with other data it
+       is refused (EventBatchRefused listing every such index, code event_id_reused).
+    3. Claim the new ids by inserting their Event rows first, so a concurrent request with
+       the same ids waits on them and is then refused (event_in_flight) instead of applying
+       the events twice.
+    4. Apply the new events in order through the lending services. The first refusal
+       (DomainError) rolls the whole batch back: EventBatchRefused with its index, field,
+       code and message. Events after it were not tried.
+    5. Store each event's answer in Event.result.
+
+    Returns one dict per event, in order: index, event_id, kind, status ("recorded" or
+    "replayed") and the ids it touched (borrower_id, drawdown_id, ...). A replay answers
+    what the event's first posting answered, with status "replayed" and its index now.
+    Raises EventPostNotAllowed for a login that is neither the service account nor an admin.
+    """
+    if actor is not None and not (actor.is_active and actor.role in EVENT_POSTER_ROLES):
+        raise EventPostNotAllowed(actor=actor.get_username())
+    parsed, errors = events_parse(events, max_events=settings.RISKOPS_EVENT_BATCH_MAX)
+    if errors:
+        raise EventBatchInvalid(errors)
+    # Validation holds no lock; the transaction (and, on SQLite, the write lock) starts here.
+    with transaction.atomic(durable=True):
+        return _batch_apply(actor=actor, parsed=parsed)
+
+
+def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps 2-5 of event_ingest, inside its transaction."""
+    payloads = [canonical(event) for event in parsed]
+    stored = {
+        row.event_id: row
+        for row in Event.objects.filter(event_id__in={e["event_id"] for e in parsed})
+    }
+    first_index: dict[str, int] = {}  # a new event id -> where it first appears in the batch
+    conflicts: list[EventError] = []
+    for index, (event, payload) in enumerate(zip(parsed, payloads, strict=True)):
+        event_id = event["event_id"]
+        if event_id in stored:
+            seen_payload = stored[event_id].payload
+        elif event_id in first_index:
+            seen_payload = payloads[first_index[event_id]]
+        else:
+            first_index[event_id] = index
+            continue
+        if seen_payload != payload:
+            conflicts.append(_refusal(index, event, EventIdReused(event_id=event_id)))
+    if conflicts:
+        raise EventBatchRefused(conflicts)
+
+    claimed = {
+        parsed[index]["event_id"]: Event(
+            event_id=parsed[index]["event_id"],
+            kind=parsed[index]["kind"],
+            occurred_at=parsed[index]["occurred_at"],
+            payload=payloads[index],
+            posted_by=actor,
+        )
+        for index in first_index.values()
+    }
+    if not claimed:  # a pure replay: answered from the stored results, nothing written
+        return [
+            {**stored[event["event_id"]].result, "index": index, "status": "replayed"}
+            for index, event in enumerate(parsed)
+        ]
+    try:
+        # A savepoint, so the duplicate-key error of a concurrent claim can be answered.
+        with transaction.atomic():
+            Event.objects.bulk_create(claimed.values())
+    except IntegrityError as exc:
+        raise EventBatchRefused([
+            _refusal(None, {"event_id": None, "kind": ""}, EventInFlight())
+        ]) from exc
+
+    customer_nos = {parsed[index]["customer_no"] for index in first_index.values()}
+    borrowers = {b.customer_no: b for b in Borrower.objects.filter(customer_no__in=customer_nos)}
+    results: list[dict[str, Any]] = []
+    for index, event in enumerate(parsed):
+        event_id = event["event_id"]
+        row = stored.get(event_id) or claimed[event_id]
+        if event_id in stored or first_index[event_id] != index:
+            results.append({**row.result, "index": index, "status": "replayed"})
+            continue
+        try:
+            touched = APPLY[event["kind"]](actor=actor, event=event, borrowers=borrowers)
+        except DomainError as exc:
+            raise EventBatchRefused([_refusal(index, event, exc)]) from exc
+        row.result = {
+            "index": index, "event_id": event_id, "kind": event["kind"], "status": "recorded",
+            **touched,
+        }
+        row.borrower_id = touched["borrower_id"]
+        row.save(update_fields=["result", "borrower"])
+        results.append(row.result)
+
+    # One row for the batch: the book changes each event made are audited by the lending
+    # services; this one says who posted what, and how much was new.
+    audit(
+        actor=actor,
+        action="events.ingested",
+        obj=next(iter(claimed.values())),
+        after={"recorded": len(claimed), "replayed": len(parsed) - len(claimed),
+               "event_ids": list(claimed)[:20]},
+    )
+    return results
+
+
+def _refusal(index: int | None, event: dict[str, Any], exc: DomainError) -> EventError:
+    """One refusal as the API reports it, pointing at the event's field it concerns."""
+    field = REFUSAL_FIELD.get(exc.code)
+    # Lending refusals may name their field ("income band"; InvalidData lists "fields").
+    named = exc.extra.get("field") or exc.extra.get("fields")
+    if isinstance(named, str) and named and "," not in named:
+        named = named.replace(" ", "_")
+        field = "occurred_at" if named in TIME_FIELDS else named
+    if exc.code == "duplicate_key_conflict":
+        field = KEY_FIELD.get(event.get("kind", ""))
+    return {
+        "index": index, "event_id": event.get("event_id"), "field": field, "code": exc.code,
+        "message": exc.message,
+    }
+
+
+def _borrower(borrowers: dict[str, Borrower], customer_no: str) -> Borrower:
+    try:
+        return borrowers[customer_no]
+    except KeyError:
+        raise UnknownBorrower(customer_no=customer_no) from None
+
+
+Applier = Callable[..., dict[str, int]]
+
+
+def _line_opened(*, actor: User | None, event: dict[str, Any],
+                 borrowers: dict[str, Borrower]) -> dict[str, int]:
+    borrower = lending.borrower_register(
+        actor=actor,
+        customer_no=event["customer_no"],
+        name=event["name"],
+        national_id=event["national_id"].upper(),
+        mobile=event["mobile"],
+        city=event["city"],
+        employer=event["employer"],
+        income_band=event["income_band"],
+        registered_at=event["occurred_at"],
+        credit_limit=event["credit_limit"],
+        daily_rate=event["daily_rate"],
+        opened_at=event["occurred_at"],
+    )
+    borrowers[borrower.customer_no] = borrower
+    return {"borrower_id": borrower.pk, "line_id": borrower.line.pk}
+
+
+def _drawdown(*, actor: User | None, event: dict[str, Any],
+              borrowers: dict[str, Borrower]) -> dict[str, int]:
+    borrower = _borrower(borrowers, event["customer_no"])
+    drawdown = lending.drawdown_create(
+        actor=actor,
+        borrower=borrower,
+        loan_no=event["loan_no"],
+        amount=event["amount"],
+        term_months=event["term_months"],
+        repayment_mode=event["repayment_mode"],
+        purpose=event["purpose"],
+        card_no=event["card_no"],
+        bank_name=event["bank_name"],
+        device_id=event.get("device_id"),
+        daily_rate=event.get("daily_rate"),
+        disbursed_at=event["occurred_at"],
+    )
+    return {"borrower_id": borrower.pk, "drawdown_id": drawdown.pk}
+
+
+def _repayment(*, actor: User | None, event: dict[str, Any],
+               borrowers: dict[str, Borrower]) -> dict[str, int]:
+    borrower = _borrower(borrowers, event["customer_no"])
+    # The loan must be the customer's: a repayment credited to someone else's loan would be
+    # a silent error the lending core could not see.
+    owner_id = (
+        Drawdown.objects.filter(loan_no=event["loan_no"])
+        .values_list("borrower_id", flat=True)
+        .first()
+    )
+    if owner_id is None:
+        raise UnknownLoan(loan_no=event["loan_no"])
+    if owner_id != borrower.pk:
+        raise LoanOfAnotherCustomer(loan_no=event["loan_no"], customer_no=event["customer_no"])
+    repayment = lending.repayment_record(
+        actor=actor,
+        loan_no=event["loan_no"],
+        reference=event["event_id"],
+        amount=event["amount"],
+        paid_at=event["occurred_at"],
+        card_no=event.get("card_no"),
+    )
+    return {
+        "borrower_id": borrower.pk, "drawdown_id": repayment.drawdown_id,
+        "repayment_id": repayment.pk,
+    }
+
+
+def _device(*, actor: User | None, event: dict[str, Any],
+            borrowers: dict[str, Borrower]) -> dict[str, int]:
+    """login and device_change: the device is recorded (or its last-seen time moved)."""
+    borrower = _borrower(borrowers, event["customer_no"])
+    device = lending.device_seen(
+        actor=actor,
+        borrower=borrower,
+        device_id=event["device_id"],
+        platform=event["platform"],
+        seen_at=event["occurred_at"],
+    )
+    return {"borrower_id": borrower.pk, "device_record_id": device.pk}
+
+
+def _bank_account(*, actor: User | None, event: dict[str, Any],
+                  borrowers: dict[str, Borrower]) -> dict[str, int]:
+    borrower = _borrower(borrowers, event["customer_no"])
+    account = lending.bank_account_seen(
+        actor=actor,
+        borrower=borrower,
+        card_no=event["card_no"],
+        bank_name=event["bank_name"],
+        seen_at=event["occurred_at"],
+    )
+    return {"borrower_id": borrower.pk, "bank_account_id": account.pk}
+
+
+def _transfer_out(*, actor: User | None, event: dict[str, Any],
+                  borrowers: dict[str, Borrower]) -> dict[str, int]:
+    borrower = _borrower(borrowers, event["customer_no"])
+    transfer = lending.transfer_out_record(
+        actor=actor,
+        borrower=borrower,
+        reference=event["event_id"],
+        amount=event["amount"],
+        occurred_at=event["occurred_at"],
+        counterparty_name=event["counterparty_name"],
+        counterparty_account=event["counterparty_account"],
+        counterparty_is_lender=event["counterparty_is_lender"],
+        card_no=event.get("card_no"),
+    )
+    return {"borrower_id": borrower.pk, "transfer_out_id": transfer.pk}
+
+
+APPLY: dict[str, Applier] = {
+    EventKind.LINE_OPENED: _line_opened,
+    EventKind.DRAWDOWN: _drawdown,
+    EventKind.REPAYMENT: _repayment,
+    EventKind.LOGIN: _device,
+    EventKind.DEVICE_CHANGE: _device,
+    EventKind.BANK_ACCOUNT_CHANGE: _bank_account,
+    EventKind.TRANSFER_OUT: _transfer_out,
+}
