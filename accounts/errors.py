@@ -49,7 +49,9 @@ class RoleBorrowerMismatch(DomainError):
     """A borrower login needs a borrower; a staff or service login must not have one."""
 
     code = "role_borrower_mismatch"
-    message_template = _("A borrower login must be tied to one borrower, and only a borrower login.")
+    message_template = _(
+        "A borrower login must be tied to one borrower, and only a borrower login."
+    )
 
 
 class CannotChangeOwnAccount(DomainError):

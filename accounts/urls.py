@@ -9,5 +9,7 @@ urlpatterns = [
     path("login/", views.RiskOpsLoginView.as_view(), name="login"),
     path("logout/", views.RiskOpsLogoutView.as_view(), name="logout"),
     path("password/", views.RiskOpsPasswordChangeView.as_view(), name="password-change"),
-    path("password/done/", views.RiskOpsPasswordChangeDoneView.as_view(), name="password-change-done"),
+    path(
+        "password/done/", views.RiskOpsPasswordChangeDoneView.as_view(), name="password-change-done"
+    ),
 ]

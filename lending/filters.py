@@ -36,11 +36,15 @@ class BorrowerFilter(django_filters.FilterSet):
         ),
     )
     status = django_filters.ChoiceFilter(
-        label=_("Status"), field_name="line__status", choices=LineStatus.choices,
+        label=_("Status"),
+        field_name="line__status",
+        choices=LineStatus.choices,
         empty_label=_("Any status"),
     )
     bucket = django_filters.ChoiceFilter(
-        label=_("Bucket"), method="filter_bucket", choices=Bucket.choices,
+        label=_("Bucket"),
+        method="filter_bucket",
+        choices=Bucket.choices,
         empty_label=_("Any bucket"),
     )
     city = django_filters.ChoiceFilter(
@@ -58,8 +62,12 @@ class BorrowerFilter(django_filters.FilterSet):
         # (built lazily on first use) reads them.
         self.filters["city"].extra["choices"] = [(c, c) for c in city_choices()]
 
-    def filter_search(self, queryset: QuerySet[Borrower], name: str, value: str) -> QuerySet[Borrower]:
+    def filter_search(
+        self, queryset: QuerySet[Borrower], name: str, value: str
+    ) -> QuerySet[Borrower]:
         return queryset.filter(search_q(value)) if value.strip() else queryset
 
-    def filter_bucket(self, queryset: QuerySet[Borrower], name: str, value: str) -> QuerySet[Borrower]:
+    def filter_bucket(
+        self, queryset: QuerySet[Borrower], name: str, value: str
+    ) -> QuerySet[Borrower]:
         return queryset.filter(bucket_q(value, self.today)) if value else queryset

@@ -85,7 +85,9 @@ class CreditLine(models.Model):
         verbose_name = _("credit line")
         verbose_name_plural = _("credit lines")
         constraints = [
-            models.CheckConstraint(name="line_limit_not_negative", condition=Q(credit_limit__gte=0)),
+            models.CheckConstraint(
+                name="line_limit_not_negative", condition=Q(credit_limit__gte=0)
+            ),
             models.CheckConstraint(name="line_used_not_negative", condition=Q(used__gte=0)),
             models.CheckConstraint(
                 name="line_used_within_limit", condition=Q(used__lte=F("credit_limit"))
@@ -124,7 +126,9 @@ class BankAccount(models.Model):
         verbose_name = _("bank account")
         verbose_name_plural = _("bank accounts")
         constraints = [
-            models.UniqueConstraint(fields=["borrower", "card_no"], name="bank_account_once_per_borrower")
+            models.UniqueConstraint(
+                fields=["borrower", "card_no"], name="bank_account_once_per_borrower"
+            )
         ]
 
     def __str__(self) -> str:
@@ -146,7 +150,9 @@ class Device(models.Model):
         verbose_name = _("device")
         verbose_name_plural = _("devices")
         constraints = [
-            models.UniqueConstraint(fields=["borrower", "device_id"], name="device_once_per_borrower")
+            models.UniqueConstraint(
+                fields=["borrower", "device_id"], name="device_once_per_borrower"
+            )
         ]
 
     def __str__(self) -> str:
@@ -157,7 +163,8 @@ class Drawdown(models.Model):
     """One loan drawn on the line, repaid by its instalment schedule."""
 
     line = models.ForeignKey(
-        CreditLine, verbose_name=_("credit line"), on_delete=models.PROTECT, related_name="drawdowns"
+        CreditLine, verbose_name=_("credit line"), on_delete=models.PROTECT,
+        related_name="drawdowns",
     )
     borrower = models.ForeignKey(
         Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="drawdowns"
@@ -175,7 +182,8 @@ class Drawdown(models.Model):
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
     disbursed_at = models.DateTimeField(_("disbursed at"), db_index=True)
     bank_account = models.ForeignKey(
-        BankAccount, verbose_name=_("paid out to"), on_delete=models.PROTECT, related_name="drawdowns"
+        BankAccount, verbose_name=_("paid out to"), on_delete=models.PROTECT,
+        related_name="drawdowns",
     )
     device = models.ForeignKey(
         Device, verbose_name=_("device"), on_delete=models.PROTECT, null=True, blank=True,
@@ -198,7 +206,9 @@ class Drawdown(models.Model):
             ),
             models.CheckConstraint(
                 name="drawdown_outstanding_in_range",
-                condition=Q(principal_outstanding__gte=0) & Q(principal_outstanding__lte=F("amount")),
+                condition=(
+                    Q(principal_outstanding__gte=0) & Q(principal_outstanding__lte=F("amount"))
+                ),
             ),
         ]
         indexes = [models.Index(fields=["borrower", "-disbursed_at"], name="drawdown_borrower")]
@@ -300,7 +310,8 @@ class RepaymentAllocation(models.Model):
         Repayment, verbose_name=_("repayment"), on_delete=models.CASCADE, related_name="allocations"
     )
     instalment = models.ForeignKey(
-        Instalment, verbose_name=_("instalment"), on_delete=models.PROTECT, related_name="allocations"
+        Instalment, verbose_name=_("instalment"), on_delete=models.PROTECT,
+        related_name="allocations",
     )
     fee = models.DecimalField(_("fees"), default=ZERO, **MONEY)
     interest = models.DecimalField(_("interest"), default=ZERO, **MONEY)
@@ -315,6 +326,9 @@ class RepaymentAllocation(models.Model):
                 condition=Q(fee__gte=0, interest__gte=0, principal__gte=0),
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.repayment_id} -> {self.instalment_id}"
 
 
 class TransferOut(models.Model):
@@ -345,6 +359,9 @@ class TransferOut(models.Model):
             models.CheckConstraint(name="transfer_amount_positive", condition=Q(amount__gt=0))
         ]
 
+    def __str__(self) -> str:
+        return self.reference
+
 
 class DeclaredAsset(models.Model):
     """A financial asset the borrower declared as a backup source of repayment."""
@@ -365,6 +382,9 @@ class DeclaredAsset(models.Model):
             models.CheckConstraint(name="asset_amount_positive", condition=Q(amount__gt=0))
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
 
 class BookSnapshot(models.Model):
     """The book's headline figures at the close of one day, for trend charts."""
@@ -382,3 +402,6 @@ class BookSnapshot(models.Model):
         verbose_name = _("book snapshot")
         verbose_name_plural = _("book snapshots")
         ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return self.day.isoformat()

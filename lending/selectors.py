@@ -197,9 +197,7 @@ def city_choices() -> list[str]:
     key = "lending:city_choices"
     cities: list[str] | None = cache.get(key)
     if cities is None:
-        cities = list(
-            Borrower.objects.order_by("city").values_list("city", flat=True).distinct()
-        )
+        cities = list(Borrower.objects.order_by("city").values_list("city", flat=True).distinct())
         cache.set(key, cities, CITY_CHOICES_CACHE_SECONDS)
     return cities
 
@@ -291,7 +289,9 @@ def book_summary(*, today: date | None = None) -> dict[str, Any]:
         "outstanding": Sum("used"),
     }
     for code in Bucket.values:
-        aggregates[f"lines_{code}"] = Count("id", filter=bucket_q(code, today, prefix="") & Q(used__gt=0))
+        aggregates[f"lines_{code}"] = Count(
+            "id", filter=bucket_q(code, today, prefix="") & Q(used__gt=0)
+        )
         aggregates[f"balance_{code}"] = Sum("used", filter=bucket_q(code, today, prefix=""))
     # DPD x+ by balance (RULES §5.2): lines whose oldest unpaid due date is x or more days ago.
     for days in (1, 30, 90):

@@ -539,6 +539,7 @@ def drawdown_create(
        and add the amount to the line's `used`.
     """
     _require_writer(actor)
+    device_id = device_id or None  # "" from a client means no device, as None does
     line = _lock_line(borrower.pk)
     existing = Drawdown.objects.select_related("bank_account", "device").filter(
         loan_no=loan_no
@@ -878,6 +879,8 @@ def repayment_record(
 
     Replayed with the same reference and data it returns the stored repayment; with
     different data it raises DuplicateKeyConflict. The paid date is `paid_at` in Shanghai.
+    The steps below are plan_repayment's (pure, shared with the demo seeder); this service
+    locks, plans, then writes the rows.
 
     1. Penalty: each instalment due before the paid date and not fully paid accrues penalty
        interest (money.penalty_interest) on its unpaid principal, from max(due date, the date
@@ -904,6 +907,7 @@ def repayment_record(
     Overpayment, NotAllowed.
     """
     _require_writer(actor)
+    card_no = card_no or None  # "" from a client means no card, as None does
     found = Drawdown.objects.filter(loan_no=loan_no).values("line_id", "borrower_id").first()
     if found is None:
         raise UnknownLoan(loan_no=loan_no)
@@ -1052,6 +1056,7 @@ def transfer_out_record(
     counterparty, over-long fields).
     """
     _require_writer(actor)
+    card_no = card_no or None  # "" from a client means no card, as None does
     existing = TransferOut.objects.select_related("bank_account").filter(
         reference=reference
     ).first()

@@ -119,8 +119,12 @@ def _detail_context(
     for account in borrower.bank_accounts.all():
         ref = str(account.pk)
         account.pii = _pii(  # type: ignore[attr-defined]
-            borrower, PiiField.BANK_CARD, can_reveal=can_reveal, object_ref=ref,
-            card_no=account.card_no, **outcome.get(_field_id(PiiField.BANK_CARD, ref), {}),
+            borrower,
+            PiiField.BANK_CARD,
+            can_reveal=can_reveal,
+            object_ref=ref,
+            card_no=account.card_no,
+            **outcome.get(_field_id(PiiField.BANK_CARD, ref), {}),
         )
     return {
         "borrower": borrower,
@@ -140,7 +144,9 @@ def borrower_detail(request: HttpRequest, borrower_id: int) -> HttpResponse:
     borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)  # type: ignore[arg-type]
     if user.is_risk_staff:  # type: ignore[union-attr]
         return render(request, "lending/borrower_detail.html", _detail_context(request, borrower))
-    return render(request, "lending/my_line.html", {"borrower": borrower, "today": timezone.localdate()})
+    return render(
+        request, "lending/my_line.html", {"borrower": borrower, "today": timezone.localdate()}
+    )
 
 
 @require_GET
@@ -152,7 +158,9 @@ def my_line(request: HttpRequest) -> HttpResponse:
     if not user.is_borrower or borrower_id is None:  # type: ignore[union-attr]
         raise Http404("Only borrower logins have a line of their own.")
     borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)  # type: ignore[arg-type]
-    return render(request, "lending/my_line.html", {"borrower": borrower, "today": timezone.localdate()})
+    return render(
+        request, "lending/my_line.html", {"borrower": borrower, "today": timezone.localdate()}
+    )
 
 
 @require_POST
@@ -176,7 +184,9 @@ def pii_reveal_view(request: HttpRequest, borrower_id: int) -> HttpResponse:
     reason = form.cleaned_data["reason"] or ""
     card_no = ""
     if field == PiiField.BANK_CARD:
-        account = borrower.bank_accounts.filter(pk=object_ref).first() if object_ref.isdigit() else None
+        account = (
+            borrower.bank_accounts.filter(pk=object_ref).first() if object_ref.isdigit() else None
+        )
         if account is None:
             raise Http404("No such bank account for this borrower.")
         card_no = account.card_no
@@ -190,8 +200,12 @@ def pii_reveal_view(request: HttpRequest, borrower_id: int) -> HttpResponse:
     status = 409 if "error" in result else 200
     if request.htmx:  # type: ignore[attr-defined]
         pii = _pii(
-            borrower, field, can_reveal=_can_reveal(request.user), object_ref=object_ref,
-            card_no=card_no, **result,
+            borrower,
+            field,
+            can_reveal=_can_reveal(request.user),
+            object_ref=object_ref,
+            card_no=card_no,
+            **result,
         )
         # 200 even on a refusal: htmx swaps only 2xx responses, and the refusal is shown in place.
         return render(request, "lending/partials/pii_field.html", {"pii": pii})

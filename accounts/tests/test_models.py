@@ -143,9 +143,8 @@ def test_a_request_records_its_id_source_and_ip(analyst):
 def test_an_api_request_is_recorded_as_api_with_a_generated_id(service_user):
     request = RequestFactory().post("/api/v1/events/", REMOTE_ADDR="192.0.2.8")
 
-    response = _middleware(lambda r: audit(actor=service_user, action="api.done", obj=service_user))(
-        request
-    )
+    write = _middleware(lambda r: audit(actor=service_user, action="api.done", obj=service_user))
+    response = write(request)
 
     row = AuditEvent.objects.get()
     assert row.source == AuditSource.API

@@ -33,7 +33,7 @@ from lending.models import BankAccount, Borrower
 pytestmark = pytest.mark.django_db
 
 REASON = "Customer called about a disputed repayment"
-NEW_PASSWORD = "plum-orchard-lantern-42"
+NEW_PASSWORD = "plum-orchard-lantern-42"  # noqa: S105 (a test password)
 
 
 @pytest.fixture
@@ -55,7 +55,9 @@ def bank_account(borrower_record: Borrower) -> BankAccount:
 
 # pii_reveal ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("role_fixture", ["senior_analyst", "manager", "head_of_risk", "admin_user"])
+@pytest.mark.parametrize(
+    "role_fixture", ["senior_analyst", "manager", "head_of_risk", "admin_user"]
+)
 def test_allowed_roles_get_the_full_value_and_leave_an_access_record(
     request, role_fixture, borrower_record, request_context
 ):

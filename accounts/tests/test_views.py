@@ -19,7 +19,9 @@ def empty_cache():
 
 
 def _login(client, username, password=PASSWORD, **extra):
-    return client.post(reverse("accounts:login"), {"username": username, "password": password, **extra})
+    return client.post(
+        reverse("accounts:login"), {"username": username, "password": password, **extra}
+    )
 
 
 def test_login_page_renders_for_anonymous_visitors(client):
@@ -28,7 +30,9 @@ def test_login_page_renders_for_anonymous_visitors(client):
     assert 'autocomplete="current-password"' in response.content.decode()
 
 
-@pytest.mark.parametrize("role", ["analyst", "senior_analyst", "manager", "head_of_risk", "admin_user"])
+@pytest.mark.parametrize(
+    "role", ["analyst", "senior_analyst", "manager", "head_of_risk", "admin_user"]
+)
 def test_staff_land_on_the_home_page_after_login(client, request, role):
     user = request.getfixturevalue(role)
     response = _login(client, user.username)
@@ -142,7 +146,8 @@ def test_borrower_navigation_shows_only_my_line(client, borrower_user):
 def test_language_switch_renders_chinese(client, analyst):
     client.force_login(analyst)
     response = client.post(
-        reverse("set_language"), {"language": "zh-hans", "next": reverse("accounts:password-change")}
+        reverse("set_language"),
+        {"language": "zh-hans", "next": reverse("accounts:password-change")},
     )
     assert response.status_code == 302
     html = client.get(reverse("accounts:password-change")).content.decode()
@@ -152,6 +157,8 @@ def test_language_switch_renders_chinese(client, analyst):
 
 
 def test_browser_language_is_honoured(client):
-    html = client.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    html = client.get(
+        reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
     assert '<html lang="zh-Hans">' in html
     assert "用户名" in html  # "Username"

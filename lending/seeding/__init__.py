@@ -23,17 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.core.management import call_command
 from django.db import connection, transaction
-from django.db.models import ProtectedError
 from rest_framework.authtoken.models import Token
 
 from accounts.audit import audit
 from accounts.choices import Role
-from accounts.models import AuditEvent, PiiAccess, User
+from accounts.models import User
 from accounts.services import service_token_issue, user_create
-from lending.models import BookSnapshot, Borrower
+from lending.models import Borrower
 from lending.seeding import book, writers
-from monitoring.models import Event
 
 DEMO_PASSWORD = "riskops-demo-2026"  # noqa: S105  (a published demo password, not a secret)
 STAFF_LOGINS: tuple[tuple[str, str], ...] = (
@@ -121,30 +120,15 @@ def ensure_borrower_login() -> User | None:
     )
 
 
-def reset_book() -> None:
-    """Delete the lending book and its events (and snapshots) so a new one can be seeded.
+def reset_database() -> None:
+    """Empty the whole database, as a fresh install: `manage.py flush`.
 
-    Refused when the append-only audit log or the personal-data access log refers to a
-    borrower: those rows can never be deleted, so neither can their borrowers (recreate the
-    database instead). Borrower portal logins are deleted with their borrowers.
+    The demo book cannot be deleted on its own: the append-only audit log refers to its
+    borrowers (the borrower login's creation, anything staff did) and no row of it may go.
+    flush is the one way the log may be emptied (accounts.append_only), and it takes the
+    logins with it; they are created again by the seed run.
     """
-    if AuditEvent.objects.filter(borrower__isnull=False).exists() or PiiAccess.objects.exists():
-        raise SeedRefused(
-            "The audit log refers to borrowers of this book; it is append-only, so the book "
-            "cannot be deleted. Recreate the database to start again."
-        )
-    with transaction.atomic():
-        try:
-            User.objects.filter(borrower__isnull=False).delete()
-        except ProtectedError as exc:
-            raise SeedRefused(
-                "A borrower login has acted (the audit log names it), so it cannot be deleted."
-            ) from exc
-        Event.objects.filter(borrower__isnull=False)._raw_delete(connection.alias)
-        for table in reversed(book.TABLES):
-            if table != "event":
-                writers.MODELS[table].objects.all()._raw_delete(connection.alias)
-        BookSnapshot.objects.all()._raw_delete(connection.alias)
+    call_command("flush", interactive=False, verbosity=0)
 
 
 def _write_audit(options: SeedOptions, result: SeedResult, first_borrower_id: int) -> None:

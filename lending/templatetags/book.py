@@ -6,7 +6,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import template
-from django.utils.formats import number_format
 
 from lending import money as money_math
 
@@ -15,12 +14,18 @@ register = template.Library()
 DASH = "—"
 
 
+def _grouped(value: Decimal | int, places: int) -> str:
+    # Money is grouped in threes with a comma in both languages (the financial convention in
+    # China too); Django's zh-Hans format groups by four with no separator at all.
+    return f"{value:,.{places}f}"
+
+
 @register.filter
 def cny(value: Any) -> str:
     """¥12,345.67 (grouped, two decimals); a dash when there is no figure."""
     if value is None or value == "":
         return DASH
-    return "¥" + number_format(Decimal(value), 2, force_grouping=True)
+    return "¥" + _grouped(Decimal(value), 2)
 
 
 @register.filter
@@ -28,7 +33,7 @@ def amount(value: Any) -> str:
     """12,345.67 without the currency sign, for dense table columns."""
     if value is None or value == "":
         return DASH
-    return number_format(Decimal(value), 2, force_grouping=True)
+    return _grouped(Decimal(value), 2)
 
 
 @register.filter
@@ -37,7 +42,7 @@ def percent(value: Any, places: int = 2) -> str:
     if value is None or value == "":
         return DASH
     scaled = (Decimal(value) * 100).quantize(Decimal(1).scaleb(-int(places)), ROUND_HALF_UP)
-    return number_format(scaled, int(places)) + "%"
+    return f"{scaled:.{int(places)}f}%"
 
 
 @register.filter
@@ -79,4 +84,4 @@ def grouped(value: Any) -> str:
     """A whole number with thousands separators: 1234567 -> 1,234,567."""
     if value is None or value == "":
         return DASH
-    return number_format(int(value), 0, force_grouping=True)
+    return _grouped(int(value), 0)

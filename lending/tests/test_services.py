@@ -1046,3 +1046,17 @@ def test_accrue_penalties_counts_each_day_once():
     assert set(later) == {1}
     assert rows[0].penalty_through == date(2026, 2, 25)
     assert rows[1].penalty_through is None
+
+
+def test_a_blank_card_or_device_from_a_client_means_none_and_replays_cleanly():
+    borrower = BorrowerFactory()
+    loan = DrawdownFactory(borrower=borrower, loan_no="L-BLANK", device_id="")
+    assert loan.device is None
+    again = DrawdownFactory(
+        borrower=borrower, loan_no="L-BLANK", device_id=None, card_no=loan.bank_account.card_no,
+        disbursed_at=loan.disbursed_at,
+    )
+    assert again.pk == loan.pk
+    first = pay(loan, "R-BLANK", "100", at(2026, 2, 10), card_no="")
+    assert first.bank_account is None
+    assert pay(loan, "R-BLANK", "100", at(2026, 2, 10)).pk == first.pk

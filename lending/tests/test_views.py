@@ -36,26 +36,44 @@ def frozen_clock_and_empty_cache():
 def book():
     """Three borrowers: current with a loan, 35 days late (M2) and frozen, and no loan."""
     current = BorrowerFactory(
-        customer_no="C10000001", name="李小龙", national_id="440301199001011111",
-        mobile="13912345678", city="Shenzhen", credit_limit=Decimal("20000.00"),
+        customer_no="C10000001",
+        name="李小龙",
+        national_id="440301199001011111",
+        mobile="13912345678",
+        city="Shenzhen",
+        credit_limit=Decimal("20000.00"),
     )
     DrawdownFactory(
-        borrower=current, loan_no="L-CUR", amount=Decimal("10000.00"), disbursed_at=at(2026, 6, 1),
+        borrower=current,
+        loan_no="L-CUR",
+        amount=Decimal("10000.00"),
+        disbursed_at=at(2026, 6, 1),
         card_no="6222020200112233445",
     )
     late = BorrowerFactory(
-        customer_no="C10000002", name="王芳", national_id="310101198505052222",
-        mobile="13698765432", city="Shanghai", credit_limit=Decimal("10000.00"),
+        customer_no="C10000002",
+        name="王芳",
+        national_id="310101198505052222",
+        mobile="13698765432",
+        city="Shanghai",
+        credit_limit=Decimal("10000.00"),
     )
     # First instalment due 2026-05-11: 35 days past due on 2026-06-15 -> M2.
     DrawdownFactory(
-        borrower=late, loan_no="L-LATE", amount=Decimal("4000.00"), disbursed_at=at(2026, 4, 11),
+        borrower=late,
+        loan_no="L-LATE",
+        amount=Decimal("4000.00"),
+        disbursed_at=at(2026, 4, 11),
         card_no="6228480011223344556",
     )
     line_freeze(actor=None, line=late.line, reason="Arrears review")
     idle = BorrowerFactory(
-        customer_no="C10000003", name="张伟", national_id="110101199203033333",
-        mobile="13700001111", city="Beijing", credit_limit=Decimal("5000.00"),
+        customer_no="C10000003",
+        name="张伟",
+        national_id="110101199203033333",
+        mobile="13700001111",
+        city="Beijing",
+        credit_limit=Decimal("5000.00"),
     )
     return {"current": current, "late": late, "idle": idle}
 
@@ -154,7 +172,9 @@ def test_staff_pages_never_show_full_personal_data(client, senior_analyst, book,
         ("nobody", []),
     ],
 )
-def test_search_matches_name_id_or_mobile_last4_and_customer_no(client, analyst, book, query, expected):
+def test_search_matches_name_id_or_mobile_last4_and_customer_no(
+    client, analyst, book, query, expected
+):
     client.force_login(analyst)
     response = client.get(reverse("lending:borrower-list"), {"q": query})
     assert _rows(response) == expected
@@ -269,17 +289,21 @@ def test_borrower_page_shows_line_schedule_apr_and_audit_trail(client, analyst, 
 
 def test_analyst_sees_no_reveal_control(client, analyst, book):
     client.force_login(analyst)
-    html = client.get(reverse("lending:borrower-detail", args=[book["current"].pk])).content.decode()
+    html = client.get(
+        reverse("lending:borrower-detail", args=[book["current"].pk])
+    ).content.decode()
     assert 'class="reveal"' not in html
 
 
 def test_senior_analyst_sees_reveal_controls(client, senior_analyst, book):
     client.force_login(senior_analyst)
-    html = client.get(reverse("lending:borrower-detail", args=[book["current"].pk])).content.decode()
+    html = client.get(
+        reverse("lending:borrower-detail", args=[book["current"].pk])
+    ).content.decode()
     assert html.count('class="reveal"') == 4  # name, national ID, mobile, one bank card
 
 
-# --- revealing personal data ------------------------------------------------------------------------
+# --- revealing personal data ------------------------------------------------------------
 
 
 def _reveal(client, borrower, field, reason, object_ref="", htmx=True):
@@ -305,7 +329,9 @@ def test_senior_analyst_reveals_a_mobile_with_a_reason(client, senior_analyst, b
 def test_reveal_of_a_bank_card_names_the_account(client, manager, book):
     client.force_login(manager)
     account = book["current"].bank_accounts.get()
-    response = _reveal(client, book["current"], "bank_card", "Ticket T-77 card check", str(account.pk))
+    response = _reveal(
+        client, book["current"], "bank_card", "Ticket T-77 card check", str(account.pk)
+    )
     assert "6222020200112233445" in response.content.decode()
     assert PiiAccess.objects.get().object_ref == str(account.pk)
 
@@ -330,7 +356,9 @@ def test_analyst_reveal_is_refused_and_recorded_nowhere(client, analyst, book):
 
 def test_reveal_without_javascript_renders_the_whole_page(client, head_of_risk, book):
     client.force_login(head_of_risk)
-    response = _reveal(client, book["current"], "national_id", "Dispute D-123: identity", htmx=False)
+    response = _reveal(
+        client, book["current"], "national_id", "Dispute D-123: identity", htmx=False
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" in html and "440301199001011111" in html
@@ -346,7 +374,9 @@ def test_borrower_login_cannot_reveal(client, borrower_user):
 def test_reveal_of_another_borrowers_card_is_404(client, senior_analyst, book):
     client.force_login(senior_analyst)
     other_account = book["late"].bank_accounts.get()
-    response = _reveal(client, book["current"], "bank_card", "Ticket T-1 card check", str(other_account.pk))
+    response = _reveal(
+        client, book["current"], "bank_card", "Ticket T-1 card check", str(other_account.pk)
+    )
     assert response.status_code == 404
     assert not PiiAccess.objects.exists()
 

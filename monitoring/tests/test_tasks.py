@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -90,3 +90,17 @@ def test_a_refused_event_is_logged_and_the_others_still_go_in(
     assert recorded == 1
     assert list(Event.objects.values_list("event_id", flat=True)) == [accepted["event_id"]]
     assert refused["event_id"] in caplog.text
+
+
+def test_half_an_hour_of_feed_moves_the_book_without_refusals(due_loan, settings, caplog):
+    settings.RISKOPS_DEMO_FEED = True
+    event_ingest(actor=None, events=[LoginEventFactory()])  # a known device to log in from
+
+    with caplog.at_level(logging.INFO, logger="monitoring.tasks"):
+        for minute in range(30):
+            with time_machine.travel(NOW + timedelta(minutes=minute), tick=False):
+                demo_event_feed_task.apply().get()
+
+    kinds = set(Event.objects.filter(posted_by=None).values_list("kind", flat=True))
+    assert {"repayment", "login", "device_change", "drawdown"} <= kinds
+    assert "not recorded" not in caplog.text

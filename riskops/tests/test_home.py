@@ -94,7 +94,10 @@ def test_summary_follows_a_repayment_that_cures_arrears(small_book):
     loan = b.drawdowns.get()
     first = loan.instalments.get(seq=1)
     repayment_record(
-        actor=None, loan_no=loan.loan_no, reference="R-CURE", amount=first.remaining + Decimal("50"),
+        actor=None,
+        loan_no=loan.loan_no,
+        reference="R-CURE",
+        amount=first.remaining + Decimal("50"),
         paid_at=NOW,
     )
     cache.clear()

@@ -31,3 +31,19 @@ def test_an_idle_session_expires_and_the_admin_asks_to_log_in_again(client, admi
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_an_idle_session_on_the_home_page_sends_the_analyst_back_to_the_login_page(
+    client, analyst, settings
+):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client.force_login(analyst)
+        assert client.get("/").status_code == 200
+
+    expired = start + timedelta(seconds=settings.SESSION_COOKIE_AGE + 1)
+    with time_machine.travel(expired, tick=False):
+        response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/"

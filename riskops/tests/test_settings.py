@@ -12,7 +12,9 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 # Variables the settings read; a test starts from none of them, then sets its own.
-_SETTINGS_ENV = ("SECRET_KEY", "SECRET_KEY_FILE", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+_SETTINGS_ENV = (
+    "SECRET_KEY", "SECRET_KEY_FILE", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"
+)
 
 PRINT_SETTINGS = """
 import json, django

@@ -20,7 +20,7 @@ from lending.seeding import (
     book_exists,
     ensure_borrower_login,
     ensure_staff_logins,
-    reset_book,
+    reset_database,
     seed_book,
 )
 
@@ -39,7 +39,10 @@ class Command(BaseCommand):
             "--as-of", type=date.fromisoformat, default=None,
             help="YYYY-MM-DD the history runs up to (default: today in Asia/Shanghai)",
         )
-        parser.add_argument("--reset", action="store_true", help="delete the demo book first")
+        parser.add_argument(
+            "--reset", action="store_true",
+            help="empty the whole database first (manage.py flush: logins and audit log too)",
+        )
         parser.add_argument(
             "--if-empty", action="store_true",
             help="do nothing (but make sure of the logins) when borrowers exist",
@@ -63,14 +66,14 @@ class Command(BaseCommand):
             as_of=opts["as_of"] or timezone.localdate(), bulk=opts["bulk"],
             chunk_size=opts["chunk_size"], writer=opts["writer"],
         )
+        if opts["reset"] and not (opts["if_empty"] and book_exists()):
+            reset_database()
         with audit_context(source=AuditSource.COMMAND, reference="seed_demo"):
             service, token = ensure_staff_logins()
             if opts["if_empty"] and book_exists():
                 self.stdout.write("Borrowers exist already: nothing seeded (--if-empty).")
             else:
                 try:
-                    if opts["reset"]:
-                        reset_book()
                     result = seed_book(options, service_user_id=service.pk, progress=self._progress)
                 except SeedRefused as exc:
                     raise CommandError(str(exc)) from exc
@@ -80,7 +83,13 @@ class Command(BaseCommand):
                     f"{result.seconds:.1f} s ({result.writer}{', bulk' if result.bulk else ''})."
                 )
                 for table, count in result.counts.items():
-                    self.stdout.write(f"  {table:<11} {count:>12,}")
+                    self.stdout.write(
+                        f"  {table:<11} {count:>12,} rows  {result.write_seconds[table]:6.1f} s"
+                    )
+                self.stdout.write(
+                    f"  generating {result.extra['generate_seconds']:.1f} s, "
+                    f"peak memory {result.peak_rss_mb:.0f} MB"
+                )
             ensure_borrower_login()
         self._print_logins(token)
 
