@@ -50,13 +50,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
-    os.environ.update({
-        "RISKOPS_PROFILE": "production",
-        "SECRET_KEY": "bench",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
-        "REDIS_URL": "redis://127.0.0.1:6379/3",
-        "DJANGO_SETTINGS_MODULE": "riskops.settings",
-    })
+    os.environ.update(
+        {
+            "RISKOPS_PROFILE": "production",
+            "SECRET_KEY": "bench",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "DJANGO_SETTINGS_MODULE": "riskops.settings",
+        }
+    )
     sys.path.insert(0, str(ROOT))
     recreate_database()
     import django
@@ -74,18 +76,32 @@ def main() -> None:
     # 1. Baselines on a small sample, then an empty book again.
     baselines: dict[str, float] = {}
     for writer, sample in (("save", args.sample // 4), ("bulk_create", args.sample)):
-        options = SeedOptions(borrowers=sample, months=args.months, seed=args.seed,
-                              as_of=args.as_of, writer=writer, chunk_size=sample)
+        options = SeedOptions(
+            borrowers=sample,
+            months=args.months,
+            seed=args.seed,
+            as_of=args.as_of,
+            writer=writer,
+            chunk_size=sample,
+        )
         result = seed_book(options, service_user_id=service.pk)
         baselines[writer] = result.seconds / sample
-        print(f"baseline {writer:<11}: {sample} borrowers, {result.rows:,} rows in "
-              f"{result.seconds:.1f} s = {baselines[writer] * 1000:.1f} ms/borrower")
+        print(
+            f"baseline {writer:<11}: {sample} borrowers, {result.rows:,} rows in "
+            f"{result.seconds:.1f} s = {baselines[writer] * 1000:.1f} ms/borrower"
+        )
         call_command("flush", interactive=False, verbosity=0)
         service, _ = ensure_staff_logins()
 
     # 2. The book, in bulk mode.
-    options = SeedOptions(borrowers=args.borrowers, months=args.months, seed=args.seed,
-                          as_of=args.as_of, bulk=True, chunk_size=args.chunk_size)
+    options = SeedOptions(
+        borrowers=args.borrowers,
+        months=args.months,
+        seed=args.seed,
+        as_of=args.as_of,
+        bulk=True,
+        chunk_size=args.chunk_size,
+    )
     step = max(args.borrowers // 20, args.chunk_size)
     marks = iter(range(step, args.borrowers + step, step))
     mark = next(marks)
@@ -93,17 +109,24 @@ def main() -> None:
     def progress(done: int, seconds: float) -> None:
         nonlocal mark
         if done >= mark:
-            print(f"  {done:>9,} borrowers  {seconds:7.0f} s  {done / seconds:6.0f}/s  "
-                  f"RSS peak {peak_rss_mb():.0f} MB", flush=True)
+            print(
+                f"  {done:>9,} borrowers  {seconds:7.0f} s  {done / seconds:6.0f}/s  "
+                f"RSS peak {peak_rss_mb():.0f} MB",
+                flush=True,
+            )
             mark = next(marks, args.borrowers * 2)
 
     result = seed_book(options, service_user_id=service.pk, progress=progress)
     total = result.seconds
-    print(f"\nseeded {result.borrowers:,} borrowers ({args.months} months) in {total:.0f} s "
-          f"= {result.borrowers / total:,.0f} borrowers/s, {result.rows:,} rows "
-          f"= {result.rows / total:,.0f} rows/s overall")
-    print(f"generating (Python) {result.extra['generate_seconds']:.0f} s, "
-          f"COPY {sum(result.write_seconds.values()):.0f} s, peak RSS {result.peak_rss_mb:.0f} MB")
+    print(
+        f"\nseeded {result.borrowers:,} borrowers ({args.months} months) in {total:.0f} s "
+        f"= {result.borrowers / total:,.0f} borrowers/s, {result.rows:,} rows "
+        f"= {result.rows / total:,.0f} rows/s overall"
+    )
+    print(
+        f"generating (Python) {result.extra['generate_seconds']:.0f} s, "
+        f"COPY {sum(result.write_seconds.values()):.0f} s, peak RSS {result.peak_rss_mb:.0f} MB"
+    )
     for table, count in result.counts.items():
         seconds = result.write_seconds[table]
         rate = count / seconds if seconds else 0

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from accounts.masking import mask_card, mask_mobile, mask_name, mask_national_id
 from monitoring.models import Event
+
+# Personal data inside a payload is shown masked, as on every staff page; the full values
+# are on the borrower's records, behind the reveal-with-a-reason flow.
+PAYLOAD_MASKS = {
+    "name": mask_name,
+    "national_id": mask_national_id,
+    "mobile": mask_mobile,
+    "card_no": mask_card,
+    "counterparty_account": mask_card,
+}
+
+
+def payload_masked(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its personal-data fields masked."""
+    return {
+        key: PAYLOAD_MASKS[key](value) if key in PAYLOAD_MASKS and isinstance(value, str)
+        else value
+        for key, value in payload.items()
+    }
 
 
 @admin.register(Event)
@@ -17,12 +40,18 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ["event_id", "borrower__customer_no"]
     date_hierarchy = "occurred_at"
     list_select_related = ["borrower", "posted_by"]
-    readonly_fields = [
-        "event_id", "kind", "borrower", "occurred_at", "received_at", "payload", "result",
-        "posted_by",
+    fields = [
+        "event_id", "kind", "borrower", "occurred_at", "received_at", "posted_by",
+        "payload_shown", "result",
     ]
+    readonly_fields = fields
     # Counting a large event table for the paginator is slow and adds nothing here.
     show_full_result_count = False
+
+    @admin.display(description=_("payload (personal data masked)"))
+    def payload_shown(self, obj: Event) -> str:
+        text = json.dumps(payload_masked(obj.payload), ensure_ascii=False, indent=2)
+        return format_html("<pre>{}</pre>", text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -63,6 +63,8 @@ class SeedOptions:
     # Borrowers generated and written per chunk: memory stays bounded by one chunk's rows.
     chunk_size: int = 2000
     writer: str | None = None  # lending.seeding.writers.writer_for; None: the database's best
+    # Bulk mode on PostgreSQL: processes that generate and COPY chunks side by side.
+    workers: int = 2
 
 
 @dataclass
@@ -97,7 +99,10 @@ def ensure_staff_logins() -> tuple[User, str]:
     for username, role in (*STAFF_LOGINS, (SERVICE_USERNAME, Role.SERVICE)):
         if not User.objects.filter(username=username).exists():
             user_create(
-                actor=None, username=username, password=DEMO_PASSWORD, role=role,
+                actor=None,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
                 is_superuser=role == Role.ADMIN,
             )
     service = User.objects.get(username=SERVICE_USERNAME)
@@ -115,7 +120,10 @@ def ensure_borrower_login() -> User | None:
     if first is None:
         return None
     return user_create(
-        actor=None, username=BORROWER_USERNAME, password=DEMO_PASSWORD, role=Role.BORROWER,
+        actor=None,
+        username=BORROWER_USERNAME,
+        password=DEMO_PASSWORD,
+        role=Role.BORROWER,
         borrower=first,
     )
 
@@ -147,7 +155,7 @@ def _write_audit(options: SeedOptions, result: SeedResult, first_borrower_id: in
             "bulk": result.bulk,
         },
         note="Demo book generated in bulk with lending.money and plan_repayment; the per-row "
-             "services (and their audit rows) were bypassed for speed.",
+        "services (and their audit rows) were bypassed for speed.",
     )
 
 
@@ -160,8 +168,11 @@ def seed_book(
     """Generate and write the book; the caller has made sure no borrowers are in the way.
 
     Normal mode: one transaction for everything. Bulk mode (PostgreSQL): one transaction per
-    chunk, so the deferred foreign-key checks and the WAL of a transaction stay bounded; a
-    failure leaves the chunks before it (reset to retry).
+    chunk, so the deferred foreign-key checks and the WAL of a transaction stay bounded, and
+    with workers > 1 the chunks are generated and written by that many processes
+    (lending.seeding.parallel; same rows and ids). A failure in bulk mode leaves the chunks
+    before it (--reset to retry). In the parallel path, the time per table and for generating
+    is summed over the workers (CPU-like), so it adds up to more than the wall time.
     """
     writers.check_columns()
     if book_exists():
@@ -175,12 +186,20 @@ def seed_book(
     ids = book.Ids(writers.next_ids())
     first_borrower_id = ids.next["borrower"]
     plan = book.make_plan(
-        seed=options.seed, borrowers=options.borrowers, months=options.months,
-        as_of=options.as_of, service_user_id=service_user_id,
+        seed=options.seed,
+        borrowers=options.borrowers,
+        months=options.months,
+        as_of=options.as_of,
+        service_user_id=service_user_id,
     )
     result = SeedResult(
-        borrowers=options.borrowers, seconds=0.0, counts=writer.counts,
-        write_seconds=writer.seconds, peak_rss_mb=0.0, bulk=bulk, writer=writer_kind,
+        borrowers=options.borrowers,
+        seconds=0.0,
+        counts=writer.counts,
+        write_seconds=writer.seconds,
+        peak_rss_mb=0.0,
+        bulk=bulk,
+        writer=writer_kind,
     )
     generate_seconds = 0.0
     done = 0
@@ -201,7 +220,27 @@ def seed_book(
             if progress:
                 progress(done, clock.perf_counter() - started)
 
-    if bulk:
+    def chunk_done(count: int, counts: dict[str, int], seconds: dict[str, float], gen: float) -> None:
+        nonlocal generate_seconds, done
+        for table, n in counts.items():
+            writer.counts[table] += n
+            writer.seconds[table] += seconds[table]
+        generate_seconds += gen
+        done += count
+        if progress:
+            progress(done, clock.perf_counter() - started)
+
+    if bulk and writer_kind == "copy" and options.workers > 1:
+        from lending.seeding.parallel import seed_parallel
+
+        seed_parallel(
+            plan, start_ids=dict(ids.next), chunk_size=options.chunk_size,
+            workers=options.workers, on_chunk=chunk_done,
+        )
+        with transaction.atomic():
+            writers.reset_sequences()
+            _write_audit(options, result, first_borrower_id)
+    elif bulk:
         run_chunks()
         with transaction.atomic():
             writers.reset_sequences()

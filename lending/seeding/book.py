@@ -56,12 +56,17 @@ INCOME_BANDS = (
 )
 INCOME_CUM = people.cumulative([w for _, w, _ in INCOME_BANDS])
 PURPOSES = (
-    (Purpose.DAILY_CONSUMPTION, 55), (Purpose.TRAVEL, 12), (Purpose.HOME, 11),
-    (Purpose.EDUCATION, 9), (Purpose.MEDICAL, 7), (Purpose.OTHER, 6),
+    (Purpose.DAILY_CONSUMPTION, 55),
+    (Purpose.TRAVEL, 12),
+    (Purpose.HOME, 11),
+    (Purpose.EDUCATION, 9),
+    (Purpose.MEDICAL, 7),
+    (Purpose.OTHER, 6),
 )
 PURPOSE_CUM = people.cumulative([w for _, w in PURPOSES])
 MODES = (
-    (RepaymentMode.EQUAL_INSTALMENT, 80), (RepaymentMode.EQUAL_PRINCIPAL, 12),
+    (RepaymentMode.EQUAL_INSTALMENT, 80),
+    (RepaymentMode.EQUAL_PRINCIPAL, 12),
     (RepaymentMode.INTEREST_FIRST, 8),
 )
 MODE_CUM = people.cumulative([w for _, w in MODES])
@@ -74,9 +79,12 @@ TERM_CUMS = {
     for name, table in (("small", TERMS_SMALL), ("medium", TERMS_MEDIUM), ("large", TERMS_LARGE))
 }
 ASSETS = (
-    (AssetKind.DEPOSIT, 35, 5000, 200000), (AssetKind.WEALTH, 20, 10000, 300000),
-    (AssetKind.HOUSING_FUND, 25, 3000, 150000), (AssetKind.INSURANCE, 8, 5000, 100000),
-    (AssetKind.SECURITIES, 8, 5000, 500000), (AssetKind.OTHER, 4, 1000, 50000),
+    (AssetKind.DEPOSIT, 35, 5000, 200000),
+    (AssetKind.WEALTH, 20, 10000, 300000),
+    (AssetKind.HOUSING_FUND, 25, 3000, 150000),
+    (AssetKind.INSURANCE, 8, 5000, 100000),
+    (AssetKind.SECURITIES, 8, 5000, 500000),
+    (AssetKind.OTHER, 4, 1000, 50000),
 )
 ASSET_CUM = people.cumulative([a[1] for a in ASSETS])
 # Activity by hour of day (borrowers sleep; the evening is busiest). Night is 00:00-05:00.
@@ -88,8 +96,17 @@ MAX_DRAWDOWNS = 12
 
 # The tables a borrower's rows go to, parents first (the order they are written in).
 TABLES = (
-    "borrower", "line", "bank", "device", "asset", "drawdown", "instalment", "repayment",
-    "allocation", "transfer", "event",
+    "borrower",
+    "line",
+    "bank",
+    "device",
+    "asset",
+    "drawdown",
+    "instalment",
+    "repayment",
+    "allocation",
+    "transfer",
+    "event",
 )
 Rows = dict[str, list[tuple[Any, ...]]]
 
@@ -146,8 +163,13 @@ def make_plan(
     """Plan the book: time frame, rings, shared phones and early defaulters."""
     start = money.add_months(as_of, -months)
     plan = BookPlan(
-        seed=seed, borrowers=borrowers, months=months, as_of=as_of, start=start,
-        cutoff=datetime.combine(as_of, time(0)), days=(as_of - start).days,  # noqa: DTZ001
+        seed=seed,
+        borrowers=borrowers,
+        months=months,
+        as_of=as_of,
+        start=start,
+        cutoff=datetime.combine(as_of, time(0)),
+        days=(as_of - start).days,  # noqa: DTZ001
         service_user_id=service_user_id,
     )
     rng = random.Random(f"{seed}:book")  # noqa: S311  (demo data: reproducible, not secret)
@@ -172,10 +194,10 @@ def make_plan(
         ring = Ring(
             members=[next(pool) for _ in range(size)],
             day=rng.randint(0, max(0, plan.days * 2 // 3)),
-            city=city, areas=areas,
+            city=city,
+            areas=areas,
             employer=city + rng.choice(people.EMPLOYER_TRADES) + "有限公司",
-            devices=[(people.device_id(rng, platform), platform)
-                     for _ in range(rng.randint(1, 2))],
+            devices=[(people.device_id(rng, platform), platform) for _ in range(rng.randint(1, 2))],
             cards=[people.card(rng) for _ in range(rng.randint(1, 2))],
         )
         for member in ring.members:
@@ -218,11 +240,10 @@ def compute_apr(key: AprKey) -> Decimal:
 
 def fill_aprs(rows: Rows, mapper: Callable[..., Iterable[Decimal]] = map) -> None:
     """Put the APR into each drawdown row (column 8), computing the uncached ones with `mapper`
-    (the builtin map, or a process pool's map to use both cores)."""
+    (the builtin map, or a process pool's map)."""
     drawdowns = rows["drawdown"]
     missing = list({(r[4], r[5], r[6], r[7]) for r in drawdowns} - _APRS.keys())
-    for key, apr in zip(missing, mapper(compute_apr, missing), strict=True):
-        _APRS[key] = apr
+    _APRS.update(zip(missing, mapper(compute_apr, missing), strict=True))
     for i, r in enumerate(drawdowns):
         drawdowns[i] = (*r[:8], _APRS[(r[4], r[5], r[6], r[7])], *r[9:])
     if len(_APRS) > CACHE_LIMIT:
@@ -247,8 +268,12 @@ class SeedInstalment:
     @property
     def remaining(self) -> Decimal:
         return (
-            self.principal_due + self.interest_due + self.fee_due
-            - self.principal_paid - self.interest_paid - self.fee_paid
+            self.principal_due
+            + self.interest_due
+            + self.fee_due
+            - self.principal_paid
+            - self.interest_paid
+            - self.fee_paid
         )
 
 
@@ -264,13 +289,32 @@ class Loan:
     """One drawdown and its repayment history, replayed with the services' own plan."""
 
     __slots__ = (
-        "amount", "term", "mode", "rate", "purpose", "disbursed_at", "card", "device",
-        "states", "payments", "settled_at", "loan_no",
+        "amount",
+        "term",
+        "mode",
+        "rate",
+        "purpose",
+        "disbursed_at",
+        "card",
+        "device",
+        "states",
+        "payments",
+        "settled_at",
+        "loan_no",
     )
 
     def __init__(
-        self, *, loan_no: str, amount: Decimal, term: int, mode: str, rate: Decimal,
-        purpose: str, disbursed_at: datetime, card: int, device: int,
+        self,
+        *,
+        loan_no: str,
+        amount: Decimal,
+        term: int,
+        mode: str,
+        rate: Decimal,
+        purpose: str,
+        disbursed_at: datetime,
+        card: int,
+        device: int,
     ) -> None:
         self.loan_no = loan_no
         self.amount = amount
@@ -313,8 +357,12 @@ class Loan:
             if amount <= 0 or amount >= owed:
                 return None
         result = plan_repayment(
-            self.states, amount=amount, paid_at=aware, daily_rate=self.rate,
-            disbursed_on=self.disbursed_at.date(), loan_no=self.loan_no,
+            self.states,
+            amount=amount,
+            paid_at=aware,
+            daily_rate=self.rate,
+            disbursed_on=self.disbursed_at.date(),
+            loan_no=self.loan_no,
         )
         for state in self.states:
             if state.paid_off_at is aware:
@@ -366,9 +414,21 @@ def _floor_amount(value: Decimal) -> Decimal:
 # The round sums people draw. Snapping to them also keeps (amount, term, mode, rate) to a few
 # thousand combinations, so the APR (an IRR bisection) is computed once per combination.
 NICE_AMOUNTS = tuple(
-    Decimal(v) for v in (
-        *range(100, 1001, 100), *range(1500, 5001, 500), *range(6000, 10001, 1000),
-        12000, 15000, 18000, 20000, 25000, 30000, 35000, 40000, 45000, 50000,
+    Decimal(v)
+    for v in (
+        *range(100, 1001, 100),
+        *range(1500, 5001, 500),
+        *range(6000, 10001, 1000),
+        12000,
+        15000,
+        18000,
+        20000,
+        25000,
+        30000,
+        35000,
+        40000,
+        45000,
+        50000,
     )
 )
 
@@ -407,7 +467,9 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     if ring:
         risk = max(risk, 0.55 + 0.3 * rng.random())
     multi_lender = not good and rng.random() < 0.03 + 0.3 * risk
-    night_owl = not good and (rng.random() < 0.02 + 0.12 * risk or (ring is not None and rng.random() < 0.5))
+    night_owl = not good and (
+        rng.random() < 0.02 + 0.12 * risk or (ring is not None and rng.random() < 0.5)
+    )
     defaults = early or (not good and rng.random() < (0.75 if ring else 0.01 + 0.45 * risk**2))
 
     # 2. Identity.
@@ -440,14 +502,23 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         check, source = IdentityCheckResult.NOT_CHECKED, ""
     checked_at = registered + timedelta(seconds=rng.randint(5, 300)) if source else None
     band, _, base_limit = rng.choices(INCOME_BANDS, cum_weights=INCOME_CUM)[0]
-    limit = Decimal(base_limit) * Decimal(str(round(rng.lognormvariate(0, 0.45) * (1.15 - 0.8 * risk), 3)))
+    limit = Decimal(base_limit) * Decimal(
+        str(round(rng.lognormvariate(0, 0.45) * (1.15 - 0.8 * risk), 3))
+    )
     limit = min(max(_floor_amount(limit), Decimal(300)), Decimal(50000))
     grid = min(9, max(0, round((risk * 1.8 + rng.gauss(0, 0.08)) * 9)))
     rate = RATE_GRID[grid]
     opened_at = (checked_at or registered) + timedelta(seconds=rng.randint(30, 600))
-    events.append((opened_at, EventKind.LINE_OPENED, {
-        "credit_limit": str(limit), "daily_rate": str(rate),
-    }))
+    events.append(
+        (
+            opened_at,
+            EventKind.LINE_OPENED,
+            {
+                "credit_limit": str(limit),
+                "daily_rate": str(rate),
+            },
+        )
+    )
 
     # 3. Cards and phones: one of each at registration, sometimes more later; a ring's shared
     # ones at registration too, and those are what its members draw to.
@@ -457,7 +528,9 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     def add_card(label: tuple[str, str], at: datetime) -> _Seen:
         seen = _Seen(ids.take("bank"), label, at, at)
         cards.append(seen)
-        events.append((at, EventKind.BANK_ACCOUNT_CHANGE, {"bank_name": label[0], "card_no": label[1]}))
+        events.append(
+            (at, EventKind.BANK_ACCOUNT_CHANGE, {"bank_name": label[0], "card_no": label[1]})
+        )
         return seen
 
     def add_device(label: tuple[str, str], at: datetime) -> _Seen:
@@ -469,8 +542,16 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     platform = "ios" if rng.random() < 0.3 else "android"
     own_device = add_device((people.device_id(rng, platform), platform), registered)
     add_card(people.card(rng), opened_at + timedelta(seconds=rng.randint(10, 300)))
-    ring_cards = [add_card(c, opened_at + timedelta(seconds=rng.randint(300, 900))) for c in ring.cards] if ring else []
-    ring_devices = [add_device(d, registered + timedelta(seconds=rng.randint(1, 60))) for d in ring.devices] if ring else []
+    ring_cards = (
+        [add_card(c, opened_at + timedelta(seconds=rng.randint(300, 900))) for c in ring.cards]
+        if ring
+        else []
+    )
+    ring_devices = (
+        [add_device(d, registered + timedelta(seconds=rng.randint(1, 60))) for d in ring.devices]
+        if ring
+        else []
+    )
     extra_at = plan.days - day
     for _ in range(rng.choices((0, 1, 2), cum_weights=(80, 97, 100))[0]):
         at = _daytime(rng, registered.date() + timedelta(days=rng.randint(1, max(1, extra_at))))
@@ -502,8 +583,17 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             verified_at = declared + timedelta(days=rng.randint(1, 10))
             verified = rng.random() < 0.5 and verified_at < plan.cutoff
             amount = _floor_amount(Decimal(int(low * (high / low) ** rng.random())))
-            assets.append((ids.take("asset"), borrower_id, kind, amount, declared, verified,
-                           verified_at if verified else None))
+            assets.append(
+                (
+                    ids.take("asset"),
+                    borrower_id,
+                    kind,
+                    amount,
+                    declared,
+                    verified,
+                    verified_at if verified else None,
+                )
+            )
 
     # 5. Drawdowns and repayments. Defaulters stop paying from `default_on`; nobody draws while
     # late or after defaulting; rings and night owls draw close to the whole line.
@@ -513,7 +603,11 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     p_late = 0.03 + 0.5 * risk**1.5
     p_partial = 0.02 + 0.15 * risk
     loans: list[Loan] = []
-    gap = timedelta(hours=rng.expovariate(1 / 30)) if rng.random() < 0.7 or good or early or ring else timedelta(days=rng.uniform(3, 60))
+    gap = (
+        timedelta(hours=rng.expovariate(1 / 30))
+        if rng.random() < 0.7 or good or early or ring
+        else timedelta(days=rng.uniform(3, 60))
+    )
     moment = opened_at + gap
     transfers: list[tuple[Any, ...]] = []
     while moment < plan.cutoff and len(loans) < MAX_DRAWDOWNS:
@@ -548,19 +642,37 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         card = ring_cards[0] if ring_cards and rng.random() < 0.8 else latest(cards, moment)
         device = ring_devices[0] if ring_devices and rng.random() < 0.7 else latest(devices, moment)
         loan = Loan(
-            loan_no=f"LN{index + 1:08d}{len(loans) + 1:02d}", amount=amount, term=term,
-            mode=mode, rate=rate, purpose=rng.choices(PURPOSES, cum_weights=PURPOSE_CUM)[0][0],
-            disbursed_at=moment, card=card.row_id, device=device.row_id,
+            loan_no=f"LN{index + 1:08d}{len(loans) + 1:02d}",
+            amount=amount,
+            term=term,
+            mode=mode,
+            rate=rate,
+            purpose=rng.choices(PURPOSES, cum_weights=PURPOSE_CUM)[0][0],
+            disbursed_at=moment,
+            card=card.row_id,
+            device=device.row_id,
         )
         card.use(moment)
         device.use(moment)
         login_at = moment - timedelta(seconds=rng.randint(30, 1200))
         events.append((login_at, EventKind.LOGIN, {"device_id": device.label[0], "ip": _ip(rng)}))
-        events.append((moment, EventKind.DRAWDOWN, {
-            "loan_no": loan.loan_no, "amount": str(amount), "term_months": term,
-            "repayment_mode": mode, "purpose": loan.purpose, "daily_rate": str(rate),
-            "card_no": card.label[1], "bank_name": card.label[0], "device_id": device.label[0],
-        }))
+        events.append(
+            (
+                moment,
+                EventKind.DRAWDOWN,
+                {
+                    "loan_no": loan.loan_no,
+                    "amount": str(amount),
+                    "term_months": term,
+                    "repayment_mode": mode,
+                    "purpose": loan.purpose,
+                    "daily_rate": str(rate),
+                    "card_no": card.label[1],
+                    "bank_name": card.label[0],
+                    "device_id": device.label[0],
+                },
+            )
+        )
         # The repayment intents: (when, pay through instalment k, fraction or None).
         intents: list[tuple[datetime, int, float | None]] = []
         for state in loan.states:
@@ -570,14 +682,28 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             last = state.seq == term
             u = rng.random()
             if u < p_partial:
-                intents.append((_daytime(rng, due - timedelta(days=0 if last else rng.randint(0, 3))), state.seq, 0.3 + 0.4 * rng.random()))
-                intents.append((_daytime(rng, due + timedelta(days=rng.randint(2, 20))), state.seq, None))
+                intents.append(
+                    (
+                        _daytime(rng, due - timedelta(days=0 if last else rng.randint(0, 3))),
+                        state.seq,
+                        0.3 + 0.4 * rng.random(),
+                    )
+                )
+                intents.append(
+                    (_daytime(rng, due + timedelta(days=rng.randint(2, 20))), state.seq, None)
+                )
             elif u < p_partial + p_late:
                 late = 1 + int(rng.expovariate(1 / (4 + 30 * risk)))
-                intents.append((_daytime(rng, due + timedelta(days=min(late, 89))), state.seq, None))
+                intents.append(
+                    (_daytime(rng, due + timedelta(days=min(late, 89))), state.seq, None)
+                )
             else:
                 # On time: most pay on the day or a few days early, never the last one early.
-                early_days = 0 if last else rng.choices((0, 1, 2, 3, 5), cum_weights=(40, 60, 75, 85, 100))[0]
+                early_days = (
+                    0
+                    if last
+                    else rng.choices((0, 1, 2, 3, 5), cum_weights=(40, 60, 75, 85, 100))[0]
+                )
                 intents.append((_daytime(rng, due - timedelta(days=early_days)), state.seq, None))
         intents.sort(key=lambda i: i[0])
         for paid_at, through, fraction in intents:
@@ -593,18 +719,33 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 login_at = paid_at - timedelta(seconds=rng.randint(20, 600))
                 device = latest(devices, login_at)
                 device.use(login_at)
-                events.append((login_at, EventKind.LOGIN, {"device_id": device.label[0], "ip": _ip(rng)}))
+                events.append(
+                    (login_at, EventKind.LOGIN, {"device_id": device.label[0], "ip": _ip(rng)})
+                )
         # Money moved on right after the drawdown: to another lender (multi-lender), or spent.
         if multi_lender and rng.random() < 0.6:
             at = moment + timedelta(minutes=rng.randint(15, 360))
             moved = _floor_amount(amount * Decimal(str(round(0.5 + 0.5 * rng.random(), 2))))
             if at < plan.cutoff and moved > 0:
                 card.use(at)
-                transfers.append((at, moved, rng.choice(people.OTHER_LENDERS), people.account_no(rng), True, card))
+                transfers.append(
+                    (
+                        at,
+                        moved,
+                        rng.choice(people.OTHER_LENDERS),
+                        people.account_no(rng),
+                        True,
+                        card,
+                    )
+                )
         elif rng.random() < 0.15:
             at = moment + timedelta(minutes=rng.randint(30, 2880))
             moved = _floor_amount(amount * Decimal(str(round(0.2 + 0.7 * rng.random(), 2))))
-            to = rng.choice(people.MERCHANTS) if rng.random() < 0.6 else people.person_name(rng, male=rng.random() < 0.5)
+            to = (
+                rng.choice(people.MERCHANTS)
+                if rng.random() < 0.6
+                else people.person_name(rng, male=rng.random() < 0.5)
+            )
             if at < plan.cutoff and moved > 0:
                 card.use(at)
                 transfers.append((at, moved, to, people.account_no(rng), False, card))
@@ -612,14 +753,23 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         if early:
             continue
         mean_days = 25 if multi_lender else 45 + 75 * (1 - risk)
-        moment = _daytime(rng, moment.date() + timedelta(days=1 + int(rng.expovariate(1 / mean_days))))
+        moment = _daytime(
+            rng, moment.date() + timedelta(days=1 + int(rng.expovariate(1 / mean_days)))
+        )
 
     # 6. Logins now and then, from the devices seen so far.
     months_active = max(1, (plan.cutoff - registered).days // 30)
-    events.append((registered + timedelta(seconds=rng.randint(1, 30)), EventKind.LOGIN,
-                   {"device_id": own_device.label[0], "ip": _ip(rng)}))
+    events.append(
+        (
+            registered + timedelta(seconds=rng.randint(1, 30)),
+            EventKind.LOGIN,
+            {"device_id": own_device.label[0], "ip": _ip(rng)},
+        )
+    )
     for _ in range(sum(1 for _ in range(months_active) if rng.random() < 0.15)):
-        at = _daytime(rng, registered.date() + timedelta(days=rng.randint(1, max(1, plan.days - day))))
+        at = _daytime(
+            rng, registered.date() + timedelta(days=rng.randint(1, max(1, plan.days - day)))
+        )
         if at < plan.cutoff:
             device = latest(devices, at)
             device.use(at)
@@ -636,82 +786,190 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                     oldest = state.due_date
                 break
     status, reason = LineStatus.ACTIVE, ""
-    if defaults and oldest is not None and money.days_past_due(oldest, plan.as_of) > 60 and rng.random() < 0.6:
+    if (
+        defaults
+        and oldest is not None
+        and money.days_past_due(oldest, plan.as_of) > 60
+        and rng.random() < 0.6
+    ):
         status, reason = LineStatus.FROZEN, FROZEN_REASON
-    out["borrower"].append((
-        borrower_id, customer_no, name, nid, nid[-4:], mobile, mobile[-4:], city, employer, band,
-        registered, check, source, checked_at,
-    ))
-    out["line"].append((line_id, borrower_id, limit, used, status, rate, opened_at, None, reason, oldest))
+    out["borrower"].append(
+        (
+            borrower_id,
+            customer_no,
+            name,
+            nid,
+            nid[-4:],
+            mobile,
+            mobile[-4:],
+            city,
+            employer,
+            band,
+            registered,
+            check,
+            source,
+            checked_at,
+        )
+    )
+    out["line"].append(
+        (line_id, borrower_id, limit, used, status, rate, opened_at, None, reason, oldest)
+    )
     for seen in cards:
-        out["bank"].append((seen.row_id, borrower_id, seen.label[0], seen.label[1], seen.first, seen.last))
+        out["bank"].append(
+            (seen.row_id, borrower_id, seen.label[0], seen.label[1], seen.first, seen.last)
+        )
     for seen in devices:
-        out["device"].append((seen.row_id, borrower_id, seen.label[0], seen.label[1], seen.first, seen.last))
+        out["device"].append(
+            (seen.row_id, borrower_id, seen.label[0], seen.label[1], seen.first, seen.last)
+        )
     out["asset"].extend(assets)
     card_by_id = {seen.row_id: seen for seen in cards}
     for loan in loans:
         drawdown_id = ids.take("drawdown")
         paid_principal = sum((p.principal for p in loan.payments), ZERO)
-        out["drawdown"].append((
-            drawdown_id, line_id, borrower_id, loan.loan_no, loan.amount, loan.term, loan.mode,
-            loan.rate, None, loan.purpose, loan.disbursed_at, loan.card, loan.device,
-            DrawdownStatus.SETTLED if loan.settled_at else DrawdownStatus.ACTIVE,
-            loan.amount - paid_principal, loan.settled_at,
-        ))
+        out["drawdown"].append(
+            (
+                drawdown_id,
+                line_id,
+                borrower_id,
+                loan.loan_no,
+                loan.amount,
+                loan.term,
+                loan.mode,
+                loan.rate,
+                None,
+                loan.purpose,
+                loan.disbursed_at,
+                loan.card,
+                loan.device,
+                DrawdownStatus.SETTLED if loan.settled_at else DrawdownStatus.ACTIVE,
+                loan.amount - paid_principal,
+                loan.settled_at,
+            )
+        )
         instalment_ids = []
         for s in loan.states:
             instalment_id = ids.take("instalment")
             instalment_ids.append(instalment_id)
-            out["instalment"].append((
-                instalment_id, drawdown_id, s.seq, s.due_date, s.principal_due, s.interest_due,
-                s.fee_due, s.principal_paid, s.interest_paid, s.fee_paid,
-                s.penalty_through, s.paid_off_at,
-            ))
+            out["instalment"].append(
+                (
+                    instalment_id,
+                    drawdown_id,
+                    s.seq,
+                    s.due_date,
+                    s.principal_due,
+                    s.interest_due,
+                    s.fee_due,
+                    s.principal_paid,
+                    s.interest_paid,
+                    s.fee_paid,
+                    s.penalty_through,
+                    s.paid_off_at,
+                )
+            )
         card = card_by_id[loan.card]
         for n, payment in enumerate(loan.payments, start=1):
             repayment_id = ids.take("repayment")
             reference = f"RP{loan.loan_no[2:]}{n:03d}"
-            out["repayment"].append((
-                repayment_id, drawdown_id, borrower_id, reference, payment.amount,
-                payment.paid_at, loan.card,
-            ))
+            out["repayment"].append(
+                (
+                    repayment_id,
+                    drawdown_id,
+                    borrower_id,
+                    reference,
+                    payment.amount,
+                    payment.paid_at,
+                    loan.card,
+                )
+            )
             for seq, fee, interest, principal in payment.parts:
-                out["allocation"].append((
-                    ids.take("allocation"), repayment_id, instalment_ids[seq - 1],
-                    fee, interest, principal,
-                ))
-            events.append((payment.paid_at, EventKind.REPAYMENT, {
-                "loan_no": loan.loan_no, "reference": reference, "amount": str(payment.amount),
-                "card_no": card.label[1],
-            }))
+                out["allocation"].append(
+                    (
+                        ids.take("allocation"),
+                        repayment_id,
+                        instalment_ids[seq - 1],
+                        fee,
+                        interest,
+                        principal,
+                    )
+                )
+            events.append(
+                (
+                    payment.paid_at,
+                    EventKind.REPAYMENT,
+                    {
+                        "loan_no": loan.loan_no,
+                        "reference": reference,
+                        "amount": str(payment.amount),
+                        "card_no": card.label[1],
+                    },
+                )
+            )
     for n, (at, moved, to, account, is_lender, card) in enumerate(transfers, start=1):
         reference = f"TO{index + 1:08d}{n:03d}"
-        out["transfer"].append((ids.take("transfer"), borrower_id, reference, moved, at, to, account, is_lender, card.row_id))
-        events.append((at, EventKind.TRANSFER_OUT, {
-            "reference": reference, "amount": str(moved), "counterparty_name": to,
-            "counterparty_account": account, "counterparty_is_lender": is_lender,
-            "card_no": card.label[1],
-        }))
+        out["transfer"].append(
+            (
+                ids.take("transfer"),
+                borrower_id,
+                reference,
+                moved,
+                at,
+                to,
+                account,
+                is_lender,
+                card.row_id,
+            )
+        )
+        events.append(
+            (
+                at,
+                EventKind.TRANSFER_OUT,
+                {
+                    "reference": reference,
+                    "amount": str(moved),
+                    "counterparty_name": to,
+                    "counterparty_account": account,
+                    "counterparty_is_lender": is_lender,
+                    "card_no": card.label[1],
+                },
+            )
+        )
     events.sort(key=lambda e: e[0])
     for n, (at, kind, body) in enumerate(events, start=1):
         event_id = f"demo-{customer_no}-{n:04d}"
-        payload = {"event_id": event_id, "kind": kind, "occurred_at": _iso(at),
-                   "customer_no": customer_no, **body}
+        payload = {
+            "event_id": event_id,
+            "kind": kind,
+            "occurred_at": _iso(at),
+            "customer_no": customer_no,
+            **body,
+        }
         received = at + timedelta(milliseconds=rng.randint(50, 3000))
-        out["event"].append((
-            ids.take("event"), event_id, str(kind), borrower_id, at, received,
-            json.dumps(payload, ensure_ascii=False),
-            json.dumps({"event_id": event_id, "status": "recorded"}),
-            plan.service_user_id,
-        ))
+        out["event"].append(
+            (
+                ids.take("event"),
+                event_id,
+                str(kind),
+                borrower_id,
+                at,
+                received,
+                json.dumps(payload, ensure_ascii=False),
+                json.dumps({"event_id": event_id, "status": "recorded"}),
+                plan.service_user_id,
+            )
+        )
 
 
 def _ip(rng: random.Random) -> str:
-    return f"{rng.choice((113, 117, 183, 223, 36, 58, 116, 120))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    first = rng.choice((113, 117, 183, 223, 36, 58, 116, 120))
+    return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
 def generate_chunk(
-    plan: BookPlan, first: int, last: int, ids: Ids,
+    plan: BookPlan,
+    first: int,
+    last: int,
+    ids: Ids,
     mapper: Callable[..., Iterable[Decimal]] = map,
 ) -> Rows:
     """Rows for borrowers first..last-1, APRs filled in."""

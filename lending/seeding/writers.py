@@ -31,34 +31,115 @@ from lending.seeding.book import TABLES, Rows
 from monitoring.models import Event
 
 MODELS: dict[str, type[models.Model]] = {
-    "borrower": Borrower, "line": CreditLine, "bank": BankAccount, "device": Device,
-    "asset": DeclaredAsset, "drawdown": Drawdown, "instalment": Instalment,
-    "repayment": Repayment, "allocation": RepaymentAllocation, "transfer": TransferOut,
+    "borrower": Borrower,
+    "line": CreditLine,
+    "bank": BankAccount,
+    "device": Device,
+    "asset": DeclaredAsset,
+    "drawdown": Drawdown,
+    "instalment": Instalment,
+    "repayment": Repayment,
+    "allocation": RepaymentAllocation,
+    "transfer": TransferOut,
     "event": Event,
 }
 # The tuple layout of each table's rows (attnames), as lending.seeding.book builds them.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "borrower": ("id", "customer_no", "name", "national_id", "national_id_last4", "mobile",
-                 "mobile_last4", "city", "employer", "income_band", "registered_at",
-                 "identity_check", "identity_check_source", "identity_checked_at"),
-    "line": ("id", "borrower_id", "credit_limit", "used", "status", "daily_rate", "opened_at",
-             "locked_until", "status_reason", "oldest_unpaid_due"),
+    "borrower": (
+        "id",
+        "customer_no",
+        "name",
+        "national_id",
+        "national_id_last4",
+        "mobile",
+        "mobile_last4",
+        "city",
+        "employer",
+        "income_band",
+        "registered_at",
+        "identity_check",
+        "identity_check_source",
+        "identity_checked_at",
+    ),
+    "line": (
+        "id",
+        "borrower_id",
+        "credit_limit",
+        "used",
+        "status",
+        "daily_rate",
+        "opened_at",
+        "locked_until",
+        "status_reason",
+        "oldest_unpaid_due",
+    ),
     "bank": ("id", "borrower_id", "bank_name", "card_no", "first_seen_at", "last_seen_at"),
     "device": ("id", "borrower_id", "device_id", "platform", "first_seen_at", "last_seen_at"),
     "asset": ("id", "borrower_id", "kind", "amount", "declared_at", "verified", "verified_at"),
-    "drawdown": ("id", "line_id", "borrower_id", "loan_no", "amount", "term_months",
-                 "repayment_mode", "daily_rate", "apr", "purpose", "disbursed_at",
-                 "bank_account_id", "device_id", "status", "principal_outstanding", "settled_at"),
-    "instalment": ("id", "drawdown_id", "seq", "due_date", "principal_due", "interest_due",
-                   "fee_due", "principal_paid", "interest_paid", "fee_paid", "penalty_through",
-                   "paid_off_at"),
-    "repayment": ("id", "drawdown_id", "borrower_id", "reference", "amount", "paid_at",
-                  "bank_account_id"),
+    "drawdown": (
+        "id",
+        "line_id",
+        "borrower_id",
+        "loan_no",
+        "amount",
+        "term_months",
+        "repayment_mode",
+        "daily_rate",
+        "apr",
+        "purpose",
+        "disbursed_at",
+        "bank_account_id",
+        "device_id",
+        "status",
+        "principal_outstanding",
+        "settled_at",
+    ),
+    "instalment": (
+        "id",
+        "drawdown_id",
+        "seq",
+        "due_date",
+        "principal_due",
+        "interest_due",
+        "fee_due",
+        "principal_paid",
+        "interest_paid",
+        "fee_paid",
+        "penalty_through",
+        "paid_off_at",
+    ),
+    "repayment": (
+        "id",
+        "drawdown_id",
+        "borrower_id",
+        "reference",
+        "amount",
+        "paid_at",
+        "bank_account_id",
+    ),
     "allocation": ("id", "repayment_id", "instalment_id", "fee", "interest", "principal"),
-    "transfer": ("id", "borrower_id", "reference", "amount", "occurred_at", "counterparty_name",
-                 "counterparty_account", "counterparty_is_lender", "bank_account_id"),
-    "event": ("id", "event_id", "kind", "borrower_id", "occurred_at", "received_at", "payload",
-              "result", "posted_by_id"),
+    "transfer": (
+        "id",
+        "borrower_id",
+        "reference",
+        "amount",
+        "occurred_at",
+        "counterparty_name",
+        "counterparty_account",
+        "counterparty_is_lender",
+        "bank_account_id",
+    ),
+    "event": (
+        "id",
+        "event_id",
+        "kind",
+        "borrower_id",
+        "occurred_at",
+        "received_at",
+        "payload",
+        "result",
+        "posted_by_id",
+    ),
 }
 PLUS_8 = timezone(timedelta(hours=8))
 EIGHT_HOURS = timedelta(hours=8)
@@ -84,8 +165,8 @@ class Writer:
     """Writes chunks of rows and keeps per-table counts and seconds."""
 
     def __init__(self) -> None:
-        self.counts = {name: 0 for name in TABLES}
-        self.seconds = {name: 0.0 for name in TABLES}
+        self.counts = dict.fromkeys(TABLES, 0)
+        self.seconds = dict.fromkeys(TABLES, 0.0)
 
     def write(self, rows: Rows) -> None:
         for table in TABLES:
@@ -120,7 +201,8 @@ class ExecuteManyWriter(Writer):
             qn = connection.ops.quote_name
             cols = ", ".join(qn(c) for c in _columns_sql(table))
             marks = ", ".join(["%s"] * len(COLUMNS[table]))
-            sql = f"INSERT INTO {qn(model._meta.db_table)} ({cols}) VALUES ({marks})"
+            # Identifiers from the models' metadata, quoted; the values are parameters.
+            sql = f"INSERT INTO {qn(model._meta.db_table)} ({cols}) VALUES ({marks})"  # noqa: S608
             converters: list[Callable[[Any], Any] | None] = []
             for kind in _field_kinds(table):
                 if kind == "DateTimeField":
@@ -247,10 +329,10 @@ def writer_for(kind: str) -> Writer:
         if connection.vendor != "postgresql":
             raise ValueError("COPY needs PostgreSQL")
         return CopyWriter()
-    return {"executemany": ExecuteManyWriter, "bulk_create": BulkCreateWriter,
-            "save": SaveWriter}[kind]()
+    return {"executemany": ExecuteManyWriter, "bulk_create": BulkCreateWriter, "save": SaveWriter}[
+        kind
+    ]()
 
 
 def default_writer() -> str:
     return "copy" if connection.vendor == "postgresql" else "executemany"
-

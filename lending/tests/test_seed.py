@@ -51,19 +51,41 @@ def checksum() -> str:
     digest = hashlib.sha256()
     for queryset in (
         Borrower.objects.order_by("id").values_list(
-            "id", "customer_no", "name", "national_id", "mobile", "city", "registered_at",
+            "id",
+            "customer_no",
+            "name",
+            "national_id",
+            "mobile",
+            "city",
+            "registered_at",
             "identity_check",
         ),
         CreditLine.objects.order_by("id").values_list(
             "id", "credit_limit", "used", "status", "daily_rate", "oldest_unpaid_due"
         ),
         Drawdown.objects.order_by("id").values_list(
-            "id", "loan_no", "amount", "apr", "disbursed_at", "status", "principal_outstanding",
-            "settled_at", "bank_account_id", "device_id",
+            "id",
+            "loan_no",
+            "amount",
+            "apr",
+            "disbursed_at",
+            "status",
+            "principal_outstanding",
+            "settled_at",
+            "bank_account_id",
+            "device_id",
         ),
         Instalment.objects.order_by("id").values_list(
-            "id", "due_date", "principal_due", "interest_due", "fee_due", "principal_paid",
-            "interest_paid", "fee_paid", "penalty_through", "paid_off_at",
+            "id",
+            "due_date",
+            "principal_due",
+            "interest_due",
+            "fee_due",
+            "principal_paid",
+            "interest_paid",
+            "fee_paid",
+            "penalty_through",
+            "paid_off_at",
         ),
         Repayment.objects.order_by("id").values_list("id", "reference", "amount", "paid_at"),
         RepaymentAllocation.objects.order_by("id").values_list(
@@ -132,8 +154,9 @@ def test_schedules_allocations_and_outstanding_add_up(seeded):
         settled = drawdown.status == DrawdownStatus.SETTLED
         assert settled == (drawdown.principal_outstanding == 0 and drawdown.settled_at is not None)
     allocated = dict(
-        RepaymentAllocation.objects.values_list("repayment_id")
-        .annotate(s=Sum("fee") + Sum("interest") + Sum("principal"))
+        RepaymentAllocation.objects.values_list("repayment_id").annotate(
+            s=Sum("fee") + Sum("interest") + Sum("principal")
+        )
     )
     for repayment in Repayment.objects.all():
         assert allocated[repayment.pk] == repayment.amount
@@ -146,7 +169,7 @@ def test_schedules_allocations_and_outstanding_add_up(seeded):
         parts[inst_id][2] += principal_part
     for inst in Instalment.objects.all():
         assert [inst.fee_paid, inst.interest_paid, inst.principal_paid] == (
-            parts[inst.pk] if inst.pk in parts else [0, 0, 0]
+            parts.get(inst.pk, [0, 0, 0])
         )
         assert (inst.paid_off_at is not None) == (inst.remaining == 0)
 
@@ -154,7 +177,9 @@ def test_schedules_allocations_and_outstanding_add_up(seeded):
 def test_every_demo_feature_is_in_the_book(seeded):
     shared_devices = Device.objects.values("device_id").annotate(n=Count("borrower", distinct=True))
     assert shared_devices.filter(n__gte=3).exists()  # rings share phones
-    shared_cards = BankAccount.objects.values("card_no").annotate(n=Count("borrower", distinct=True))
+    shared_cards = BankAccount.objects.values("card_no").annotate(
+        n=Count("borrower", distinct=True)
+    )
     assert shared_cards.filter(n__gte=3).exists()  # ... and payout cards
     shared_phones = Borrower.objects.values("mobile").annotate(n=Count("id"))
     assert shared_phones.filter(n__gte=2).exists()
@@ -185,7 +210,8 @@ def test_multi_lender_transfers_follow_a_drawdown_within_hours(seeded):
 
 def test_large_withdrawals_happen_at_night(seeded):
     night = [
-        d for d in Drawdown.objects.select_related("line")
+        d
+        for d in Drawdown.objects.select_related("line")
         if timezone.localtime(d.disbursed_at).hour < 5
     ]
     assert night
@@ -195,8 +221,12 @@ def test_large_withdrawals_happen_at_night(seeded):
 def test_demo_logins_exist_for_every_role(seeded):
     roles = dict(User.objects.values_list("username", "role"))
     assert roles == {
-        "analyst": "analyst", "senior": "senior_analyst", "manager": "manager",
-        "head": "head_of_risk", "admin": "admin", "borrower": "borrower",
+        "analyst": "analyst",
+        "senior": "senior_analyst",
+        "manager": "manager",
+        "head": "head_of_risk",
+        "admin": "admin",
+        "borrower": "borrower",
         "lending-core": "service",
     }
     assert User.objects.get(username="borrower").borrower.customer_no == "C00000001"
@@ -209,48 +239,78 @@ def test_demo_logins_exist_for_every_role(seeded):
 def test_seeded_loans_are_what_the_services_would_have_written(seeded):
     """Replay some seeded loans through drawdown_create and repayment_record on fresh lines."""
     with_penalty = Instalment.objects.filter(fee_due__gt=0).values_list("drawdown_id", flat=True)
-    busy = Drawdown.objects.annotate(n=Count("repayments")).filter(n__gte=3).values_list(
-        "id", flat=True
+    busy = (
+        Drawdown.objects.annotate(n=Count("repayments"))
+        .filter(n__gte=3)
+        .values_list("id", flat=True)
     )
     picked = sorted(set(with_penalty[:10]) | set(busy[:10]))
     loans = Drawdown.objects.filter(pk__in=picked).select_related("line", "bank_account")
     assert len(loans) >= 10
     for n, seeded_loan in enumerate(loans):
         borrower = services.borrower_register(
-            actor=None, customer_no=f"REPLAY{n}", name="replay", national_id="110101199001011234",
-            mobile="13800000000", city="上海", income_band="5k_10k",
+            actor=None,
+            customer_no=f"REPLAY{n}",
+            name="replay",
+            national_id="110101199001011234",
+            mobile="13800000000",
+            city="上海",
+            income_band="5k_10k",
             registered_at=seeded_loan.disbursed_at - timedelta(days=1),
-            credit_limit=seeded_loan.line.credit_limit, daily_rate=seeded_loan.daily_rate,
+            credit_limit=seeded_loan.line.credit_limit,
+            daily_rate=seeded_loan.daily_rate,
         )
         replay = services.drawdown_create(
-            actor=None, borrower=borrower, loan_no=f"R{seeded_loan.loan_no}",
-            amount=seeded_loan.amount, term_months=seeded_loan.term_months,
-            repayment_mode=seeded_loan.repayment_mode, purpose=seeded_loan.purpose,
-            card_no=seeded_loan.bank_account.card_no, bank_name="x",
+            actor=None,
+            borrower=borrower,
+            loan_no=f"R{seeded_loan.loan_no}",
+            amount=seeded_loan.amount,
+            term_months=seeded_loan.term_months,
+            repayment_mode=seeded_loan.repayment_mode,
+            purpose=seeded_loan.purpose,
+            card_no=seeded_loan.bank_account.card_no,
+            bank_name="x",
             disbursed_at=seeded_loan.disbursed_at,
         )
         for repayment in seeded_loan.repayments.order_by("paid_at", "id"):
             services.repayment_record(
-                actor=None, loan_no=replay.loan_no, reference=f"R{repayment.reference}",
-                amount=repayment.amount, paid_at=repayment.paid_at,
+                actor=None,
+                loan_no=replay.loan_no,
+                reference=f"R{repayment.reference}",
+                amount=repayment.amount,
+                paid_at=repayment.paid_at,
             )
         replay.refresh_from_db()
         assert (replay.apr, replay.status, replay.principal_outstanding, replay.settled_at) == (
-            seeded_loan.apr, seeded_loan.status, seeded_loan.principal_outstanding,
+            seeded_loan.apr,
+            seeded_loan.status,
+            seeded_loan.principal_outstanding,
             seeded_loan.settled_at,
         )
-        fields = ("seq", "due_date", "principal_due", "interest_due", "fee_due", "principal_paid",
-                  "interest_paid", "fee_paid", "penalty_through", "paid_off_at")
+        fields = (
+            "seq",
+            "due_date",
+            "principal_due",
+            "interest_due",
+            "fee_due",
+            "principal_paid",
+            "interest_paid",
+            "fee_paid",
+            "penalty_through",
+            "paid_off_at",
+        )
         assert list(replay.instalments.order_by("seq").values_list(*fields)) == list(
             seeded_loan.instalments.order_by("seq").values_list(*fields)
         )
         allocation = ("instalment__seq", "fee", "interest", "principal")
         assert list(
             RepaymentAllocation.objects.filter(repayment__drawdown=replay)
-            .order_by("repayment__paid_at", "instalment__seq").values_list(*allocation)
+            .order_by("repayment__paid_at", "instalment__seq")
+            .values_list(*allocation)
         ) == list(
             RepaymentAllocation.objects.filter(repayment__drawdown=seeded_loan)
-            .order_by("repayment__paid_at", "instalment__seq").values_list(*allocation)
+            .order_by("repayment__paid_at", "instalment__seq")
+            .values_list(*allocation)
         )
 
 

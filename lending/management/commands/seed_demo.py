@@ -36,24 +36,35 @@ class Command(BaseCommand):
         parser.add_argument("--months", type=int, default=12, help="history length up to --as-of")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument(
-            "--as-of", type=date.fromisoformat, default=None,
+            "--as-of",
+            type=date.fromisoformat,
+            default=None,
             help="YYYY-MM-DD the history runs up to (default: today in Asia/Shanghai)",
         )
         parser.add_argument(
-            "--reset", action="store_true",
+            "--reset",
+            action="store_true",
             help="empty the whole database first (manage.py flush: logins and audit log too)",
         )
         parser.add_argument(
-            "--if-empty", action="store_true",
+            "--if-empty",
+            action="store_true",
             help="do nothing (but make sure of the logins) when borrowers exist",
         )
         parser.add_argument(
-            "--bulk", action="store_true",
+            "--bulk",
+            action="store_true",
             help="bulk mode: a transaction per chunk (automatic on PostgreSQL above 100,000)",
         )
         parser.add_argument("--chunk-size", type=int, default=2000, help="borrowers per chunk")
         parser.add_argument(
-            "--writer", choices=["copy", "executemany", "bulk_create", "save"], default=None,
+            "--workers", type=int, default=2,
+            help="bulk mode on PostgreSQL: processes generating and writing chunks side by side",
+        )
+        parser.add_argument(
+            "--writer",
+            choices=["copy", "executemany", "bulk_create", "save"],
+            default=None,
             help="how rows are written (default: COPY on PostgreSQL, executemany on SQLite)",
         )
 
@@ -62,9 +73,14 @@ class Command(BaseCommand):
         if opts["borrowers"] < 1 or opts["months"] < 1:
             raise CommandError("--borrowers and --months must be at least 1.")
         options = SeedOptions(
-            borrowers=opts["borrowers"], months=opts["months"], seed=opts["seed"],
-            as_of=opts["as_of"] or timezone.localdate(), bulk=opts["bulk"],
-            chunk_size=opts["chunk_size"], writer=opts["writer"],
+            borrowers=opts["borrowers"],
+            months=opts["months"],
+            seed=opts["seed"],
+            as_of=opts["as_of"] or timezone.localdate(),
+            bulk=opts["bulk"],
+            chunk_size=opts["chunk_size"],
+            writer=opts["writer"],
+            workers=opts["workers"],
         )
         if opts["reset"] and not (opts["if_empty"] and book_exists()):
             reset_database()
