@@ -251,25 +251,39 @@ def monthly_status(
 
 
 def irr_monthly(principal: Decimal, payments: Iterable[Decimal]) -> Decimal:
-    """The monthly rate r with principal = sum(payment_k / (1 + r)^k), by bisection.
+    """The monthly rate r with principal = sum(payment_k / (1 + r)^k).
 
-    Bisection on [0, 1] always converges for a loan whose payments sum to more than the
-    principal; 200 halvings give far more precision than the four decimals shown.
+    Newton's method in binary floating point, started at the flat-rate guess: the present value
+    is smooth and convex in r, so it converges in a handful of steps to ~1e-15, far beyond the
+    four decimals shown, at a small fraction of the cost of Decimal bisection (the API computes
+    one per drawdown). Falls back to bisection should Newton leave [0, 1].
     """
-    flows = [Decimal(p) for p in payments]
-    if sum(flows) <= principal:
+    flows = [float(p) for p in payments]
+    target = float(principal)
+    if sum(flows) <= target or target <= 0:
         return Decimal(0)
-    with localcontext() as ctx:
-        ctx.prec = 40
-        low, high = Decimal(0), Decimal(1)
-        for _ in range(200):
-            mid = (low + high) / 2
-            present = sum(f / (1 + mid) ** (k + 1) for k, f in enumerate(flows))
-            if present > principal:
-                low = mid
-            else:
-                high = mid
-        return (low + high) / 2
+
+    def present_value(rate: float) -> float:
+        return sum(f / (1 + rate) ** (k + 1) for k, f in enumerate(flows))
+
+    rate = (sum(flows) - target) / target / len(flows)
+    for _ in range(50):
+        value = present_value(rate) - target
+        slope = sum(-(k + 1) * f / (1 + rate) ** (k + 2) for k, f in enumerate(flows))
+        step = value / slope
+        rate -= step
+        if not 0 <= rate <= 1:
+            break
+        if abs(step) < 1e-15:
+            return Decimal(repr(rate))
+    low, high = 0.0, 1.0
+    for _ in range(200):
+        mid = (low + high) / 2
+        if present_value(mid) > target:
+            low = mid
+        else:
+            high = mid
+    return Decimal(repr((low + high) / 2))
 
 
 def apr_irr(*, amount: Decimal, schedule: Sequence[PlannedInstalment], upfront_fee: Decimal = ZERO) -> Decimal:

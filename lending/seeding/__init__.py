@@ -88,7 +88,14 @@ def book_exists() -> bool:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The peak resident memory of this process or of any finished worker process, in MB."""
+    return (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
 
 
 def ensure_staff_logins() -> tuple[User, str]:
@@ -220,7 +227,9 @@ def seed_book(
             if progress:
                 progress(done, clock.perf_counter() - started)
 
-    def chunk_done(count: int, counts: dict[str, int], seconds: dict[str, float], gen: float) -> None:
+    def chunk_done(
+        count: int, counts: dict[str, int], seconds: dict[str, float], gen: float
+    ) -> None:
         nonlocal generate_seconds, done
         for table, n in counts.items():
             writer.counts[table] += n
@@ -234,8 +243,11 @@ def seed_book(
         from lending.seeding.parallel import seed_parallel
 
         seed_parallel(
-            plan, start_ids=dict(ids.next), chunk_size=options.chunk_size,
-            workers=options.workers, on_chunk=chunk_done,
+            plan,
+            start_ids=dict(ids.next),
+            chunk_size=options.chunk_size,
+            workers=options.workers,
+            on_chunk=chunk_done,
         )
         with transaction.atomic():
             writers.reset_sequences()

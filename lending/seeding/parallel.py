@@ -52,8 +52,15 @@ def _init(
     offsets: SynchronizedArray,  # type: ignore[type-arg]
     cond: Condition,
 ) -> None:
-    _state.update(plan=plan, chunk_size=chunk_size, turn=turn, failed=failed, offsets=offsets,
-                  cond=cond, refs=_id_columns())
+    _state.update(
+        plan=plan,
+        chunk_size=chunk_size,
+        turn=turn,
+        failed=failed,
+        offsets=offsets,
+        cond=cond,
+        refs=_id_columns(),
+    )
     # The parent closed its connections before forking; this process opens its own.
     connections.close_all()
 

@@ -321,3 +321,24 @@ def test_a_borrowers_history_depends_only_on_the_seed_and_its_index():
     chunk = book.generate_chunk(plan, 10, 20, book.Ids(dict.fromkeys(book.TABLES, 1)))
     customer = [row for row in chunk["borrower"] if row[1] == "C00000018"][0]
     assert customer[1:] == alone["borrower"][0][1:]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_bulk_mode_writes_the_same_book(seeded):
+    """Runs last: a transactional test empties the database afterwards."""
+    from django.db import connection
+
+    from lending.seeding import SeedOptions, ensure_staff_logins, seed_book
+
+    if connection.vendor != "postgresql":
+        pytest.skip("bulk mode's parallel COPY needs PostgreSQL")
+    serial = checksum()
+    call_command("flush", interactive=False, verbosity=0)
+    service, _ = ensure_staff_logins()
+    options = SeedOptions(
+        borrowers=200, months=9, seed=42, as_of=AS_OF, bulk=True, chunk_size=37, workers=2
+    )
+    result = seed_book(options, service_user_id=service.pk)
+    assert result.counts["borrower"] == 200
+    assert checksum() == serial

@@ -58,7 +58,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--chunk-size", type=int, default=2000, help="borrowers per chunk")
         parser.add_argument(
-            "--workers", type=int, default=2,
+            "--workers",
+            type=int,
+            default=2,
             help="bulk mode on PostgreSQL: processes generating and writing chunks side by side",
         )
         parser.add_argument(
