@@ -31,8 +31,9 @@ class AuditContext:
     ip_address: str | None = None
 
 
+# The default is a frozen dataclass, so sharing one instance across contexts is safe.
 _context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
-    "riskops_audit_context", default=AuditContext()
+    "riskops_audit_context", default=AuditContext()  # noqa: B039
 )
 
 

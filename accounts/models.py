@@ -118,7 +118,9 @@ class PiiAccess(models.Model):
     """
 
     at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(User, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        User, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+"
+    )
     actor_role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     borrower = models.ForeignKey(
         "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT,
@@ -137,6 +139,9 @@ class PiiAccess(models.Model):
         verbose_name = _("personal data access")
         verbose_name_plural = _("personal data accesses")
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.field} of {self.borrower_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

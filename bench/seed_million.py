@@ -29,14 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def recreate_database() -> None:
+    # No FORCE: if another run is using the database, DROP fails instead of killing it.
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
         conn.execute(f"CREATE DATABASE {DB}")
 
 
 def drop_database() -> None:
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
 
 
 def main() -> None:
@@ -125,7 +126,8 @@ def main() -> None:
     )
     print(
         f"generating (Python) {result.extra['generate_seconds']:.0f} s, "
-        f"COPY {sum(result.write_seconds.values()):.0f} s, peak RSS {result.peak_rss_mb:.0f} MB"
+        f"COPY {sum(result.write_seconds.values()):.0f} s (summed over worker processes), "
+        f"peak RSS {result.peak_rss_mb:.0f} MB (largest process)"
     )
     for table, count in result.counts.items():
         seconds = result.write_seconds[table]

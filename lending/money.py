@@ -286,7 +286,9 @@ def irr_monthly(principal: Decimal, payments: Iterable[Decimal]) -> Decimal:
     return Decimal(repr((low + high) / 2))
 
 
-def apr_irr(*, amount: Decimal, schedule: Sequence[PlannedInstalment], upfront_fee: Decimal = ZERO) -> Decimal:
+def apr_irr(
+    *, amount: Decimal, schedule: Sequence[PlannedInstalment], upfront_fee: Decimal = ZERO
+) -> Decimal:
     """All-in APR by the IRR method, PBOC simple basis: 12 x monthly IRR (RULES §4C).
 
     `upfront_fee` is deducted from what the borrower receives (never allowed here, but the

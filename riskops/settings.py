@@ -211,6 +211,8 @@ CURRENCY = "CNY"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# WhiteNoise warns about a missing root until collectstatic has run once.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Manifest storage in production; plain storage in the embedded profile and tests, which
 # would otherwise need collectstatic before any template renders.

@@ -35,7 +35,8 @@ ensure_venv() {
     return 0
   fi
   say "Installing $req into .venv"
-  .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$req"
+  .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$req" \
+    2> >(grep -v "^WARNING: Location .* is ignored: it is neither a file nor a directory" >&2)
   echo "$wanted" > "$stamp"
 }
 

@@ -17,7 +17,6 @@ since 1991, a fixed +08:00); the writers attach the zone for the database.
 
 from __future__ import annotations
 
-import json
 import random
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
@@ -301,11 +300,13 @@ class Loan:
         "payments",
         "settled_at",
         "loan_no",
+        "row_id",
     )
 
     def __init__(
         self,
         *,
+        row_id: int,
         loan_no: str,
         amount: Decimal,
         term: int,
@@ -316,6 +317,7 @@ class Loan:
         card: int,
         device: int,
     ) -> None:
+        self.row_id = row_id
         self.loan_no = loan_no
         self.amount = amount
         self.term = term
@@ -401,8 +403,9 @@ def _night(rng: random.Random, day: date) -> datetime:
     return datetime.combine(day, time(rng.randrange(5), rng.randrange(60), rng.randrange(60)))  # noqa: DTZ001
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat() + "+08:00"
+def _utc_iso(moment: datetime) -> str:
+    """A naive Shanghai time as the API's canonical UTC ISO 8601 string."""
+    return (moment - timedelta(hours=8)).isoformat() + "+00:00"
 
 
 def _floor_amount(value: Decimal) -> Decimal:
@@ -460,7 +463,8 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     customer_no = f"C{index + 1:08d}"
     borrower_id = ids.take("borrower")
     line_id = ids.take("line")
-    events: list[tuple[datetime, str, dict[str, Any]]] = []
+    # (when, kind, payload fields, result ids, event id or None for "demo-<customer>-<n>")
+    events: list[tuple[datetime, str, dict[str, Any], dict[str, int], str | None]] = []
 
     # 1. Latent risk and the behaviours it drives.
     risk = 0.05 if good else rng.betavariate(1.6, 7.0)
@@ -505,7 +509,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     limit = Decimal(base_limit) * Decimal(
         str(round(rng.lognormvariate(0, 0.45) * (1.15 - 0.8 * risk), 3))
     )
-    limit = min(max(_floor_amount(limit), Decimal(300)), Decimal(50000))
+    limit = money.to_fen(min(max(_floor_amount(limit), Decimal(300)), Decimal(50000)))
     grid = min(9, max(0, round((risk * 1.8 + rng.gauss(0, 0.08)) * 9)))
     rate = RATE_GRID[grid]
     opened_at = (checked_at or registered) + timedelta(seconds=rng.randint(30, 600))
@@ -514,9 +518,17 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             opened_at,
             EventKind.LINE_OPENED,
             {
+                "name": name,
+                "national_id": nid,
+                "mobile": mobile,
+                "city": city,
+                "employer": employer,
+                "income_band": str(band),
                 "credit_limit": str(limit),
                 "daily_rate": str(rate),
             },
+            {"line_id": line_id},
+            None,
         )
     )
 
@@ -528,15 +540,17 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     def add_card(label: tuple[str, str], at: datetime) -> _Seen:
         seen = _Seen(ids.take("bank"), label, at, at)
         cards.append(seen)
+        body = {"bank_name": label[0], "card_no": label[1]}
         events.append(
-            (at, EventKind.BANK_ACCOUNT_CHANGE, {"bank_name": label[0], "card_no": label[1]})
+            (at, EventKind.BANK_ACCOUNT_CHANGE, body, {"bank_account_id": seen.row_id}, None)
         )
         return seen
 
     def add_device(label: tuple[str, str], at: datetime) -> _Seen:
         seen = _Seen(ids.take("device"), label, at, at)
         devices.append(seen)
-        events.append((at, EventKind.DEVICE_CHANGE, {"device_id": label[0], "platform": label[1]}))
+        body = {"device_id": label[0], "platform": label[1]}
+        events.append((at, EventKind.DEVICE_CHANGE, body, {"device_record_id": seen.row_id}, None))
         return seen
 
     platform = "ios" if rng.random() < 0.3 else "android"
@@ -582,7 +596,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 continue
             verified_at = declared + timedelta(days=rng.randint(1, 10))
             verified = rng.random() < 0.5 and verified_at < plan.cutoff
-            amount = _floor_amount(Decimal(int(low * (high / low) ** rng.random())))
+            amount = money.to_fen(_floor_amount(Decimal(int(low * (high / low) ** rng.random()))))
             assets.append(
                 (
                     ids.take("asset"),
@@ -629,7 +643,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             share = 0.9 + 0.1 * rng.random()
         else:
             share = min(1.0, 0.15 + rng.random() * (0.6 + 0.5 * risk))
-        amount = _nice_amount(available * Decimal(str(round(share, 3))))
+        amount = money.to_fen(_nice_amount(available * Decimal(str(round(share, 3)))))
         if amount < HUNDRED:
             moment += timedelta(days=rng.randint(15, 45))
             continue
@@ -642,6 +656,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         card = ring_cards[0] if ring_cards and rng.random() < 0.8 else latest(cards, moment)
         device = ring_devices[0] if ring_devices and rng.random() < 0.7 else latest(devices, moment)
         loan = Loan(
+            row_id=ids.take("drawdown"),
             loan_no=f"LN{index + 1:08d}{len(loans) + 1:02d}",
             amount=amount,
             term=term,
@@ -655,7 +670,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         card.use(moment)
         device.use(moment)
         login_at = moment - timedelta(seconds=rng.randint(30, 1200))
-        events.append((login_at, EventKind.LOGIN, {"device_id": device.label[0], "ip": _ip(rng)}))
+        events.append(_login(rng, login_at, device))
         events.append(
             (
                 moment,
@@ -664,13 +679,14 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                     "loan_no": loan.loan_no,
                     "amount": str(amount),
                     "term_months": term,
-                    "repayment_mode": mode,
-                    "purpose": loan.purpose,
-                    "daily_rate": str(rate),
+                    "repayment_mode": str(mode),
+                    "purpose": str(loan.purpose),
                     "card_no": card.label[1],
                     "bank_name": card.label[0],
                     "device_id": device.label[0],
                 },
+                {"drawdown_id": loan.row_id},
+                None,
             )
         )
         # The repayment intents: (when, pay through instalment k, fraction or None).
@@ -719,13 +735,13 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 login_at = paid_at - timedelta(seconds=rng.randint(20, 600))
                 device = latest(devices, login_at)
                 device.use(login_at)
-                events.append(
-                    (login_at, EventKind.LOGIN, {"device_id": device.label[0], "ip": _ip(rng)})
-                )
+                events.append(_login(rng, login_at, device))
         # Money moved on right after the drawdown: to another lender (multi-lender), or spent.
         if multi_lender and rng.random() < 0.6:
             at = moment + timedelta(minutes=rng.randint(15, 360))
-            moved = _floor_amount(amount * Decimal(str(round(0.5 + 0.5 * rng.random(), 2))))
+            moved = money.to_fen(
+                _floor_amount(amount * Decimal(str(round(0.5 + 0.5 * rng.random(), 2))))
+            )
             if at < plan.cutoff and moved > 0:
                 card.use(at)
                 transfers.append(
@@ -740,7 +756,9 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 )
         elif rng.random() < 0.15:
             at = moment + timedelta(minutes=rng.randint(30, 2880))
-            moved = _floor_amount(amount * Decimal(str(round(0.2 + 0.7 * rng.random(), 2))))
+            moved = money.to_fen(
+                _floor_amount(amount * Decimal(str(round(0.2 + 0.7 * rng.random(), 2))))
+            )
             to = (
                 rng.choice(people.MERCHANTS)
                 if rng.random() < 0.6
@@ -759,13 +777,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
 
     # 6. Logins now and then, from the devices seen so far.
     months_active = max(1, (plan.cutoff - registered).days // 30)
-    events.append(
-        (
-            registered + timedelta(seconds=rng.randint(1, 30)),
-            EventKind.LOGIN,
-            {"device_id": own_device.label[0], "ip": _ip(rng)},
-        )
-    )
+    events.append(_login(rng, registered + timedelta(seconds=rng.randint(1, 30)), own_device))
     for _ in range(sum(1 for _ in range(months_active) if rng.random() < 0.15)):
         at = _daytime(
             rng, registered.date() + timedelta(days=rng.randint(1, max(1, plan.days - day)))
@@ -773,7 +785,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         if at < plan.cutoff:
             device = latest(devices, at)
             device.use(at)
-            events.append((at, EventKind.LOGIN, {"device_id": device.label[0], "ip": _ip(rng)}))
+            events.append(_login(rng, at, device))
 
     # 7. Rows. The line's derived fields come from the schedules, as the services keep them.
     used = ZERO
@@ -825,7 +837,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     out["asset"].extend(assets)
     card_by_id = {seen.row_id: seen for seen in cards}
     for loan in loans:
-        drawdown_id = ids.take("drawdown")
+        drawdown_id = loan.row_id
         paid_principal = sum((p.principal for p in loan.payments), ZERO)
         out["drawdown"].append(
             (
@@ -893,23 +905,26 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                         principal,
                     )
                 )
+            # The API takes a repayment's reference from its event id.
             events.append(
                 (
                     payment.paid_at,
                     EventKind.REPAYMENT,
                     {
                         "loan_no": loan.loan_no,
-                        "reference": reference,
                         "amount": str(payment.amount),
                         "card_no": card.label[1],
                     },
+                    {"drawdown_id": drawdown_id, "repayment_id": repayment_id},
+                    reference,
                 )
             )
     for n, (at, moved, to, account, is_lender, card) in enumerate(transfers, start=1):
         reference = f"TO{index + 1:08d}{n:03d}"
+        transfer_id = ids.take("transfer")
         out["transfer"].append(
             (
-                ids.take("transfer"),
+                transfer_id,
                 borrower_id,
                 reference,
                 moved,
@@ -925,24 +940,39 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 at,
                 EventKind.TRANSFER_OUT,
                 {
-                    "reference": reference,
                     "amount": str(moved),
                     "counterparty_name": to,
                     "counterparty_account": account,
                     "counterparty_is_lender": is_lender,
                     "card_no": card.label[1],
                 },
+                {"transfer_out_id": transfer_id},
+                reference,
             )
         )
     events.sort(key=lambda e: e[0])
-    for n, (at, kind, body) in enumerate(events, start=1):
-        event_id = f"demo-{customer_no}-{n:04d}"
-        payload = {
+    for n, (at, kind, body, result_ids, reference) in enumerate(events, start=1):
+        event_id = reference or f"demo-{customer_no}-{n:04d}"
+        # The payload is what the API stores: the canonical validated event (keys sorted,
+        # amounts at their scale, times in UTC); the result is what it answered.
+        payload = dict(
+            sorted(
+                {
+                    "event_id": event_id,
+                    "kind": str(kind),
+                    "occurred_at": _utc_iso(at),
+                    "customer_no": customer_no,
+                    **body,
+                }.items()
+            )
+        )
+        result = {
+            "index": 0,
             "event_id": event_id,
-            "kind": kind,
-            "occurred_at": _iso(at),
-            "customer_no": customer_no,
-            **body,
+            "kind": str(kind),
+            "status": "recorded",
+            "borrower_id": borrower_id,
+            **result_ids,
         }
         received = at + timedelta(milliseconds=rng.randint(50, 3000))
         out["event"].append(
@@ -953,11 +983,31 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 borrower_id,
                 at,
                 received,
-                json.dumps(payload, ensure_ascii=False),
-                json.dumps({"event_id": event_id, "status": "recorded"}),
+                payload,
+                result,
                 plan.service_user_id,
             )
         )
+
+
+# Keys of an event's result that hold ids, and the table each refers to (parallel seeding
+# shifts them with the rows' own ids).
+RESULT_ID_TABLES = {
+    "borrower_id": "borrower",
+    "line_id": "line",
+    "drawdown_id": "drawdown",
+    "repayment_id": "repayment",
+    "device_record_id": "device",
+    "bank_account_id": "bank",
+    "transfer_out_id": "transfer",
+}
+
+
+def _login(
+    rng: random.Random, at: datetime, device: _Seen
+) -> tuple[datetime, str, dict[str, Any], dict[str, int], None]:
+    body = {"device_id": device.label[0], "platform": device.label[1], "ip": _ip(rng)}
+    return (at, EventKind.LOGIN, body, {"device_record_id": device.row_id}, None)
 
 
 def _ip(rng: random.Random) -> str:

@@ -87,6 +87,14 @@ def _work(chunk: int) -> tuple[int, dict[str, int], dict[str, float], float]:
             turn.value = chunk + 1
             cond.notify_all()
         refs: dict[str, list[tuple[int, int]]] = _state["refs"]
+        tables = list(book.TABLES)
+        result_shifts = {
+            key: base[tables.index(table)] for key, table in book.RESULT_ID_TABLES.items()
+        }
+        for row in rows["event"]:
+            result = row[7]  # the API's answer names the rows it wrote, by id
+            for key in result.keys() & result_shifts.keys():
+                result[key] += result_shifts[key]
         for table in book.TABLES:
             shifts = [(i, base[t]) for i, t in refs[table]]
             batch = rows[table]

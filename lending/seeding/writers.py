@@ -8,6 +8,7 @@ assigned by the generator, so after writing the sequences are moved past them
 
 from __future__ import annotations
 
+import json
 import time as clock
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -209,6 +210,8 @@ class ExecuteManyWriter(Writer):
                     converters.append(_sqlite_datetime if connection.vendor == "sqlite" else _aware)
                 elif kind in {"DecimalField", "DateField"}:
                     converters.append(_text)
+                elif kind == "JSONField":
+                    converters.append(json.dumps)
                 else:
                     converters.append(None)
             self.plans[table] = (sql, converters)
@@ -241,26 +244,31 @@ class CopyWriter(Writer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.plans: dict[str, tuple[str, list[int]]] = {}
+        self.plans: dict[str, tuple[str, list[int], list[int]]] = {}
         for table, model in MODELS.items():
             cols = ", ".join(connection.ops.quote_name(c) for c in _columns_sql(table))
-            datetimes = [i for i, k in enumerate(_field_kinds(table)) if k == "DateTimeField"]
+            kinds = _field_kinds(table)
+            datetimes = [i for i, k in enumerate(kinds) if k == "DateTimeField"]
+            jsons = [i for i, k in enumerate(kinds) if k == "JSONField"]
             self.plans[table] = (
                 f"COPY {connection.ops.quote_name(model._meta.db_table)} ({cols}) FROM STDIN",
                 datetimes,
+                jsons,
             )
 
     def write_table(self, table: str, batch: list[tuple[Any, ...]]) -> None:
-        sql, datetimes = self.plans[table]
+        sql, datetimes, jsons = self.plans[table]
         connection.ensure_connection()
         raw = connection.connection  # the psycopg.Connection under Django's wrapper
         with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            if datetimes:
+            if datetimes or jsons:
                 for row in batch:
                     values = list(row)
                     for i in datetimes:
                         if values[i] is not None:
                             values[i] = values[i].replace(tzinfo=PLUS_8)
+                    for i in jsons:
+                        values[i] = json.dumps(values[i])
                     copy.write_row(values)
             else:
                 for row in batch:

@@ -197,6 +197,24 @@ def test_every_demo_feature_is_in_the_book(seeded):
     assert set(Event.objects.values_list("kind", flat=True)) == set(EventKind.values)
 
 
+def test_event_payloads_are_what_the_api_would_have_stored(seeded):
+    from monitoring.api.serializers import canonical, events_parse
+
+    for kind in EventKind.values:
+        for event in Event.objects.filter(kind=kind).order_by("id")[:5]:
+            valid, errors = events_parse([event.payload], max_events=10)
+            assert errors == []
+            assert canonical(valid[0]) == event.payload
+            assert event.result["borrower_id"] == event.borrower_id
+    for repayment in Repayment.objects.order_by("id")[:20]:
+        event = Event.objects.get(event_id=repayment.reference)
+        assert event.result["repayment_id"] == repayment.pk
+    for transfer in TransferOut.objects.order_by("id")[:20]:
+        assert Event.objects.get(event_id=transfer.reference).result["transfer_out_id"] == (
+            transfer.pk
+        )
+
+
 def test_multi_lender_transfers_follow_a_drawdown_within_hours(seeded):
     transfers = TransferOut.objects.filter(counterparty_is_lender=True)
     assert transfers.exists()
