@@ -8,6 +8,7 @@ row in Python.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from lending.models import (
     Repayment,
     RepaymentAllocation,
 )
+from lending.services import accrue_penalties
 
 if TYPE_CHECKING:
     from accounts.models import AuditEvent, User
@@ -238,7 +240,15 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
         raise Http404("No such borrower.") from exc
     with_delinquency([borrower], today)
     for drawdown in borrower.drawdowns.all():
+        # Penalty is booked into fee_due only when money arrives; show what has accrued up to
+        # today as well, computed on copies by the same rule the repayment service applies.
+        unbooked = accrue_penalties(
+            [copy.copy(inst) for inst in drawdown.instalments.all()],
+            daily_rate=drawdown.daily_rate,
+            on=today,
+        )
         for inst in drawdown.instalments.all():
+            inst.fees_to_date = inst.fee_due + unbooked.get(inst.seq, ZERO)  # type: ignore[attr-defined]
             if inst.remaining <= 0:
                 inst.state, inst.days_overdue = "paid", 0  # type: ignore[attr-defined]
             else:
