@@ -21,11 +21,12 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email")
     raw_id_fields = ("borrower",)
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        # Django's UserAdmin sets both; the stubs type them as optional, as on any ModelAdmin:
+        *(DjangoUserAdmin.fieldsets or ()),
         (_("Risk operations"), {"fields": ("role", "borrower")}),
     )
     add_fieldsets = (
-        *DjangoUserAdmin.add_fieldsets,
+        *(DjangoUserAdmin.add_fieldsets or ()),
         (_("Risk operations"), {"fields": ("role", "borrower")}),
     )
 

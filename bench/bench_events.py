@@ -62,7 +62,9 @@ def _when(day: int, hour: int) -> str:
 def _workload(first: int, count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                                 list[dict[str, Any]]]:
     """Events for borrowers first..first+count: (opening, first wave, second wave)."""
-    opening, wave1, wave2 = [], [], []
+    opening: list[dict[str, Any]] = []
+    wave1: list[dict[str, Any]] = []
+    wave2: list[dict[str, Any]] = []
     for n in range(first, first + count):
         customer = f"B{n:08d}"
         card = f"62220200{n:08d}"

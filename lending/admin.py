@@ -54,12 +54,12 @@ class BorrowerAdmin(ReadOnlyAdmin):
     list_filter = ["identity_check", "income_band"]
     # Exact or suffix searches an analyst can make from a masked screen.
     search_fields = ["=customer_no", "=national_id_last4", "=mobile_last4", "city"]
-    fields = [
+    readonly_fields = (
         "customer_no", "masked_name", "masked_national_id", "masked_mobile", "city", "employer",
         "income_band", "registered_at", "identity_check", "identity_check_source",
         "identity_checked_at",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
 
     @admin.display(description=_("name"))
     def masked_name(self, obj: Borrower) -> str:
@@ -90,8 +90,8 @@ class BankAccountAdmin(ReadOnlyAdmin):
     list_display = ["borrower", "bank_name", "masked_card", "first_seen_at", "last_seen_at"]
     list_select_related = ["borrower"]
     search_fields = ["=borrower__customer_no"]
-    fields = ["borrower", "bank_name", "masked_card", "first_seen_at", "last_seen_at"]
-    readonly_fields = fields
+    readonly_fields = ("borrower", "bank_name", "masked_card", "first_seen_at", "last_seen_at")
+    fields = readonly_fields
 
     @admin.display(description=_("card number"))
     def masked_card(self, obj: BankAccount) -> str:
@@ -109,11 +109,11 @@ class InstalmentInline(admin.TabularInline):
     model = Instalment
     extra = 0
     can_delete = False
-    fields = [
+    readonly_fields = (
         "seq", "due_date", "principal_due", "interest_due", "fee_due", "principal_paid",
         "interest_paid", "fee_paid", "paid_off_at",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

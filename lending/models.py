@@ -9,6 +9,7 @@ today minus that date, so it is right on any day without a nightly job (lending.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import models
 from django.db.models import F, Q
@@ -24,8 +25,16 @@ from lending.choices import (
     RepaymentMode,
 )
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-RATE = {"max_digits": 8, "decimal_places": 6}
+
+class _DecimalShape(TypedDict):
+    """DecimalField size arguments, typed so `**MONEY` checks against the field's signature."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: _DecimalShape = {"max_digits": 14, "decimal_places": 2}
+RATE: _DecimalShape = {"max_digits": 8, "decimal_places": 6}
 ZERO = Decimal("0.00")
 
 

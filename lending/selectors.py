@@ -266,6 +266,7 @@ def borrower_audit_trail(*, user: User, borrower: Borrower) -> list[AuditEvent]:
     """
     if not user.is_risk_staff:
         return []
+    events: QuerySet[AuditEvent]
     try:
         from accounts.selectors import audit_trail_for_borrower
     except ImportError:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import masking
 from accounts.choices import PiiField
-from accounts.decorators import staff_required
+from accounts.decorators import AuthenticatedRequest, staff_required
 from lending.filters import BorrowerFilter
 from lending.forms import PiiRevealForm
 from lending.models import Borrower
@@ -40,7 +40,7 @@ def _can_reveal(user: Any) -> bool:
 
 @require_GET
 @staff_required
-def borrower_list(request: HttpRequest) -> HttpResponse:
+def borrower_list(request: AuthenticatedRequest) -> HttpResponse:
     """Search and filter borrowers; htmx swaps only the table while the analyst types."""
     today = timezone.localdate()
     filterset = BorrowerFilter(request.GET or None, queryset=Borrower.objects.none(), today=today)
@@ -49,7 +49,7 @@ def borrower_list(request: HttpRequest) -> HttpResponse:
     if filterset.is_bound and filterset.form.is_valid():
         cleaned = filterset.form.cleaned_data
     queryset = borrower_list_selector(
-        user=request.user,  # type: ignore[arg-type]
+        user=request.user,
         search=cleaned.get("q") or "",
         status=cleaned.get("status") or "",
         bucket=cleaned.get("bucket") or "",
@@ -63,7 +63,7 @@ def borrower_list(request: HttpRequest) -> HttpResponse:
     params.pop("before", None)
     context = {"filter": filterset, "page": page, "query_string": params.urlencode()}
     template = "lending/borrower_list.html"
-    if request.htmx and not request.htmx.boosted:  # type: ignore[attr-defined]
+    if request.htmx and not request.htmx.boosted:
         template += "#borrower-table"
     return render(request, template, context)
 
@@ -106,7 +106,7 @@ def _pii(
 
 
 def _detail_context(
-    request: HttpRequest, borrower: Borrower, outcome: dict[str, dict[str, str]] | None = None
+    request: AuthenticatedRequest, borrower: Borrower, outcome: dict[str, dict[str, str]] | None = None
 ) -> dict[str, Any]:
     """The staff borrower page's context; `outcome` maps a field id to a reveal's result."""
     user = request.user
@@ -118,6 +118,7 @@ def _detail_context(
     }
     for account in borrower.bank_accounts.all():
         ref = str(account.pk)
+        # A display-only attribute for the template, not a model field:
         account.pii = _pii(  # type: ignore[attr-defined]
             borrower,
             PiiField.BANK_CARD,
@@ -130,19 +131,19 @@ def _detail_context(
         "borrower": borrower,
         "line": getattr(borrower, "line", None),
         "pii": pii,
-        "audit_events": borrower_audit_trail(user=user, borrower=borrower),  # type: ignore[arg-type]
+        "audit_events": borrower_audit_trail(user=user, borrower=borrower),
         "today": timezone.localdate(),
     }
 
 
 @require_GET
 @login_required
-def borrower_detail(request: HttpRequest, borrower_id: int) -> HttpResponse:
+def borrower_detail(request: AuthenticatedRequest, borrower_id: int) -> HttpResponse:
     """The borrower page: staff see it masked with reveal controls; a borrower login sees its
     own page in the portal layout; every other borrower id is 404."""
     user = request.user
-    borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)  # type: ignore[arg-type]
-    if user.is_risk_staff:  # type: ignore[union-attr]
+    borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)
+    if user.is_risk_staff:
         return render(request, "lending/borrower_detail.html", _detail_context(request, borrower))
     return render(
         request, "lending/my_line.html", {"borrower": borrower, "today": timezone.localdate()}
@@ -151,13 +152,13 @@ def borrower_detail(request: HttpRequest, borrower_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def my_line(request: HttpRequest) -> HttpResponse:
+def my_line(request: AuthenticatedRequest) -> HttpResponse:
     """A borrower's own line, schedule and repayments (mobile-first). Staff have no line: 404."""
     user = request.user
     borrower_id = getattr(user, "borrower_id", None)
-    if not user.is_borrower or borrower_id is None:  # type: ignore[union-attr]
+    if not user.is_borrower or borrower_id is None:
         raise Http404("Only borrower logins have a line of their own.")
-    borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)  # type: ignore[arg-type]
+    borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)
     return render(
         request, "lending/my_line.html", {"borrower": borrower, "today": timezone.localdate()}
     )
@@ -165,7 +166,7 @@ def my_line(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_required
-def pii_reveal_view(request: HttpRequest, borrower_id: int) -> HttpResponse:
+def pii_reveal_view(request: AuthenticatedRequest, borrower_id: int) -> HttpResponse:
     """Reveal one masked field with a stated reason (accounts.services.pii_reveal).
 
     htmx gets the field's fragment back (the full value, or the refusal in place); without
@@ -173,7 +174,7 @@ def pii_reveal_view(request: HttpRequest, borrower_id: int) -> HttpResponse:
     """
     from accounts.services import pii_reveal  # the platform's service; imported late on purpose
 
-    borrower = borrower_visible_to(user=request.user).filter(pk=borrower_id).first()  # type: ignore[arg-type]
+    borrower = borrower_visible_to(user=request.user).filter(pk=borrower_id).first()
     if borrower is None:
         raise Http404("No such borrower.")
     form = PiiRevealForm(request.POST)
@@ -198,7 +199,7 @@ def pii_reveal_view(request: HttpRequest, borrower_id: int) -> HttpResponse:
     except DomainError as exc:
         result["error"] = exc.message
     status = 409 if "error" in result else 200
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         pii = _pii(
             borrower,
             field,
@@ -209,6 +210,6 @@ def pii_reveal_view(request: HttpRequest, borrower_id: int) -> HttpResponse:
         )
         # 200 even on a refusal: htmx swaps only 2xx responses, and the refusal is shown in place.
         return render(request, "lending/partials/pii_field.html", {"pii": pii})
-    full = borrower_detail_selector(user=request.user, borrower_id=borrower.pk)  # type: ignore[arg-type]
+    full = borrower_detail_selector(user=request.user, borrower_id=borrower.pk)
     context = _detail_context(request, full, outcome={_field_id(field, object_ref): result})
     return render(request, "lending/borrower_detail.html", context, status=status)

@@ -40,11 +40,11 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ["event_id", "borrower__customer_no"]
     date_hierarchy = "occurred_at"
     list_select_related = ["borrower", "posted_by"]
-    fields = [
+    readonly_fields = (
         "event_id", "kind", "borrower", "occurred_at", "received_at", "posted_by",
         "payload_shown", "result",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
     # Counting a large event table for the paginator is slow and adds nothing here.
     show_full_result_count = False
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from celery import shared_task
@@ -32,7 +33,7 @@ def access(senior_analyst, borrower_record) -> PiiAccess:
     return PiiAccess.objects.get()
 
 
-def _raw(sql: str, params: list[object]) -> None:
+def _raw(sql: str, params: list[Any]) -> None:
     # A savepoint per attempt: on PostgreSQL a refused statement breaks the transaction.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -118,7 +119,7 @@ def test_inserting_through_raw_sql_is_still_possible(event):
 
 # Where a change came from ---------------------------------------------------------------------
 
-def _middleware(write: Callable[[HttpRequest], None]) -> AuditContextMiddleware:
+def _middleware(write: Callable[[HttpRequest], object]) -> AuditContextMiddleware:
     def view(request: HttpRequest) -> HttpResponse:
         write(request)
         return HttpResponse("ok")

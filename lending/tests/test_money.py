@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -231,12 +232,13 @@ def test_daily_and_penalty_interest():
 
 
 def test_build_schedule_refuses_bad_input():
-    for kwargs in (
+    cases: list[dict[str, Any]] = [
         {"amount": Decimal(0), "term_months": 12, "mode": "equal_instalment"},
         {"amount": Decimal(100), "term_months": 0, "mode": "equal_instalment"},
         {"amount": Decimal(100), "term_months": 37, "mode": "equal_instalment"},
         {"amount": Decimal(100), "term_months": 12, "mode": "balloon"},
-    ):
+    ]
+    for kwargs in cases:
         with pytest.raises(ValueError, match="."):
             money.build_schedule(daily_rate=Decimal("0.0005"), start=date(2026, 1, 1), **kwargs)
 

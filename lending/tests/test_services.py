@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import time_machine
@@ -183,7 +184,7 @@ def test_register_is_refused_to_a_borrower_login_and_a_deactivated_account(borro
 
 
 def test_identity_check_is_recorded_with_source_date_and_audit(analyst):
-    borrower = BorrowerFactory()
+    borrower: Borrower = BorrowerFactory()
 
     borrower = identity_check_record(
         actor=analyst, borrower=borrower, result="mismatched", source="PBOC-ID",
@@ -347,6 +348,7 @@ def test_drawdown_builds_the_schedule_fixes_the_apr_and_uses_the_line(service_us
     assert loan.daily_rate == D("0.000500")  # the line's
     assert loan.principal_outstanding == D("10000.00")
     assert loan.bank_account.card_no == "6222020000000001"
+    assert loan.device is not None
     assert loan.device.device_id == "IMEI-9"
     line = line_of(borrower)
     assert line.used == D("10000.00")
@@ -374,7 +376,7 @@ def test_drawdown_at_its_own_rate_and_mode_keeps_that_rate():
 
 def test_drawdown_replayed_returns_the_same_loan_and_writes_nothing():
     borrower = BorrowerFactory()
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "borrower": borrower, "loan_no": "L-REPLAY", "amount": D("5000"), "term_months": 6,
         "repayment_mode": "equal_principal", "purpose": "daily", "card_no": "6222020000000001",
         "bank_name": "ICBC", "disbursed_at": at(2026, 1, 10),
@@ -704,6 +706,7 @@ def test_a_repayment_is_refused_to_a_borrower_login(borrower_user):
 def test_a_repayment_from_a_new_card_notes_the_card():
     borrower, loan = borrower_with_drawdown()
     repayment = pay(loan, "R-CARD", "917.99", at(2026, 2, 10), card_no="6217000011112222")
+    assert repayment.bank_account is not None
     assert repayment.bank_account.card_no == "6217000011112222"
     assert BankAccount.objects.filter(borrower=borrower).count() == 2
 

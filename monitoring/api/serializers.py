@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django.core.validators import RegexValidator
 from django.utils.dateparse import parse_datetime
@@ -23,9 +23,19 @@ from lending.choices import IncomeBand, Purpose, RepaymentMode
 from monitoring.choices import EventKind
 from monitoring.errors import EventError
 
-AMOUNT = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0.01")}
+
+class _DecimalBounds(TypedDict, total=False):
+    """DecimalField arguments, typed so `**AMOUNT` checks against the field's signature."""
+
+    max_digits: int
+    decimal_places: int
+    min_value: Decimal
+    max_value: Decimal
+
+
+AMOUNT: _DecimalBounds = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0.01")}
 # The book's legal ceiling, 0.0986%/day (36% a year, RULES §4B.4); the database refuses more.
-RATE = {
+RATE: _DecimalBounds = {
     "max_digits": 8, "decimal_places": 6, "min_value": Decimal("0.000001"),
     "max_value": Decimal("0.000986"),
 }
@@ -286,4 +296,6 @@ class EventErrorSerializer(serializers.Serializer):
 class EventBatchErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     code = serializers.CharField()
-    errors = EventErrorSerializer(many=True)
+    # A field named `errors`: DRF's metaclass moves declared fields off the class, so the
+    # Serializer.errors property is untouched at run time; the stubs cannot see that.
+    errors = EventErrorSerializer(many=True)  # type: ignore[assignment]

@@ -40,8 +40,11 @@ class IsEventPoster(BasePermission):
         )
 
 
-# Plain strings as keys: the schema renderer cannot write enum members.
-_BY_KIND = {str(kind.value): serializer for kind, serializer in SERIALIZER_BY_KIND.items()}
+# Plain strings as keys: the schema renderer cannot write enum members (str() of a TextChoices
+# member is its value).
+_BY_KIND: dict[str, serializers.Serializer[Any] | type[serializers.Serializer[Any]]] = {
+    str(kind): serializer for kind, serializer in SERIALIZER_BY_KIND.items()
+}
 
 # One event, told apart by `kind` (a oneOf with a discriminator in the schema).
 EVENT_SCHEMA = PolymorphicProxySerializer(
@@ -157,6 +160,8 @@ class EventIngestApi(APIView):
         # the error comes back in the same shape as every other.
         events = body["events"] if isinstance(body, dict) and "events" in body else [body]
         try:
+            # IsEventPoster lets only a signed-in User with a poster role this far; DRF types
+            # request.user as possibly anonymous:
             results = event_ingest(actor=request.user, events=events)  # type: ignore[arg-type]
         except EventBatchError as exc:
             code = (status.HTTP_400_BAD_REQUEST if isinstance(exc, EventBatchInvalid)

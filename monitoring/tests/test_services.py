@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 import time
 from decimal import Decimal
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -77,6 +78,7 @@ def test_drawdown_event_builds_the_instalment_schedule_and_uses_the_line(
     assert sum(i.principal_due for i in drawdown.instalments.all()) == Decimal("6000.00")
     line = CreditLine.objects.get(borrower=borrower_record)
     assert line.used == Decimal("6000.00")
+    assert drawdown.device is not None
     assert drawdown.device.device_id == "dev-aaaa"
     assert drawdown.bank_account.card_no == "6222020000001234"
 
@@ -208,7 +210,7 @@ def test_an_event_id_reused_with_other_data_inside_one_batch_is_refused(
 def test_every_invalid_field_is_reported_with_its_index_and_nothing_is_recorded(
     borrower_record, service_user
 ):
-    events = [
+    events: list[Any] = [
         LoginEventFactory(),
         DrawdownEventFactory(amount="10.005", term_months=0),
         RepaymentEventFactory(occurred_at="2026-03-01T12:00:00"),
