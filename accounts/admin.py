@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
+from accounts.errors import NotAllowed
 from accounts.models import AuditEvent, PiiAccess, User
+from accounts.services import user_create, user_deactivate, user_set_role
+from riskops.errors import DomainError
+
+# Changed only through accounts.services (role rules, audit row, token revocation), so the
+# change form shows them read-only and the list's actions below change them.
+SERVICE_GOVERNED_FIELDS = ("role", "borrower", "is_active", "is_staff", "is_superuser")
+
+AdminAction = Callable[[Any, HttpRequest, "QuerySet[User]"], None]
+
+
+def _acting_user(request: HttpRequest) -> User:
+    """The signed-in administrator (the admin site admits no one else; checked, not assumed)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def _set_role_action(role: Role) -> AdminAction:
+    """A list action that gives the selected logins `role` through user_set_role."""
+
+    def action(modeladmin: UserAdmin, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        modeladmin.run_service(
+            request, queryset, lambda actor, user: user_set_role(actor=actor, user=user, role=role)
+        )
+
+    action.__name__ = f"set_role_{role.value}"
+    return admin.action(description=_("Set role: %(role)s") % {"role": role.label})(action)
 
 
 @admin.register(User)
@@ -25,10 +58,74 @@ class UserAdmin(DjangoUserAdmin):
         *(DjangoUserAdmin.fieldsets or ()),
         (_("Risk operations"), {"fields": ("role", "borrower")}),
     )
+    # Django's add form without "usable_password": user_create always sets a password.
     add_fieldsets = (
-        *(DjangoUserAdmin.add_fieldsets or ()),
+        (None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),
         (_("Risk operations"), {"fields": ("role", "borrower")}),
     )
+    actions = [
+        "deactivate_logins",
+        *(_set_role_action(role) for role in Role if role != Role.BORROWER),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if obj is None else readonly + SERVICE_GOVERNED_FIELDS
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool
+    ) -> None:
+        """A new login is made by user_create; an edit saves only Django's own fields.
+
+        The role, borrower and activation are read-only on the change form (see the actions).
+        The admin runs this inside its own transaction, which user_create joins.
+        """
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            created = user_create(
+                actor=_acting_user(request),
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                role=form.cleaned_data["role"],
+                borrower=form.cleaned_data.get("borrower"),
+            )
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        # The admin goes on with `obj` (its change log, the redirect): make it the saved row.
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    def run_service(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[User],
+        call: Callable[[User, User], User],
+    ) -> None:
+        """Call a durable accounts service, `call(actor, user)`, once per selected login (list
+        actions are not run in a transaction, so each change is its own); refusals are shown.
+        """
+        actor = _acting_user(request)
+        done = 0
+        for user in queryset.order_by("pk"):
+            try:
+                call(actor, user)
+            except DomainError as exc:
+                self.message_user(request, f"{user.username}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, _("%(count)d login(s) updated.") % {"count": done})
+
+    @admin.action(description=_("Deactivate selected logins"))
+    def deactivate_logins(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self.run_service(
+            request,
+            queryset,
+            lambda actor, user: user_deactivate(actor=actor, user=user),
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,7 +1,8 @@
 """Every write to logins, roles, API tokens and personal-data reveals.
 
 Each service is an entry point (`durable=True`: it owns its transaction, so call it outside
-any atomic block) and writes its audit row in that transaction. `actor=None` means the system
+any atomic block; user_create alone is not durable, as the admin's add form composes it) and
+writes its audit row in that transaction. `actor=None` means the system
 itself (a management command such as seed_demo or issue_service_token); a User actor must hold
 the authority the service names.
 """
@@ -109,7 +110,9 @@ def pii_reveal(
     return value
 
 
-@transaction.atomic(durable=True)
+# Not durable: the admin's add form (ModelAdmin.changeform_view runs in its own transaction)
+# composes it; every other caller calls it outside any transaction, as an entry point.
+@transaction.atomic
 def user_create(
     *,
     actor: User | None,

@@ -63,6 +63,14 @@ class Borrower(models.Model):
         verbose_name = _("borrower")
         verbose_name_plural = _("borrowers")
         ordering = ["-id"]
+        indexes = [
+            # The list's name search is a prefix match (LIKE 'x%'); on PostgreSQL only an index
+            # with the pattern operator class serves it under a non-C collation. Other
+            # databases ignore the operator class and get a plain index.
+            models.Index(
+                fields=["name"], name="borrower_name_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.customer_no
