@@ -33,7 +33,8 @@ class AuditContext:
 
 # The default is a frozen dataclass, so sharing one instance across contexts is safe.
 _context: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
-    "riskops_audit_context", default=AuditContext()  # noqa: B039
+    "riskops_audit_context",
+    default=AuditContext(),  # noqa: B039
 )
 
 

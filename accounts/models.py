@@ -67,7 +67,11 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        User, verbose_name=_("actor"), on_delete=models.PROTECT, null=True, blank=True,
+        User,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
     )
     # Who acted when there is no user, or a label kept even if the user is renamed.
@@ -77,8 +81,12 @@ class AuditEvent(models.Model):
     object_id = models.CharField(_("object id"), max_length=64)
     # The borrower the change concerns, so a borrower's whole trail is one indexed read.
     borrower = models.ForeignKey(
-        "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT, null=True,
-        blank=True, related_name="audit_events",
+        "lending.Borrower",
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_events",
     )
     before = models.JSONField(_("before"), default=dict, blank=True)
     after = models.JSONField(_("after"), default=dict, blank=True)
@@ -123,7 +131,9 @@ class PiiAccess(models.Model):
     )
     actor_role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     borrower = models.ForeignKey(
-        "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT,
+        "lending.Borrower",
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
         related_name="pii_accesses",
     )
     field = models.CharField(_("field"), max_length=20, choices=PiiField.choices)

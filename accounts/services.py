@@ -166,8 +166,12 @@ def user_create(
         action="user.created",
         obj=user,
         borrower_id=borrower_id,
-        after={"username": username, "role": role, "borrower": borrower_id,
-               "is_superuser": is_superuser},
+        after={
+            "username": username,
+            "role": role,
+            "borrower": borrower_id,
+            "is_superuser": is_superuser,
+        },
     )
     return user
 

@@ -59,8 +59,9 @@ def _when(day: int, hour: int) -> str:
     return f"2026-{1 + day // 28:02d}-{1 + day % 28:02d}T{hour:02d}:15:00+08:00"
 
 
-def _workload(first: int, count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
-                                                list[dict[str, Any]]]:
+def _workload(
+    first: int, count: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Events for borrowers first..first+count: (opening, first wave, second wave)."""
     opening: list[dict[str, Any]] = []
     wave1: list[dict[str, Any]] = []
@@ -68,31 +69,75 @@ def _workload(first: int, count: int) -> tuple[list[dict[str, Any]], list[dict[s
     for n in range(first, first + count):
         customer = f"B{n:08d}"
         card = f"62220200{n:08d}"
-        opening.append({
-            "event_id": f"open-{n}", "kind": "line_opened", "occurred_at": _when(0, 9),
-            "customer_no": customer, "name": "王五", "national_id": f"1101011990{n % 10**7:07d}X",
-            "mobile": f"13{n:09d}", "city": "Chengdu", "employer": "Acme",
-            "income_band": "5k_10k", "credit_limit": "20000.00", "daily_rate": "0.000500",
-        })
+        opening.append(
+            {
+                "event_id": f"open-{n}",
+                "kind": "line_opened",
+                "occurred_at": _when(0, 9),
+                "customer_no": customer,
+                "name": "王五",
+                "national_id": f"1101011990{n % 10**7:07d}X",
+                "mobile": f"13{n:09d}",
+                "city": "Chengdu",
+                "employer": "Acme",
+                "income_band": "5k_10k",
+                "credit_limit": "20000.00",
+                "daily_rate": "0.000500",
+            }
+        )
         wave1 += [
-            {"event_id": f"login-{n}", "kind": "login", "occurred_at": _when(30, 22),
-             "customer_no": customer, "device_id": f"dev-{n}", "platform": "android",
-             "ip": "10.0.0.1"},
-            {"event_id": f"draw-{n}", "kind": "drawdown", "occurred_at": _when(31, 10),
-             "customer_no": customer, "loan_no": f"L{n:010d}", "amount": "6000.00",
-             "term_months": 12, "repayment_mode": "equal_instalment", "purpose": "daily",
-             "card_no": card, "bank_name": "ICBC", "device_id": f"dev-{n}"},
-            {"event_id": f"card-{n}", "kind": "bank_account_change",
-             "occurred_at": _when(32, 11), "customer_no": customer,
-             "card_no": f"62284800{n:08d}", "bank_name": "ABC"},
+            {
+                "event_id": f"login-{n}",
+                "kind": "login",
+                "occurred_at": _when(30, 22),
+                "customer_no": customer,
+                "device_id": f"dev-{n}",
+                "platform": "android",
+                "ip": "10.0.0.1",
+            },
+            {
+                "event_id": f"draw-{n}",
+                "kind": "drawdown",
+                "occurred_at": _when(31, 10),
+                "customer_no": customer,
+                "loan_no": f"L{n:010d}",
+                "amount": "6000.00",
+                "term_months": 12,
+                "repayment_mode": "equal_instalment",
+                "purpose": "daily",
+                "card_no": card,
+                "bank_name": "ICBC",
+                "device_id": f"dev-{n}",
+            },
+            {
+                "event_id": f"card-{n}",
+                "kind": "bank_account_change",
+                "occurred_at": _when(32, 11),
+                "customer_no": customer,
+                "card_no": f"62284800{n:08d}",
+                "bank_name": "ABC",
+            },
         ]
         wave2 += [
-            {"event_id": f"transfer-{n}", "kind": "transfer_out", "occurred_at": _when(31, 11),
-             "customer_no": customer, "amount": "5000.00", "counterparty_name": "某小贷",
-             "counterparty_is_lender": n % 5 == 0, "card_no": card},
-            {"event_id": f"repay-{n}", "kind": "repayment", "occurred_at": _when(59, 12),
-             "customer_no": customer, "loan_no": f"L{n:010d}", "amount": "547.99",
-             "card_no": card},
+            {
+                "event_id": f"transfer-{n}",
+                "kind": "transfer_out",
+                "occurred_at": _when(31, 11),
+                "customer_no": customer,
+                "amount": "5000.00",
+                "counterparty_name": "某小贷",
+                "counterparty_is_lender": n % 5 == 0,
+                "card_no": card,
+            },
+            {
+                "event_id": f"repay-{n}",
+                "kind": "repayment",
+                "occurred_at": _when(59, 12),
+                "customer_no": customer,
+                "loan_no": f"L{n:010d}",
+                "amount": "547.99",
+                "card_no": card,
+            },
         ]
     return opening, wave1, wave2
 
@@ -118,18 +163,19 @@ class Poster:
 
 
 def _batches(events: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    return [events[i:i + size] for i in range(0, len(events), size)]
+    return [events[i : i + size] for i in range(0, len(events), size)]
 
 
-def _report(label: str, events: int, seconds: float, latencies: list[float],
-            cpu: float) -> float:
+def _report(label: str, events: int, seconds: float, latencies: list[float], cpu: float) -> float:
     """One line of figures; CPU seconds too, since wall time suffers on a shared machine."""
     rate = events / seconds if seconds else float("nan")
-    print(f"{label:<24} {events:>6} events {seconds:6.2f} s (cpu {cpu:6.2f} s) "
-          f"{rate:8.1f} events/s  "
-          f"per request p50 {_percentile(latencies, 50) * 1000:8.1f} ms  "
-          f"p95 {_percentile(latencies, 95) * 1000:8.1f} ms  "
-          f"p99 {_percentile(latencies, 99) * 1000:8.1f} ms ({len(latencies)} requests)")
+    print(
+        f"{label:<24} {events:>6} events {seconds:6.2f} s (cpu {cpu:6.2f} s) "
+        f"{rate:8.1f} events/s  "
+        f"per request p50 {_percentile(latencies, 50) * 1000:8.1f} ms  "
+        f"p95 {_percentile(latencies, 95) * 1000:8.1f} ms  "
+        f"p99 {_percentile(latencies, 99) * 1000:8.1f} ms ({len(latencies)} requests)"
+    )
     return rate
 
 
@@ -137,8 +183,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--borrowers", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=500, help="events per batch (<= 1000)")
-    parser.add_argument("--singles", type=int, default=120,
-                        help="borrowers whose events are posted one per request (baseline)")
+    parser.add_argument(
+        "--singles",
+        type=int,
+        default=120,
+        help="borrowers whose events are posted one per request (baseline)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -156,8 +206,10 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         user = User.objects.create_user(username="lending-core", password=None, role="service")
         token = Token.objects.create(user=user).key
-        print(f"scratch database {tmp}/bench.sqlite3 ready in "
-              f"{time.perf_counter() - started:.1f} s; batches of {args.batch}")
+        print(
+            f"scratch database {tmp}/bench.sqlite3 ready in "
+            f"{time.perf_counter() - started:.1f} s; batches of {args.batch}"
+        )
 
         opening, wave1, wave2 = _workload(0, args.borrowers)
         s_open, s_wave1, s_wave2 = _workload(10**7, args.singles)
@@ -167,8 +219,13 @@ def main() -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         for batch in _batches(opening + s_open, args.batch):
             poster.post({"events": batch})
-        _report("line_opened, batched", len(opening) + len(s_open),
-                time.perf_counter() - t0, poster.latencies, time.process_time() - c0)
+        _report(
+            "line_opened, batched",
+            len(opening) + len(s_open),
+            time.perf_counter() - t0,
+            poster.latencies,
+            time.process_time() - c0,
+        )
 
         # 2. The mixed workload, batched.
         poster = Poster(token)
@@ -181,8 +238,13 @@ def main() -> None:
                 break
         batched_seconds = time.perf_counter() - t0
         batched_events = min(len(mixed), len(poster.latencies) * args.batch)
-        batched_rate = _report("mixed, batched", batched_events, batched_seconds,
-                               poster.latencies, time.process_time() - c0)
+        batched_rate = _report(
+            "mixed, batched",
+            batched_events,
+            batched_seconds,
+            poster.latencies,
+            time.process_time() - c0,
+        )
 
         # 3. Baseline: the same mix, one event per request.
         poster = Poster(token)
@@ -193,8 +255,13 @@ def main() -> None:
             if time.perf_counter() - started > BUDGET_SECONDS * 0.85:
                 print("  (stopped early: time budget)")
                 break
-        single_rate = _report("mixed, one per request", len(poster.latencies),
-                              time.perf_counter() - t0, poster.latencies, time.process_time() - c0)
+        single_rate = _report(
+            "mixed, one per request",
+            len(poster.latencies),
+            time.perf_counter() - t0,
+            poster.latencies,
+            time.process_time() - c0,
+        )
 
         # 4. Replay of a full batch: nothing is applied, every answer comes from storage.
         poster = Poster(token)
@@ -202,8 +269,13 @@ def main() -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         body = poster.post({"events": replay})
         assert all(r["status"] == "replayed" for r in body["results"])
-        _report("replay of one batch", len(replay), time.perf_counter() - t0, poster.latencies,
-                time.process_time() - c0)
+        _report(
+            "replay of one batch",
+            len(replay),
+            time.perf_counter() - t0,
+            poster.latencies,
+            time.process_time() - c0,
+        )
 
         # 5. Memory: traced Python allocations for one batch of 1,000 new events.
         extra_open, extra_wave1, _ = _workload(2 * 10**7, 250)
@@ -215,11 +287,15 @@ def main() -> None:
         max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
         print(f"events stored: {Event.objects.count()}")
-        print(f"peak memory: process max RSS {max_rss_kb / 1024:.0f} MiB; "
-              f"traced Python peak for one batch of 1,000 (750 new, 250 replayed) "
-              f"{traced_peak / 2**20:.1f} MiB")
-        print(f"batched / one-per-request throughput: {batched_rate / single_rate:.1f}x "
-              f"({batched_rate:.0f} vs {single_rate:.0f} events/s)")
+        print(
+            f"peak memory: process max RSS {max_rss_kb / 1024:.0f} MiB; "
+            f"traced Python peak for one batch of 1,000 (750 new, 250 replayed) "
+            f"{traced_peak / 2**20:.1f} MiB"
+        )
+        print(
+            f"batched / one-per-request throughput: {batched_rate / single_rate:.1f}x "
+            f"({batched_rate:.0f} vs {single_rate:.0f} events/s)"
+        )
         print(f"total {time.perf_counter() - started:.1f} s")
         from django.db import connections
 

@@ -165,7 +165,7 @@ def main() -> None:
     client.force_login(analyst)
     deep_id = Borrower.objects.order_by("id").values_list("id", flat=True)[size // 2]
     last4 = Borrower.objects.order_by("-id").values_list("mobile_last4", flat=True).first()
-    surname = Borrower.objects.order_by("-id").values_list("name", flat=True).first()[:1]
+    surname = (Borrower.objects.order_by("-id").values_list("name", flat=True).first() or "")[:1]
 
     def page(query: str) -> Callable[[], None]:
         def get() -> None:

@@ -48,15 +48,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Borrower)
 class BorrowerAdmin(ReadOnlyAdmin):
     list_display = [
-        "customer_no", "masked_name", "masked_national_id", "masked_mobile", "city",
-        "income_band", "identity_check", "registered_at",
+        "customer_no",
+        "masked_name",
+        "masked_national_id",
+        "masked_mobile",
+        "city",
+        "income_band",
+        "identity_check",
+        "registered_at",
     ]
     list_filter = ["identity_check", "income_band"]
     # Exact or suffix searches an analyst can make from a masked screen.
     search_fields = ["=customer_no", "=national_id_last4", "=mobile_last4", "city"]
     readonly_fields = (
-        "customer_no", "masked_name", "masked_national_id", "masked_mobile", "city", "employer",
-        "income_band", "registered_at", "identity_check", "identity_check_source",
+        "customer_no",
+        "masked_name",
+        "masked_national_id",
+        "masked_mobile",
+        "city",
+        "employer",
+        "income_band",
+        "registered_at",
+        "identity_check",
+        "identity_check_source",
         "identity_checked_at",
     )
     fields = readonly_fields
@@ -77,7 +91,12 @@ class BorrowerAdmin(ReadOnlyAdmin):
 @admin.register(CreditLine)
 class CreditLineAdmin(ReadOnlyAdmin):
     list_display = [
-        "borrower", "credit_limit", "used", "status", "daily_rate", "oldest_unpaid_due",
+        "borrower",
+        "credit_limit",
+        "used",
+        "status",
+        "daily_rate",
+        "oldest_unpaid_due",
         "opened_at",
     ]
     list_filter = ["status"]
@@ -110,8 +129,15 @@ class InstalmentInline(admin.TabularInline):
     extra = 0
     can_delete = False
     readonly_fields = (
-        "seq", "due_date", "principal_due", "interest_due", "fee_due", "principal_paid",
-        "interest_paid", "fee_paid", "paid_off_at",
+        "seq",
+        "due_date",
+        "principal_due",
+        "interest_due",
+        "fee_due",
+        "principal_paid",
+        "interest_paid",
+        "fee_paid",
+        "paid_off_at",
     )
     fields = readonly_fields
 
@@ -125,8 +151,15 @@ class InstalmentInline(admin.TabularInline):
 @admin.register(Drawdown)
 class DrawdownAdmin(ReadOnlyAdmin):
     list_display = [
-        "loan_no", "borrower", "amount", "term_months", "repayment_mode", "apr", "status",
-        "principal_outstanding", "disbursed_at",
+        "loan_no",
+        "borrower",
+        "amount",
+        "term_months",
+        "repayment_mode",
+        "apr",
+        "status",
+        "principal_outstanding",
+        "disbursed_at",
     ]
     list_filter = ["status", "repayment_mode", "purpose"]
     list_select_related = ["borrower"]
@@ -153,7 +186,11 @@ class RepaymentAllocationAdmin(ReadOnlyAdmin):
 @admin.register(TransferOut)
 class TransferOutAdmin(ReadOnlyAdmin):
     list_display = [
-        "reference", "borrower", "amount", "counterparty_name", "counterparty_is_lender",
+        "reference",
+        "borrower",
+        "amount",
+        "counterparty_name",
+        "counterparty_is_lender",
         "occurred_at",
     ]
     list_filter = ["counterparty_is_lender"]

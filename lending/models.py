@@ -53,7 +53,9 @@ class Borrower(models.Model):
     income_band = models.CharField(_("income band"), max_length=8, choices=IncomeBand.choices)
     registered_at = models.DateTimeField(_("registered at"))
     identity_check = models.CharField(
-        _("identity check"), max_length=12, choices=IdentityCheckResult.choices,
+        _("identity check"),
+        max_length=12,
+        choices=IdentityCheckResult.choices,
         default=IdentityCheckResult.NOT_CHECKED,
     )
     identity_check_source = models.CharField(_("identity check source"), max_length=64, blank=True)
@@ -86,7 +88,10 @@ class CreditLine(models.Model):
     # Outstanding principal across the line's drawdowns.
     used = models.DecimalField(_("used"), default=ZERO, **MONEY)
     status = models.CharField(
-        _("status"), max_length=8, choices=LineStatus.choices, default=LineStatus.ACTIVE,
+        _("status"),
+        max_length=8,
+        choices=LineStatus.choices,
+        default=LineStatus.ACTIVE,
         db_index=True,
     )
     daily_rate = models.DecimalField(_("daily rate"), **RATE)
@@ -180,7 +185,9 @@ class Drawdown(models.Model):
     """One loan drawn on the line, repaid by its instalment schedule."""
 
     line = models.ForeignKey(
-        CreditLine, verbose_name=_("credit line"), on_delete=models.PROTECT,
+        CreditLine,
+        verbose_name=_("credit line"),
+        on_delete=models.PROTECT,
         related_name="drawdowns",
     )
     borrower = models.ForeignKey(
@@ -199,11 +206,17 @@ class Drawdown(models.Model):
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
     disbursed_at = models.DateTimeField(_("disbursed at"), db_index=True)
     bank_account = models.ForeignKey(
-        BankAccount, verbose_name=_("paid out to"), on_delete=models.PROTECT,
+        BankAccount,
+        verbose_name=_("paid out to"),
+        on_delete=models.PROTECT,
         related_name="drawdowns",
     )
     device = models.ForeignKey(
-        Device, verbose_name=_("device"), on_delete=models.PROTECT, null=True, blank=True,
+        Device,
+        verbose_name=_("device"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="drawdowns",
     )
     status = models.CharField(
@@ -304,7 +317,11 @@ class Repayment(models.Model):
     amount = models.DecimalField(_("amount"), **MONEY)
     paid_at = models.DateTimeField(_("paid at"), db_index=True)
     bank_account = models.ForeignKey(
-        BankAccount, verbose_name=_("paid from"), on_delete=models.PROTECT, null=True, blank=True,
+        BankAccount,
+        verbose_name=_("paid from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="repayments",
     )
 
@@ -327,7 +344,9 @@ class RepaymentAllocation(models.Model):
         Repayment, verbose_name=_("repayment"), on_delete=models.CASCADE, related_name="allocations"
     )
     instalment = models.ForeignKey(
-        Instalment, verbose_name=_("instalment"), on_delete=models.PROTECT,
+        Instalment,
+        verbose_name=_("instalment"),
+        on_delete=models.PROTECT,
         related_name="allocations",
     )
     fee = models.DecimalField(_("fees"), default=ZERO, **MONEY)
@@ -364,8 +383,12 @@ class TransferOut(models.Model):
     counterparty_account = models.CharField(_("counterparty account"), max_length=34, blank=True)
     counterparty_is_lender = models.BooleanField(_("counterparty is a lender"), default=False)
     bank_account = models.ForeignKey(
-        BankAccount, verbose_name=_("from account"), on_delete=models.PROTECT, null=True,
-        blank=True, related_name="transfers_out",
+        BankAccount,
+        verbose_name=_("from account"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transfers_out",
     )
 
     class Meta:

@@ -149,8 +149,12 @@ class InstalmentState:
     @property
     def remaining(self) -> Decimal:
         return (
-            self.principal_due + self.interest_due + self.fee_due
-            - self.principal_paid - self.interest_paid - self.fee_paid
+            self.principal_due
+            + self.interest_due
+            + self.fee_due
+            - self.principal_paid
+            - self.interest_paid
+            - self.fee_paid
         )
 
 

@@ -189,6 +189,8 @@ def with_delinquency(borrowers: list[Borrower], today: date) -> list[Borrower]:
     """Set `dpd` and `bucket` on borrowers loaded with their line (no query)."""
     for borrower in borrowers:
         line = getattr(borrower, "line", None)
+        # dpd and bucket are display attributes for the templates, not model fields (hence the
+        # attr-defined ignores):
         borrower.dpd = line_dpd(line, today) if line else 0  # type: ignore[attr-defined]
         borrower.bucket = money.bucket_for(borrower.dpd)  # type: ignore[attr-defined]
     return borrowers
@@ -248,6 +250,8 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
             on=today,
         )
         for inst in drawdown.instalments.all():
+            # fees_to_date, state and days_overdue are display attributes for the schedule
+            # table, not model fields (hence the attr-defined ignores):
             inst.fees_to_date = inst.fee_due + unbooked.get(inst.seq, ZERO)  # type: ignore[attr-defined]
             if inst.remaining <= 0:
                 inst.state, inst.days_overdue = "paid", 0  # type: ignore[attr-defined]

@@ -169,9 +169,9 @@ def _line_sync(line: CreditLine) -> list[str]:
     )["total"]
     # A sum of fen amounts is exact; quantize only fixes how SQLite's sum is written.
     used = (total or ZERO).quantize(money.FEN)
-    oldest = Instalment.objects.filter(
-        drawdown__line=line, paid_off_at__isnull=True
-    ).aggregate(oldest=Min("due_date"))["oldest"]
+    oldest = Instalment.objects.filter(drawdown__line=line, paid_off_at__isnull=True).aggregate(
+        oldest=Min("due_date")
+    )["oldest"]
     changed = []
     if line.used != used:
         line.used = used
@@ -541,9 +541,9 @@ def drawdown_create(
     _require_writer(actor)
     device_id = device_id or None  # "" from a client means no device, as None does
     line = _lock_line(borrower.pk)
-    existing = Drawdown.objects.select_related("bank_account", "device").filter(
-        loan_no=loan_no
-    ).first()
+    existing = (
+        Drawdown.objects.select_related("bank_account", "device").filter(loan_no=loan_no).first()
+    )
     if existing is not None:
         _conflict(
             f"loan {loan_no}",
@@ -700,8 +700,12 @@ class RepaymentPlan:
 
 def _remaining(inst: InstalmentLike) -> Decimal:
     return (
-        inst.principal_due + inst.interest_due + inst.fee_due
-        - inst.principal_paid - inst.interest_paid - inst.fee_paid
+        inst.principal_due
+        + inst.interest_due
+        + inst.fee_due
+        - inst.principal_paid
+        - inst.interest_paid
+        - inst.fee_paid
     )
 
 
@@ -915,9 +919,11 @@ def repayment_record(
     # Lock order: the line (above), then the drawdown, as everywhere else.
     drawdown = Drawdown.objects.select_for_update().get(loan_no=loan_no)
 
-    existing = Repayment.objects.select_related("drawdown", "bank_account").filter(
-        reference=reference
-    ).first()
+    existing = (
+        Repayment.objects.select_related("drawdown", "bank_account")
+        .filter(reference=reference)
+        .first()
+    )
     if existing is not None:
         _conflict(
             f"repayment {reference}",
@@ -1057,9 +1063,9 @@ def transfer_out_record(
     """
     _require_writer(actor)
     card_no = card_no or None  # "" from a client means no card, as None does
-    existing = TransferOut.objects.select_related("bank_account").filter(
-        reference=reference
-    ).first()
+    existing = (
+        TransferOut.objects.select_related("bank_account").filter(reference=reference).first()
+    )
     if existing is not None:
         _conflict(
             f"transfer {reference}",
@@ -1221,6 +1227,7 @@ def book_snapshot_take(*, day: date) -> BookSnapshot:
         outstanding=Sum("used"),
         **bucket_sums,
     )
+
     def fen(value: Decimal | None) -> Decimal:
         # Sums of fen amounts are exact; quantize only fixes how SQLite writes them.
         return (value or ZERO).quantize(money.FEN)

@@ -106,7 +106,9 @@ def _pii(
 
 
 def _detail_context(
-    request: AuthenticatedRequest, borrower: Borrower, outcome: dict[str, dict[str, str]] | None = None
+    request: AuthenticatedRequest,
+    borrower: Borrower,
+    outcome: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The staff borrower page's context; `outcome` maps a field id to a reveal's result."""
     user = request.user

@@ -27,8 +27,7 @@ PAYLOAD_MASKS = {
 def payload_masked(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload with its personal-data fields masked."""
     return {
-        key: PAYLOAD_MASKS[key](value) if key in PAYLOAD_MASKS and isinstance(value, str)
-        else value
+        key: PAYLOAD_MASKS[key](value) if key in PAYLOAD_MASKS and isinstance(value, str) else value
         for key, value in payload.items()
     }
 
@@ -41,8 +40,14 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
     list_select_related = ["borrower", "posted_by"]
     readonly_fields = (
-        "event_id", "kind", "borrower", "occurred_at", "received_at", "posted_by",
-        "payload_shown", "result",
+        "event_id",
+        "kind",
+        "borrower",
+        "occurred_at",
+        "received_at",
+        "posted_by",
+        "payload_shown",
+        "result",
     )
     fields = readonly_fields
     # Counting a large event table for the paginator is slow and adds nothing here.

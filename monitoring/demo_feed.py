@@ -26,8 +26,12 @@ RECENT_DUE_DAYS = 7
 PLATFORMS = ("android", "ios")
 # Drawdown scenarios in rough market proportions (daily consumption dominates).
 PURPOSE_WEIGHTS = {
-    Purpose.DAILY_CONSUMPTION: 55, Purpose.TRAVEL: 12, Purpose.EDUCATION: 8, Purpose.HOME: 12,
-    Purpose.MEDICAL: 5, Purpose.OTHER: 8,
+    Purpose.DAILY_CONSUMPTION: 55,
+    Purpose.TRAVEL: 12,
+    Purpose.EDUCATION: 8,
+    Purpose.HOME: 12,
+    Purpose.MEDICAL: 5,
+    Purpose.OTHER: 8,
 }
 
 
@@ -54,28 +58,43 @@ def demo_events_build(*, now: datetime, seed: int) -> list[dict[str, Any]]:
     for n, inst in enumerate(picks):
         if inst.remaining <= 0:
             continue
-        events.append({
-            "event_id": f"demo-{stamp}-repay-{n}", "kind": "repayment", "occurred_at": when,
-            "customer_no": inst.drawdown.borrower.customer_no, "loan_no": inst.drawdown.loan_no,
-            "amount": str(inst.remaining),
-        })
+        events.append(
+            {
+                "event_id": f"demo-{stamp}-repay-{n}",
+                "kind": "repayment",
+                "occurred_at": when,
+                "customer_no": inst.drawdown.borrower.customer_no,
+                "loan_no": inst.drawdown.loan_no,
+                "amount": str(inst.remaining),
+            }
+        )
 
     if rng.random() < 0.5:
         device = _random_row(Device.objects.select_related("borrower"), rng)
         if device is not None:
-            events.append({
-                "event_id": f"demo-{stamp}-login", "kind": "login", "occurred_at": when,
-                "customer_no": device.borrower.customer_no, "device_id": device.device_id,
-                "platform": device.platform or rng.choice(PLATFORMS),
-            })
+            events.append(
+                {
+                    "event_id": f"demo-{stamp}-login",
+                    "kind": "login",
+                    "occurred_at": when,
+                    "customer_no": device.borrower.customer_no,
+                    "device_id": device.device_id,
+                    "platform": device.platform or rng.choice(PLATFORMS),
+                }
+            )
     if rng.random() < 0.1:
         line = _random_row(CreditLine.objects.select_related("borrower"), rng)
         if line is not None:
-            events.append({
-                "event_id": f"demo-{stamp}-device", "kind": "device_change", "occurred_at": when,
-                "customer_no": line.borrower.customer_no, "device_id": f"demo-dev-{stamp}",
-                "platform": rng.choice(PLATFORMS),
-            })
+            events.append(
+                {
+                    "event_id": f"demo-{stamp}-device",
+                    "kind": "device_change",
+                    "occurred_at": when,
+                    "customer_no": line.borrower.customer_no,
+                    "device_id": f"demo-dev-{stamp}",
+                    "platform": rng.choice(PLATFORMS),
+                }
+            )
     if rng.random() < 0.2:
         drawdown = _drawdown_event(rng, stamp=stamp, when=when)
         if drawdown is not None:
@@ -92,8 +111,9 @@ def _random_row(queryset: Any, rng: random.Random) -> Any:
 
 
 def _drawdown_event(rng: random.Random, *, stamp: str, when: str) -> dict[str, Any] | None:
-    line = _random_row(CreditLine.objects.filter(status=LineStatus.ACTIVE).select_related(
-        "borrower"), rng)
+    line = _random_row(
+        CreditLine.objects.filter(status=LineStatus.ACTIVE).select_related("borrower"), rng
+    )
     if line is None:
         return None
     wanted = Decimal(rng.choice([500, 1000, 2000, 3000, 5000, 8000]))
@@ -105,9 +125,13 @@ def _drawdown_event(rng: random.Random, *, stamp: str, when: str) -> dict[str, A
     )
     purposes = list(PURPOSE_WEIGHTS)
     return {
-        "event_id": f"demo-{stamp}-draw", "kind": "drawdown", "occurred_at": when,
-        "customer_no": line.borrower.customer_no, "loan_no": f"DEMO{stamp}",
-        "amount": str(amount), "term_months": rng.choice([3, 6, 6, 12, 12, 12]),
+        "event_id": f"demo-{stamp}-draw",
+        "kind": "drawdown",
+        "occurred_at": when,
+        "customer_no": line.borrower.customer_no,
+        "loan_no": f"DEMO{stamp}",
+        "amount": str(amount),
+        "term_months": rng.choice([3, 6, 6, 12, 12, 12]),
         "repayment_mode": rng.choice(RepaymentMode.values),
         "purpose": str(rng.choices(purposes, weights=list(PURPOSE_WEIGHTS.values()))[0]),
         "card_no": account.card_no if account else f"62220200{rng.randint(0, 10**8 - 1):08d}",

@@ -71,6 +71,5 @@ class EventIdReused(DomainError):
 class EventInFlight(DomainError):
     code = "event_in_flight"
     message_template = _(
-        "Another request is recording some of these event ids right now; retry to get their "
-        "answer."
+        "Another request is recording some of these event ids right now; retry to get their answer."
     )

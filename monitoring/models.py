@@ -18,16 +18,24 @@ class Event(models.Model):
     event_id = models.CharField(_("event id"), max_length=64, unique=True)
     kind = models.CharField(_("kind"), max_length=24, choices=EventKind.choices)
     borrower = models.ForeignKey(
-        "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT, null=True,
-        blank=True, related_name="events",
+        "lending.Borrower",
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
     )
     occurred_at = models.DateTimeField(_("occurred at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     payload = models.JSONField(_("payload"))
     result = models.JSONField(_("result"), default=dict)
     posted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("posted by"), on_delete=models.PROTECT,
-        null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("posted by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:

@@ -139,9 +139,9 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         with transaction.atomic():
             Event.objects.bulk_create(claimed.values())
     except IntegrityError as exc:
-        raise EventBatchRefused([
-            _refusal(None, {"event_id": None, "kind": ""}, EventInFlight())
-        ]) from exc
+        raise EventBatchRefused(
+            [_refusal(None, {"event_id": None, "kind": ""}, EventInFlight())]
+        ) from exc
 
     customer_nos = {parsed[index]["customer_no"] for index in first_index.values()}
     borrowers = {b.customer_no: b for b in Borrower.objects.filter(customer_no__in=customer_nos)}
@@ -157,7 +157,10 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         except DomainError as exc:
             raise EventBatchRefused([_refusal(index, event, exc)]) from exc
         row.result = {
-            "index": index, "event_id": event_id, "kind": event["kind"], "status": "recorded",
+            "index": index,
+            "event_id": event_id,
+            "kind": event["kind"],
+            "status": "recorded",
             **touched,
         }
         row.borrower_id = touched["borrower_id"]
@@ -170,8 +173,11 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         actor=actor,
         action="events.ingested",
         obj=next(iter(claimed.values())),
-        after={"recorded": len(claimed), "replayed": len(parsed) - len(claimed),
-               "event_ids": list(claimed)[:20]},
+        after={
+            "recorded": len(claimed),
+            "replayed": len(parsed) - len(claimed),
+            "event_ids": list(claimed)[:20],
+        },
     )
     return results
 
@@ -187,7 +193,10 @@ def _refusal(index: int | None, event: dict[str, Any], exc: DomainError) -> Even
     if exc.code == "duplicate_key_conflict":
         field = KEY_FIELD.get(event.get("kind", ""))
     return {
-        "index": index, "event_id": event.get("event_id"), "field": field, "code": exc.code,
+        "index": index,
+        "event_id": event.get("event_id"),
+        "field": field,
+        "code": exc.code,
         "message": exc.message,
     }
 
@@ -202,8 +211,9 @@ def _borrower(borrowers: dict[str, Borrower], customer_no: str) -> Borrower:
 Applier = Callable[..., dict[str, int]]
 
 
-def _line_opened(*, actor: User | None, event: dict[str, Any],
-                 borrowers: dict[str, Borrower]) -> dict[str, int]:
+def _line_opened(
+    *, actor: User | None, event: dict[str, Any], borrowers: dict[str, Borrower]
+) -> dict[str, int]:
     borrower = lending.borrower_register(
         actor=actor,
         customer_no=event["customer_no"],
@@ -222,8 +232,9 @@ def _line_opened(*, actor: User | None, event: dict[str, Any],
     return {"borrower_id": borrower.pk, "line_id": borrower.line.pk}
 
 
-def _drawdown(*, actor: User | None, event: dict[str, Any],
-              borrowers: dict[str, Borrower]) -> dict[str, int]:
+def _drawdown(
+    *, actor: User | None, event: dict[str, Any], borrowers: dict[str, Borrower]
+) -> dict[str, int]:
     borrower = _borrower(borrowers, event["customer_no"])
     drawdown = lending.drawdown_create(
         actor=actor,
@@ -242,8 +253,9 @@ def _drawdown(*, actor: User | None, event: dict[str, Any],
     return {"borrower_id": borrower.pk, "drawdown_id": drawdown.pk}
 
 
-def _repayment(*, actor: User | None, event: dict[str, Any],
-               borrowers: dict[str, Borrower]) -> dict[str, int]:
+def _repayment(
+    *, actor: User | None, event: dict[str, Any], borrowers: dict[str, Borrower]
+) -> dict[str, int]:
     borrower = _borrower(borrowers, event["customer_no"])
     # The loan must be the customer's: a repayment credited to someone else's loan would be
     # a silent error the lending core could not see.
@@ -265,13 +277,15 @@ def _repayment(*, actor: User | None, event: dict[str, Any],
         card_no=event.get("card_no"),
     )
     return {
-        "borrower_id": borrower.pk, "drawdown_id": repayment.drawdown_id,
+        "borrower_id": borrower.pk,
+        "drawdown_id": repayment.drawdown_id,
         "repayment_id": repayment.pk,
     }
 
 
-def _device(*, actor: User | None, event: dict[str, Any],
-            borrowers: dict[str, Borrower]) -> dict[str, int]:
+def _device(
+    *, actor: User | None, event: dict[str, Any], borrowers: dict[str, Borrower]
+) -> dict[str, int]:
     """login and device_change: the device is recorded (or its last-seen time moved)."""
     borrower = _borrower(borrowers, event["customer_no"])
     device = lending.device_seen(
@@ -284,8 +298,9 @@ def _device(*, actor: User | None, event: dict[str, Any],
     return {"borrower_id": borrower.pk, "device_record_id": device.pk}
 
 
-def _bank_account(*, actor: User | None, event: dict[str, Any],
-                  borrowers: dict[str, Borrower]) -> dict[str, int]:
+def _bank_account(
+    *, actor: User | None, event: dict[str, Any], borrowers: dict[str, Borrower]
+) -> dict[str, int]:
     borrower = _borrower(borrowers, event["customer_no"])
     account = lending.bank_account_seen(
         actor=actor,
@@ -297,8 +312,9 @@ def _bank_account(*, actor: User | None, event: dict[str, Any],
     return {"borrower_id": borrower.pk, "bank_account_id": account.pk}
 
 
-def _transfer_out(*, actor: User | None, event: dict[str, Any],
-                  borrowers: dict[str, Borrower]) -> dict[str, int]:
+def _transfer_out(
+    *, actor: User | None, event: dict[str, Any], borrowers: dict[str, Borrower]
+) -> dict[str, int]:
     borrower = _borrower(borrowers, event["customer_no"])
     transfer = lending.transfer_out_record(
         actor=actor,

@@ -27,7 +27,9 @@ def event(analyst) -> AuditEvent:
 @pytest.fixture
 def access(senior_analyst, borrower_record) -> PiiAccess:
     pii_reveal(
-        actor=senior_analyst, borrower=borrower_record, field="name",
+        actor=senior_analyst,
+        borrower=borrower_record,
+        field="name",
         reason="Verifying the caller's identity",
     )
     return PiiAccess.objects.get()
@@ -40,6 +42,7 @@ def _raw(sql: str, params: list[Any]) -> None:
 
 
 # Append-only, through the model ---------------------------------------------------------------
+
 
 def test_saving_an_existing_audit_event_is_refused(event):
     event.action = "test.rewritten"
@@ -77,6 +80,7 @@ def test_saving_deleting_or_bulk_changing_a_pii_access_is_refused(access):
 
 # Append-only, in the database (migration 0002's triggers) -------------------------------------
 
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -85,9 +89,9 @@ def test_saving_deleting_or_bulk_changing_a_pii_access_is_refused(access):
     ],
 )
 def test_raw_sql_cannot_change_or_remove_audit_events(event, sql):
-    params: list[object] = ["test.rewritten", event.pk] if sql.startswith("UPDATE") else [
-        event.pk, "test.done"
-    ]
+    params: list[object] = (
+        ["test.rewritten", event.pk] if sql.startswith("UPDATE") else [event.pk, "test.done"]
+    )
     with pytest.raises(DatabaseError, match="append-only"):
         _raw(sql, params)
     assert AuditEvent.objects.get().action == "test.done"
@@ -119,6 +123,7 @@ def test_inserting_through_raw_sql_is_still_possible(event):
 
 # Where a change came from ---------------------------------------------------------------------
 
+
 def _middleware(write: Callable[[HttpRequest], object]) -> AuditContextMiddleware:
     def view(request: HttpRequest) -> HttpResponse:
         write(request)
@@ -136,7 +141,9 @@ def test_a_request_records_its_id_source_and_ip(analyst):
 
     row = AuditEvent.objects.get()
     assert (row.source, row.reference, row.ip_address) == (
-        AuditSource.WEB, "request:req-42", "192.0.2.7"
+        AuditSource.WEB,
+        "request:req-42",
+        "192.0.2.7",
     )
     assert response["X-Request-ID"] == "req-42"
 
@@ -182,7 +189,9 @@ def test_a_command_records_its_name(analyst):
 
     row = AuditEvent.objects.get()
     assert (row.source, row.reference, row.actor_label) == (
-        AuditSource.COMMAND, "seed_demo", "seed_demo"
+        AuditSource.COMMAND,
+        "seed_demo",
+        "seed_demo",
     )
 
 
@@ -202,8 +211,12 @@ def test_a_whole_database_flush_still_empties_the_logs(senior_analyst, borrower_
     # Transactional tests (the browser tests' live server) end with `flush`; on SQLite the
     # DELETE trigger lets exactly that through (accounts.append_only), as TRUNCATE does on
     # PostgreSQL. Single-row deletes stay refused.
-    pii_reveal(actor=senior_analyst, borrower=borrower_record, field="name",
-               reason="Verifying the caller's identity")
+    pii_reveal(
+        actor=senior_analyst,
+        borrower=borrower_record,
+        field="name",
+        reason="Verifying the caller's identity",
+    )
     with pytest.raises(DatabaseError):
         _raw("DELETE FROM accounts_piiaccess", [])
 

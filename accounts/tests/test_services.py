@@ -48,12 +48,16 @@ def request_context() -> Iterator[None]:
 def bank_account(borrower_record: Borrower) -> BankAccount:
     seen = datetime(2026, 2, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     return BankAccount.objects.create(
-        borrower=borrower_record, bank_name="ICBC", card_no="6222020200112233445",
-        first_seen_at=seen, last_seen_at=seen,
+        borrower=borrower_record,
+        bank_name="ICBC",
+        card_no="6222020200112233445",
+        first_seen_at=seen,
+        last_seen_at=seen,
     )
 
 
 # pii_reveal ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "role_fixture", ["senior_analyst", "manager", "head_of_risk", "admin_user"]
@@ -99,17 +103,22 @@ def test_reveal_records_never_contain_the_revealed_value(senior_analyst, borrowe
 def test_name_and_mobile_are_revealed_from_the_database(senior_analyst, borrower_record):
     Borrower.objects.filter(pk=borrower_record.pk).update(mobile="13900009999")
 
-    assert pii_reveal(
-        actor=senior_analyst, borrower=borrower_record, field="mobile", reason=REASON
-    ) == "13900009999"
-    assert pii_reveal(
-        actor=senior_analyst, borrower=borrower_record, field="name", reason=REASON
-    ) == "张三"
+    assert (
+        pii_reveal(actor=senior_analyst, borrower=borrower_record, field="mobile", reason=REASON)
+        == "13900009999"
+    )
+    assert (
+        pii_reveal(actor=senior_analyst, borrower=borrower_record, field="name", reason=REASON)
+        == "张三"
+    )
 
 
 def test_a_bank_card_is_revealed_by_its_account_id(manager, borrower_record, bank_account):
     value = pii_reveal(
-        actor=manager, borrower=borrower_record, field=PiiField.BANK_CARD, reason=REASON,
+        actor=manager,
+        borrower=borrower_record,
+        field=PiiField.BANK_CARD,
+        reason=REASON,
         object_ref=str(bank_account.pk),
     )
 
@@ -121,15 +130,16 @@ def test_a_bank_card_is_revealed_by_its_account_id(manager, borrower_record, ban
 def test_a_bank_card_outside_the_borrower_is_refused(manager, borrower_record, object_ref):
     with pytest.raises(PiiObjectNotFound):
         pii_reveal(
-            actor=manager, borrower=borrower_record, field=PiiField.BANK_CARD, reason=REASON,
+            actor=manager,
+            borrower=borrower_record,
+            field=PiiField.BANK_CARD,
+            reason=REASON,
             object_ref=object_ref,
         )
     assert not PiiAccess.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "role_fixture", ["analyst", "borrower_user", "service_user", "outsider"]
-)
+@pytest.mark.parametrize("role_fixture", ["analyst", "borrower_user", "service_user", "outsider"])
 def test_roles_without_reveal_authority_are_refused_and_nothing_is_written(
     request, role_fixture, borrower_record
 ):
@@ -177,6 +187,7 @@ def test_an_unknown_field_is_a_programming_error(senior_analyst, borrower_record
 
 # user_create --------------------------------------------------------------------------------
 
+
 def test_an_administrator_creates_a_login_with_a_role(admin_user):
     user = user_create(actor=admin_user, username="nina", password=NEW_PASSWORD, role="manager")
 
@@ -201,7 +212,10 @@ def test_the_system_creates_an_administrator_with_admin_site_access(db):
 
 def test_a_borrower_login_is_tied_to_its_borrower(admin_user, borrower_record):
     user = user_create(
-        actor=admin_user, username="zhang", password=NEW_PASSWORD, role="borrower",
+        actor=admin_user,
+        username="zhang",
+        password=NEW_PASSWORD,
+        role="borrower",
         borrower=borrower_record,
     )
 
@@ -219,7 +233,10 @@ def test_a_non_administrator_cannot_create_logins(manager):
 def test_role_and_borrower_must_match(admin_user, borrower_record, role, with_borrower):
     with pytest.raises(RoleBorrowerMismatch):
         user_create(
-            actor=admin_user, username="nina", password=NEW_PASSWORD, role=role,
+            actor=admin_user,
+            username="nina",
+            password=NEW_PASSWORD,
+            role=role,
             borrower=borrower_record if with_borrower else None,
         )
 
@@ -227,7 +244,10 @@ def test_role_and_borrower_must_match(admin_user, borrower_record, role, with_bo
 def test_only_an_administrator_can_be_a_superuser(admin_user):
     with pytest.raises(NotAllowed):
         user_create(
-            actor=admin_user, username="nina", password=NEW_PASSWORD, role="manager",
+            actor=admin_user,
+            username="nina",
+            password=NEW_PASSWORD,
+            role="manager",
             is_superuser=True,
         )
 
@@ -252,6 +272,7 @@ def test_replaying_a_creation_returns_the_same_login_without_a_second_audit_row(
 
 
 # user_set_role ------------------------------------------------------------------------------
+
 
 def test_an_administrator_changes_a_role(admin_user, analyst):
     user = user_set_role(actor=admin_user, user=analyst, role="senior_analyst")
@@ -298,6 +319,7 @@ def test_setting_the_same_role_again_changes_nothing(admin_user, analyst):
 
 # user_deactivate ----------------------------------------------------------------------------
 
+
 def test_deactivation_ends_logins_and_revokes_the_api_token(admin_user, service_user):
     user = user_deactivate(actor=admin_user, user=service_user)
 
@@ -327,6 +349,7 @@ def test_deactivating_twice_writes_one_audit_row(admin_user, analyst):
 
 
 # service_token_issue ------------------------------------------------------------------------
+
 
 def test_a_service_account_gets_a_token_that_authenticates(admin_user, service_user, client):
     key = service_token_issue(actor=admin_user, user=service_user)

@@ -45,8 +45,16 @@ def test_admin_shows_cards_masked_and_drawdowns_with_their_schedule(client, admi
 
 @pytest.mark.parametrize(
     "model",
-    ["creditline", "device", "drawdown", "repayment", "repaymentallocation", "transferout",
-     "declaredasset", "booksnapshot"],
+    [
+        "creditline",
+        "device",
+        "drawdown",
+        "repayment",
+        "repaymentallocation",
+        "transferout",
+        "declaredasset",
+        "booksnapshot",
+    ],
 )
 def test_every_lending_admin_list_opens(client, admin_user, model):
     DrawdownFactory()

@@ -15,8 +15,11 @@ from lending import money
 MODES = ["equal_instalment", "equal_principal", "interest_first"]
 
 amounts = st.decimals(
-    min_value=Decimal("100.00"), max_value=Decimal("200000.00"), places=2,
-    allow_nan=False, allow_infinity=False,
+    min_value=Decimal("100.00"),
+    max_value=Decimal("200000.00"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
 )
 terms = st.integers(min_value=1, max_value=36)
 # 0.01%/day up to the legal cap 0.0986%/day, in steps of 0.000001.
@@ -67,8 +70,11 @@ def test_equal_instalment_payments_are_equal_except_the_last_within_a_few_fen(
 
 # Below about ¥1,000 a single fen of rounding is a visible share of a month's interest.
 loan_amounts = st.decimals(
-    min_value=Decimal("1000.00"), max_value=Decimal("200000.00"), places=2,
-    allow_nan=False, allow_infinity=False,
+    min_value=Decimal("1000.00"),
+    max_value=Decimal("200000.00"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
 )
 
 
@@ -87,8 +93,11 @@ def test_apr_by_irr_equals_daily_rate_times_365_for_every_mode(amount, term, mod
 def _states(draw_amounts: list[tuple[Decimal, Decimal, Decimal]]) -> list[money.InstalmentState]:
     return [
         money.InstalmentState(
-            seq=i + 1, due_date=date(2026, 1, 1) + timedelta(days=30 * i),
-            principal_due=p, interest_due=n, fee_due=f,
+            seq=i + 1,
+            due_date=date(2026, 1, 1) + timedelta(days=30 * i),
+            principal_due=p,
+            interest_due=n,
+            fee_due=f,
         )
         for i, (p, n, f) in enumerate(draw_amounts)
     ]
@@ -130,9 +139,7 @@ def test_allocate_pays_oldest_first_and_fees_before_interest_before_principal(pa
 
 @settings(max_examples=300, deadline=None)
 @given(
-    oldest=st.one_of(
-        st.none(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))
-    ),
+    oldest=st.one_of(st.none(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31))),
     today=st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 12, 31)),
 )
 def test_bucket_due_date_range_agrees_with_bucket_for_days_past_due(oldest, today):
@@ -149,8 +156,11 @@ def test_bucket_due_date_range_agrees_with_bucket_for_days_past_due(oldest, toda
 
 def test_anchor_ten_thousand_over_twelve_months_at_five_per_ten_thousand_a_day():
     plan = money.build_schedule(
-        amount=Decimal("10000"), term_months=12, mode="equal_instalment",
-        daily_rate=Decimal("0.0005"), start=date(2026, 1, 10),
+        amount=Decimal("10000"),
+        term_months=12,
+        mode="equal_instalment",
+        daily_rate=Decimal("0.0005"),
+        start=date(2026, 1, 10),
     )
     assert plan[0].total == Decimal("917.99")
     assert money.apr_irr(amount=Decimal("10000"), schedule=plan) == Decimal("0.1825")
@@ -168,8 +178,10 @@ def test_flat_monthly_fee_on_original_principal_has_a_much_higher_irr_apr(
     principal = amount / 12
     plan = [
         money.PlannedInstalment(
-            seq=k, due_date=money.add_months(date(2026, 1, 10), k),
-            principal=principal, interest=fee,
+            seq=k,
+            due_date=money.add_months(date(2026, 1, 10), k),
+            principal=principal,
+            interest=fee,
         )
         for k in range(1, 13)
     ]
@@ -178,8 +190,11 @@ def test_flat_monthly_fee_on_original_principal_has_a_much_higher_irr_apr(
 
 def test_an_upfront_fee_raises_the_apr():
     plan = money.build_schedule(
-        amount=Decimal("10000"), term_months=12, mode="equal_instalment",
-        daily_rate=Decimal("0.0005"), start=date(2026, 1, 10),
+        amount=Decimal("10000"),
+        term_months=12,
+        mode="equal_instalment",
+        daily_rate=Decimal("0.0005"),
+        start=date(2026, 1, 10),
     )
     with_fee = money.apr_irr(amount=Decimal("10000"), schedule=plan, upfront_fee=Decimal("200"))
     assert with_fee > Decimal("0.1825")
@@ -187,9 +202,23 @@ def test_an_upfront_fee_raises_the_apr():
 
 @pytest.mark.parametrize(
     ("dpd", "bucket"),
-    [(0, "M0"), (1, "M1"), (30, "M1"), (31, "M2"), (60, "M2"), (61, "M3"), (90, "M3"),
-     (91, "M4"), (120, "M4"), (121, "M5"), (150, "M5"), (151, "M6"), (180, "M6"), (181, "M7"),
-     (2000, "M7")],
+    [
+        (0, "M0"),
+        (1, "M1"),
+        (30, "M1"),
+        (31, "M2"),
+        (60, "M2"),
+        (61, "M3"),
+        (90, "M3"),
+        (91, "M4"),
+        (120, "M4"),
+        (121, "M5"),
+        (150, "M5"),
+        (151, "M6"),
+        (180, "M6"),
+        (181, "M7"),
+        (2000, "M7"),
+    ],
 )
 def test_bucket_boundaries_follow_rules_5_1(dpd, bucket):
     assert money.bucket_for(dpd) == bucket
@@ -206,8 +235,15 @@ def test_due_today_is_not_past_due_and_nothing_owed_is_zero():
     [
         ({"dpd_at_month_end": 0, "due_in_month": True, "settled_in_month": True}, "C"),
         ({"dpd_at_month_end": 45, "due_in_month": True, "settled_in_month": True}, "C"),
-        ({"dpd_at_month_end": 200, "due_in_month": True, "settled_in_month": False,
-          "written_off": True}, "G"),
+        (
+            {
+                "dpd_at_month_end": 200,
+                "due_in_month": True,
+                "settled_in_month": False,
+                "written_off": True,
+            },
+            "G",
+        ),
         ({"dpd_at_month_end": 0, "due_in_month": False, "settled_in_month": False}, "*"),
         ({"dpd_at_month_end": 0, "due_in_month": True, "settled_in_month": False}, "N"),
         ({"dpd_at_month_end": 1, "due_in_month": True, "settled_in_month": False}, "1"),

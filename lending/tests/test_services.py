@@ -97,7 +97,11 @@ def register_kwargs(**overrides):
 
 def pay(loan: Drawdown, reference: str, amount: str, when, **kwargs) -> Repayment:
     return repayment_record(
-        actor=None, loan_no=loan.loan_no, reference=reference, amount=D(amount), paid_at=when,
+        actor=None,
+        loan_no=loan.loan_no,
+        reference=reference,
+        amount=D(amount),
+        paid_at=when,
         **kwargs,
     )
 
@@ -187,7 +191,10 @@ def test_identity_check_is_recorded_with_source_date_and_audit(analyst):
     borrower: Borrower = BorrowerFactory()
 
     borrower = identity_check_record(
-        actor=analyst, borrower=borrower, result="mismatched", source="PBOC-ID",
+        actor=analyst,
+        borrower=borrower,
+        result="mismatched",
+        source="PBOC-ID",
         checked_at=at(2026, 1, 4),
     )
 
@@ -205,7 +212,10 @@ def test_identity_check_replayed_writes_no_second_audit_row():
     borrower = BorrowerFactory()
     for _ in range(2):
         identity_check_record(
-            actor=None, borrower=borrower, result="matched", source="Telco",
+            actor=None,
+            borrower=borrower,
+            result="matched",
+            source="Telco",
             checked_at=at(2026, 1, 4),
         )
     assert len(audits("borrower.identity_checked")) == 1
@@ -226,8 +236,12 @@ def test_identity_check_refuses_an_unknown_result_and_a_borrower_login(borrower_
 def test_asset_declared_verified_is_stamped_and_audited():
     borrower = BorrowerFactory()
     asset = asset_declare(
-        actor=None, borrower=borrower, kind="deposit", amount=D("50000"),
-        declared_at=at(2026, 1, 5), verified=True,
+        actor=None,
+        borrower=borrower,
+        kind="deposit",
+        amount=D("50000"),
+        declared_at=at(2026, 1, 5),
+        verified=True,
     )
     assert asset.verified_at == at(2026, 1, 5)
     assert asset.amount == D("50000.00")
@@ -241,7 +255,10 @@ def test_asset_declaration_replayed_returns_the_same_asset():
         actor=None, borrower=borrower, kind="wealth", amount=D("8000"), declared_at=at(2026, 1, 5)
     )
     again = asset_declare(
-        actor=None, borrower=borrower, kind="wealth", amount=D("8000.00"),
+        actor=None,
+        borrower=borrower,
+        kind="wealth",
+        amount=D("8000.00"),
         declared_at=at(2026, 1, 5),
     )
     assert again.pk == first.pk
@@ -266,11 +283,17 @@ def test_asset_declaration_refuses_bad_amount_kind_and_borrower_login(borrower_u
 def test_a_new_card_is_added_once_and_later_sightings_only_move_last_seen():
     borrower = BorrowerFactory()
     first = bank_account_seen(
-        actor=None, borrower=borrower, card_no="6222021234567890123", bank_name="ICBC",
+        actor=None,
+        borrower=borrower,
+        card_no="6222021234567890123",
+        bank_name="ICBC",
         seen_at=at(2026, 1, 5),
     )
     again = bank_account_seen(
-        actor=None, borrower=borrower, card_no="6222021234567890123", bank_name="ICBC",
+        actor=None,
+        borrower=borrower,
+        card_no="6222021234567890123",
+        bank_name="ICBC",
         seen_at=at(2026, 2, 5),
     )
     assert again.pk == first.pk
@@ -285,7 +308,10 @@ def test_the_same_card_under_two_borrowers_is_two_accounts():
     a, b = BorrowerFactory(), BorrowerFactory()
     for borrower in (a, b):
         bank_account_seen(
-            actor=None, borrower=borrower, card_no="6222020000000001", bank_name="ABC",
+            actor=None,
+            borrower=borrower,
+            card_no="6222020000000001",
+            bank_name="ABC",
             seen_at=at(2026, 1, 5),
         )
     assert BankAccount.objects.filter(card_no="6222020000000001").count() == 2
@@ -299,7 +325,10 @@ def test_a_blank_card_and_a_borrower_login_are_refused(borrower_user):
         )
     with pytest.raises(NotAllowed):
         bank_account_seen(
-            actor=borrower_user, borrower=borrower, card_no="6222020000000001", bank_name="ABC",
+            actor=borrower_user,
+            borrower=borrower,
+            card_no="6222020000000001",
+            bank_name="ABC",
             seen_at=at(2026, 1, 5),
         )
     assert not BankAccount.objects.exists()
@@ -309,7 +338,10 @@ def test_a_new_device_is_added_once_and_later_sightings_only_move_last_seen(serv
     borrower = BorrowerFactory()
     for day in (5, 9, 7):
         device_seen(
-            actor=service_user, borrower=borrower, device_id="IMEI-1", platform="android",
+            actor=service_user,
+            borrower=borrower,
+            device_id="IMEI-1",
+            platform="android",
             seen_at=at(2026, 1, day),
         )
     device = Device.objects.get()
@@ -334,9 +366,17 @@ def test_drawdown_builds_the_schedule_fixes_the_apr_and_uses_the_line(service_us
     borrower = BorrowerFactory()
 
     loan = drawdown_create(
-        actor=service_user, borrower=borrower, loan_no="L1", amount=D("10000"), term_months=12,
-        repayment_mode="equal_instalment", purpose="travel", card_no="6222020000000001",
-        bank_name="ICBC", device_id="IMEI-9", disbursed_at=at(2026, 1, 10),
+        actor=service_user,
+        borrower=borrower,
+        loan_no="L1",
+        amount=D("10000"),
+        term_months=12,
+        repayment_mode="equal_instalment",
+        purpose="travel",
+        card_no="6222020000000001",
+        bank_name="ICBC",
+        device_id="IMEI-9",
+        disbursed_at=at(2026, 1, 10),
     )
 
     instalments = list(loan.instalments.order_by("seq"))
@@ -377,9 +417,15 @@ def test_drawdown_at_its_own_rate_and_mode_keeps_that_rate():
 def test_drawdown_replayed_returns_the_same_loan_and_writes_nothing():
     borrower = BorrowerFactory()
     kwargs: dict[str, Any] = {
-        "borrower": borrower, "loan_no": "L-REPLAY", "amount": D("5000"), "term_months": 6,
-        "repayment_mode": "equal_principal", "purpose": "daily", "card_no": "6222020000000001",
-        "bank_name": "ICBC", "disbursed_at": at(2026, 1, 10),
+        "borrower": borrower,
+        "loan_no": "L-REPLAY",
+        "amount": D("5000"),
+        "term_months": 6,
+        "repayment_mode": "equal_principal",
+        "purpose": "daily",
+        "card_no": "6222020000000001",
+        "bank_name": "ICBC",
+        "disbursed_at": at(2026, 1, 10),
     }
     first = drawdown_create(actor=None, **kwargs)
     again = drawdown_create(actor=None, **kwargs)
@@ -395,7 +441,9 @@ def test_drawdown_replayed_after_the_line_froze_still_answers_the_stored_loan():
     loan = DrawdownFactory(loan_no="L-FROZEN-LATER")
     line_freeze(actor=None, line=loan.line, reason="Fraud ring suspected")
     again = DrawdownFactory(
-        borrower=loan.borrower, loan_no="L-FROZEN-LATER", card_no=loan.bank_account.card_no,
+        borrower=loan.borrower,
+        loan_no="L-FROZEN-LATER",
+        card_no=loan.bank_account.card_no,
         disbursed_at=loan.disbursed_at,
     )
     assert again.pk == loan.pk
@@ -405,7 +453,9 @@ def test_drawdown_with_a_used_loan_number_and_other_data_is_a_conflict():
     loan = DrawdownFactory(loan_no="L-DUP")
     with pytest.raises(DuplicateKeyConflict) as exc:
         DrawdownFactory(
-            borrower=loan.borrower, loan_no="L-DUP", amount=D("999"),
+            borrower=loan.borrower,
+            loan_no="L-DUP",
+            amount=D("999"),
             card_no=loan.bank_account.card_no,
         )
     assert "amount" in exc.value.message
@@ -494,8 +544,12 @@ def test_an_on_time_payment_pays_the_first_instalment_and_moves_the_oldest_due_d
     first = loan.instalments.get(seq=1)
 
     repayment = repayment_record(
-        actor=service_user, loan_no=loan.loan_no, reference="R1", amount=D("917.99"),
-        paid_at=at(2026, 2, 10, 9), card_no=loan.bank_account.card_no,
+        actor=service_user,
+        loan_no=loan.loan_no,
+        reference="R1",
+        amount=D("917.99"),
+        paid_at=at(2026, 2, 10, 9),
+        card_no=loan.bank_account.card_no,
     )
 
     first.refresh_from_db()
@@ -639,8 +693,12 @@ def test_an_overpayment_of_a_late_loan_accrues_no_penalty():
 def test_paying_every_instalment_on_its_due_date_settles_the_loan():
     borrower, loan = borrower_with_drawdown(amount=D("3000"), term_months=3)
     for inst in loan.instalments.order_by("seq"):
-        pay(loan, f"R-{inst.seq}", str(inst.principal_due + inst.interest_due),
-            at(inst.due_date.year, inst.due_date.month, inst.due_date.day))
+        pay(
+            loan,
+            f"R-{inst.seq}",
+            str(inst.principal_due + inst.interest_due),
+            at(inst.due_date.year, inst.due_date.month, inst.due_date.day),
+        )
 
     loan.refresh_from_db()
     assert loan.status == DrawdownStatus.SETTLED
@@ -698,7 +756,10 @@ def test_a_repayment_is_refused_to_a_borrower_login(borrower_user):
     _, loan = borrower_with_drawdown()
     with pytest.raises(NotAllowed):
         repayment_record(
-            actor=borrower_user, loan_no=loan.loan_no, reference="R", amount=D("1"),
+            actor=borrower_user,
+            loan_no=loan.loan_no,
+            reference="R",
+            amount=D("1"),
             paid_at=at(2026, 2, 1),
         )
 
@@ -736,9 +797,13 @@ def test_the_oldest_unpaid_due_date_spans_every_drawdown_of_the_line():
 
 def transfer(borrower, **overrides):
     kwargs = {
-        "borrower": borrower, "reference": "T1", "amount": D("4000"),
-        "occurred_at": at(2026, 1, 10, 23, 30), "counterparty_name": "QuickCash Ltd",
-        "counterparty_account": "9558800000000001", "counterparty_is_lender": True,
+        "borrower": borrower,
+        "reference": "T1",
+        "amount": D("4000"),
+        "occurred_at": at(2026, 1, 10, 23, 30),
+        "counterparty_name": "QuickCash Ltd",
+        "counterparty_account": "9558800000000001",
+        "counterparty_is_lender": True,
         "card_no": "6222020000000001",
     }
     kwargs.update(overrides)
@@ -1000,7 +1065,8 @@ def rows_for(amount: Decimal, term: int, mode: str, start: date) -> list[Row]:
     mode=st.sampled_from(["equal_instalment", "equal_principal", "interest_first"]),
     payments=st.lists(
         st.tuples(st.integers(min_value=0, max_value=400), st.integers(1, 300_000)),
-        min_size=1, max_size=8,
+        min_size=1,
+        max_size=8,
     ),
 )
 def test_plan_repayment_conserves_money_and_never_pays_beyond_due(amount, term, mode, payments):
@@ -1056,7 +1122,10 @@ def test_a_blank_card_or_device_from_a_client_means_none_and_replays_cleanly():
     loan = DrawdownFactory(borrower=borrower, loan_no="L-BLANK", device_id="")
     assert loan.device is None
     again = DrawdownFactory(
-        borrower=borrower, loan_no="L-BLANK", device_id=None, card_no=loan.bank_account.card_no,
+        borrower=borrower,
+        loan_no="L-BLANK",
+        device_id=None,
+        card_no=loan.bank_account.card_no,
         disbursed_at=loan.disbursed_at,
     )
     assert again.pk == loan.pk

@@ -36,7 +36,9 @@ class _DecimalBounds(TypedDict, total=False):
 AMOUNT: _DecimalBounds = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0.01")}
 # The book's legal ceiling, 0.0986%/day (36% a year, RULES §4B.4); the database refuses more.
 RATE: _DecimalBounds = {
-    "max_digits": 8, "decimal_places": 6, "min_value": Decimal("0.000001"),
+    "max_digits": 8,
+    "decimal_places": 6,
+    "min_value": Decimal("0.000001"),
     "max_value": Decimal("0.000986"),
 }
 national_id_format = RegexValidator(
@@ -70,8 +72,11 @@ class EventSerializer(serializers.Serializer):
     """What every event carries."""
 
     event_id = serializers.CharField(
-        max_length=64, help_text=_("The lending core's id for this event; posting it again "
-                                   "records nothing and answers the same.")
+        max_length=64,
+        help_text=_(
+            "The lending core's id for this event; posting it again "
+            "records nothing and answers the same."
+        ),
     )
     kind = serializers.ChoiceField(choices=EventKind.choices)
     occurred_at = AwareDateTimeField(help_text=_("ISO 8601 with the UTC offset."))
@@ -89,8 +94,9 @@ class EventSerializer(serializers.Serializer):
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            detail = (exc.detail if isinstance(exc.detail, dict)
-                      else {"non_field_errors": exc.detail})
+            detail = (
+                exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            )
             raise serializers.ValidationError({**detail, **unknown}) from exc
         if unknown:
             raise serializers.ValidationError(unknown)
@@ -190,12 +196,18 @@ def _flatten(
             found.extend(_flatten(sub, index=index, event_id=event_id, field=sub_field))
         return found
     if isinstance(detail, list):
-        return [e for sub in detail for e in _flatten(sub, index=index, event_id=event_id,
-                                                      field=field)]
-    return [{
-        "index": index, "event_id": event_id, "field": field,
-        "code": str(getattr(detail, "code", "invalid")), "message": str(detail),
-    }]
+        return [
+            e for sub in detail for e in _flatten(sub, index=index, event_id=event_id, field=field)
+        ]
+    return [
+        {
+            "index": index,
+            "event_id": event_id,
+            "field": field,
+            "code": str(getattr(detail, "code", "invalid")),
+            "message": str(detail),
+        }
+    ]
 
 
 def canonical(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -222,16 +234,28 @@ def events_parse(raw: Any, *, max_events: int) -> tuple[list[dict[str, Any]], li
     event's position in the list; the list itself being wrong has index None, field "events".
     """
     if not isinstance(raw, list) or not raw:
-        return [], [{
-            "index": None, "event_id": None, "field": "events", "code": "invalid",
-            "message": str(_("Send one event object, or {\"events\": [...]} with at least one.")),
-        }]
+        return [], [
+            {
+                "index": None,
+                "event_id": None,
+                "field": "events",
+                "code": "invalid",
+                "message": str(_('Send one event object, or {"events": [...]} with at least one.')),
+            }
+        ]
     if len(raw) > max_events:
-        return [], [{
-            "index": None, "event_id": None, "field": "events", "code": "too_many",
-            "message": str(_("At most %(max)s events per batch; this one has %(count)s.")
-                           % {"max": max_events, "count": len(raw)}),
-        }]
+        return [], [
+            {
+                "index": None,
+                "event_id": None,
+                "field": "events",
+                "code": "too_many",
+                "message": str(
+                    _("At most %(max)s events per batch; this one has %(count)s.")
+                    % {"max": max_events, "count": len(raw)}
+                ),
+            }
+        ]
     valid: list[dict[str, Any]] = []
     errors: list[EventError] = []
     # One serializer per kind for the whole batch: building one per event deep-copies its
@@ -239,10 +263,15 @@ def events_parse(raw: Any, *, max_events: int) -> tuple[list[dict[str, Any]], li
     checkers: dict[str | None, EventSerializer] = {}
     for index, item in enumerate(raw):
         if not isinstance(item, Mapping):
-            errors.append({
-                "index": index, "event_id": None, "field": None, "code": "invalid",
-                "message": str(_("An event is a JSON object.")),
-            })
+            errors.append(
+                {
+                    "index": index,
+                    "event_id": None,
+                    "field": None,
+                    "code": "invalid",
+                    "message": str(_("An event is a JSON object.")),
+                }
+            )
             continue
         event_id = item.get("event_id") if isinstance(item.get("event_id"), str) else None
         kind = item.get("kind")
@@ -267,8 +296,10 @@ class EventResultSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=EventKind.choices)
     status = serializers.ChoiceField(
         choices=[("recorded", "recorded"), ("replayed", "replayed")],
-        help_text=_("recorded: applied now; replayed: this event id was recorded before and "
-                    "this is the answer it got then."),
+        help_text=_(
+            "recorded: applied now; replayed: this event id was recorded before and "
+            "this is the answer it got then."
+        ),
     )
     borrower_id = serializers.IntegerField()
     line_id = serializers.IntegerField(required=False, help_text="line_opened")

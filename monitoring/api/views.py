@@ -55,26 +55,41 @@ EVENT_SCHEMA = PolymorphicProxySerializer(
 )
 
 
-@extend_schema_field(PolymorphicProxySerializer(
-    component_name="Event", serializers=_BY_KIND, resource_type_field_name="kind", many=True,
-))
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="Event",
+        serializers=_BY_KIND,
+        resource_type_field_name="kind",
+        many=True,
+    )
+)
 class _EventListField(serializers.ListField):
     """Documentation only: the batch's events (parsed by the service, not by this field)."""
 
 
 class EventBatchSerializer(serializers.Serializer):
     events = _EventListField(
-        child=serializers.DictField(), min_length=1, max_length=1000,
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=1000,
         help_text=_("Up to 1,000 events, applied in order, all or nothing."),
     )
 
 
 _WHEN = "2026-03-01T09:30:00+08:00"
 _EXAMPLE_EVENT = {
-    "event_id": "evt-0001", "kind": "drawdown", "occurred_at": _WHEN, "customer_no": "C00000001",
-    "loan_no": "L2026030100001", "amount": "5000.00", "term_months": 12,
-    "repayment_mode": "equal_instalment", "purpose": "daily", "card_no": "6222020000001234",
-    "bank_name": "ICBC", "device_id": "dev-9f2c",
+    "event_id": "evt-0001",
+    "kind": "drawdown",
+    "occurred_at": _WHEN,
+    "customer_no": "C00000001",
+    "loan_no": "L2026030100001",
+    "amount": "5000.00",
+    "term_months": 12,
+    "repayment_mode": "equal_instalment",
+    "purpose": "daily",
+    "card_no": "6222020000001234",
+    "bank_name": "ICBC",
+    "device_id": "dev-9f2c",
 }
 
 
@@ -88,7 +103,7 @@ class EventIngestApi(APIView):
         operation_id="events_ingest",
         summary="Post lending-core events (one, or a batch of up to 1,000)",
         description=(
-            "Send one event object, or `{\"events\": [...]}`. Events are applied in order in one "
+            'Send one event object, or `{"events": [...]}`. Events are applied in order in one '
             "transaction: if any is malformed (400) or refused by the book (409), nothing of "
             "the batch is recorded, and `errors` lists each problem with the event's `index` "
             "and `field`. An `event_id` already recorded with the same data is a replay: it "
@@ -106,51 +121,103 @@ class EventIngestApi(APIView):
         ),
         responses={
             200: OpenApiResponse(EventBatchResultSerializer, description=_("All recorded.")),
-            400: OpenApiResponse(EventBatchErrorSerializer, description=_(
-                "Malformed input; every error with its event's index and field. Nothing "
-                "recorded.")),
+            400: OpenApiResponse(
+                EventBatchErrorSerializer,
+                description=_(
+                    "Malformed input; every error with its event's index and field. Nothing "
+                    "recorded."
+                ),
+            ),
             401: OpenApiResponse(description=_("No or bad token.")),
             403: OpenApiResponse(description=_("Not a service account or administrator.")),
             415: OpenApiResponse(description=_("The body is not application/json.")),
-            409: OpenApiResponse(EventBatchErrorSerializer, description=_(
-                "Refused by the book (e.g. a frozen line, an unknown loan) or an event id "
-                "reused with other data. Nothing recorded.")),
+            409: OpenApiResponse(
+                EventBatchErrorSerializer,
+                description=_(
+                    "Refused by the book (e.g. a frozen line, an unknown loan) or an event id "
+                    "reused with other data. Nothing recorded."
+                ),
+            ),
         },
         examples=[
             OpenApiExample("One drawdown", value=_EXAMPLE_EVENT, request_only=True),
             OpenApiExample(
                 "A batch",
-                value={"events": [_EXAMPLE_EVENT, {
-                    "event_id": "evt-0002", "kind": "repayment", "occurred_at": _WHEN,
-                    "customer_no": "C00000001", "loan_no": "L2026030100001", "amount": 458.33,
-                }]},
+                value={
+                    "events": [
+                        _EXAMPLE_EVENT,
+                        {
+                            "event_id": "evt-0002",
+                            "kind": "repayment",
+                            "occurred_at": _WHEN,
+                            "customer_no": "C00000001",
+                            "loan_no": "L2026030100001",
+                            "amount": 458.33,
+                        },
+                    ]
+                },
                 request_only=True,
             ),
             OpenApiExample(
-                "Recorded", status_codes=["200"], response_only=True,
-                value={"results": [{
-                    "index": 0, "event_id": "evt-0001", "kind": "drawdown",
-                    "status": "recorded", "borrower_id": 1, "drawdown_id": 42,
-                }]},
+                "Recorded",
+                status_codes=["200"],
+                response_only=True,
+                value={
+                    "results": [
+                        {
+                            "index": 0,
+                            "event_id": "evt-0001",
+                            "kind": "drawdown",
+                            "status": "recorded",
+                            "borrower_id": 1,
+                            "drawdown_id": 42,
+                        }
+                    ]
+                },
             ),
             OpenApiExample(
-                "Malformed", status_codes=["400"], response_only=True,
-                value={"message": "The batch was not recorded: 2 invalid field(s).",
-                       "code": "invalid_events", "errors": [
-                           {"index": 3, "event_id": "evt-0004", "field": "amount",
+                "Malformed",
+                status_codes=["400"],
+                response_only=True,
+                value={
+                    "message": "The batch was not recorded: 2 invalid field(s).",
+                    "code": "invalid_events",
+                    "errors": [
+                        {
+                            "index": 3,
+                            "event_id": "evt-0004",
+                            "field": "amount",
                             "code": "max_decimal_places",
-                            "message": "Ensure that there are no more than 2 decimal places."},
-                           {"index": 7, "event_id": "evt-0008", "field": "occurred_at",
-                            "code": "naive", "message": "Give the time with its UTC offset, "
-                            "e.g. 2026-03-01T09:30:00+08:00."}]},
+                            "message": "Ensure that there are no more than 2 decimal places.",
+                        },
+                        {
+                            "index": 7,
+                            "event_id": "evt-0008",
+                            "field": "occurred_at",
+                            "code": "naive",
+                            "message": "Give the time with its UTC offset, "
+                            "e.g. 2026-03-01T09:30:00+08:00.",
+                        },
+                    ],
+                },
             ),
             OpenApiExample(
-                "Refused", status_codes=["409"], response_only=True,
-                value={"message": "The batch was not recorded: 1 event(s) refused.",
-                       "code": "events_refused", "errors": [
-                           {"index": 0, "event_id": "evt-0001", "field": "customer_no",
+                "Refused",
+                status_codes=["409"],
+                response_only=True,
+                value={
+                    "message": "The batch was not recorded: 1 event(s) refused.",
+                    "code": "events_refused",
+                    "errors": [
+                        {
+                            "index": 0,
+                            "event_id": "evt-0001",
+                            "field": "customer_no",
                             "code": "line_not_active",
-                            "message": "The credit line is frozen: it takes no drawdown."}]},
+                            "message": "The credit line is frozen: it takes no drawdown.",
+                        }
+                    ],
+                },
             ),
         ],
     )
@@ -164,8 +231,11 @@ class EventIngestApi(APIView):
             # request.user as possibly anonymous:
             results = event_ingest(actor=request.user, events=events)  # type: ignore[arg-type]
         except EventBatchError as exc:
-            code = (status.HTTP_400_BAD_REQUEST if isinstance(exc, EventBatchInvalid)
-                    else status.HTTP_409_CONFLICT)
+            code = (
+                status.HTTP_400_BAD_REQUEST
+                if isinstance(exc, EventBatchInvalid)
+                else status.HTTP_409_CONFLICT
+            )
             return Response(
                 {"message": exc.message, "code": exc.code, "errors": exc.errors}, status=code
             )

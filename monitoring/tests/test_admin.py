@@ -10,8 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_event_admin_is_read_only_and_masks_personal_data(client, admin_user):
-    event = LineOpenedEventFactory(name="李四", national_id="110101199003071238",
-                                   mobile="13912345678")
+    event = LineOpenedEventFactory(
+        name="李四", national_id="110101199003071238", mobile="13912345678"
+    )
     event_ingest(actor=admin_user, events=[event])
     stored = Event.objects.get()
     client.force_login(admin_user)

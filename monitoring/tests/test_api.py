@@ -49,8 +49,12 @@ def test_one_event_is_recorded_and_updates_the_book(borrower_record, lending_cor
     [result] = response.json()["results"]
     drawdown = Drawdown.objects.get(loan_no=event["loan_no"])
     assert result == {
-        "index": 0, "event_id": event["event_id"], "kind": "drawdown", "status": "recorded",
-        "borrower_id": borrower_record.pk, "drawdown_id": drawdown.pk,
+        "index": 0,
+        "event_id": event["event_id"],
+        "kind": "drawdown",
+        "status": "recorded",
+        "borrower_id": borrower_record.pk,
+        "drawdown_id": drawdown.pk,
     }
     assert Instalment.objects.filter(drawdown=drawdown).count() == 3
 
@@ -58,8 +62,9 @@ def test_one_event_is_recorded_and_updates_the_book(borrower_record, lending_cor
 def test_a_batch_is_recorded_in_order_and_the_repayment_allocated(lending_core):
     opened = LineOpenedEventFactory()
     drawdown = DrawdownEventFactory(customer_no=opened["customer_no"])
-    repayment = RepaymentEventFactory(customer_no=opened["customer_no"],
-                                      loan_no=drawdown["loan_no"])
+    repayment = RepaymentEventFactory(
+        customer_no=opened["customer_no"], loan_no=drawdown["loan_no"]
+    )
 
     response = lending_core.post(URL, {"events": [opened, drawdown, repayment]}, format="json")
 
@@ -96,9 +101,7 @@ def test_a_replay_inside_one_batch_is_answered_from_its_first_occurrence(
     assert Event.objects.count() == 1
 
 
-def test_the_same_event_id_with_other_data_is_refused_with_its_index(
-    borrower_record, lending_core
-):
+def test_the_same_event_id_with_other_data_is_refused_with_its_index(borrower_record, lending_core):
     login = LoginEventFactory()
     lending_core.post(URL, login, format="json")
 
@@ -109,10 +112,15 @@ def test_the_same_event_id_with_other_data_is_refused_with_its_index(
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "events_refused"
-    assert body["errors"] == [{
-        "index": 1, "event_id": login["event_id"], "field": "event_id",
-        "code": "event_id_reused", "message": body["errors"][0]["message"],
-    }]
+    assert body["errors"] == [
+        {
+            "index": 1,
+            "event_id": login["event_id"],
+            "field": "event_id",
+            "code": "event_id_reused",
+            "message": body["errors"][0]["message"],
+        }
+    ]
     assert login["event_id"] in body["errors"][0]["message"]
     assert Event.objects.count() == 1
 
@@ -152,7 +160,10 @@ def test_every_validation_error_is_reported_and_nothing_recorded(borrower_record
     body = response.json()
     assert body["code"] == "invalid_events"
     assert {(e["index"], e["field"]) for e in body["errors"]} == {
-        (1, "amount"), (1, "repayment_mode"), (2, "occurred_at"), (4, "amount"),
+        (1, "amount"),
+        (1, "repayment_mode"),
+        (2, "occurred_at"),
+        (4, "amount"),
     }
     assert all(e["message"] for e in body["errors"])
     assert (Event.objects.count(), Drawdown.objects.count()) == before
@@ -210,8 +221,9 @@ def test_a_bad_token_or_an_inactive_service_account_is_refused_with_401(
     assert token.key
 
 
-@pytest.mark.parametrize("who", ["analyst", "senior_analyst", "manager", "head_of_risk",
-                                 "borrower_user"])
+@pytest.mark.parametrize(
+    "who", ["analyst", "senior_analyst", "manager", "head_of_risk", "borrower_user"]
+)
 def test_staff_and_borrower_tokens_are_refused_with_403(request, borrower_record, who):
     user = request.getfixturevalue(who)
 

@@ -41,8 +41,17 @@ pytestmark = pytest.mark.django_db
 def _book_counts() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (Event, Borrower, Drawdown, Instalment, Repayment, Device, BankAccount,
-                      TransferOut, AuditEvent)
+        for model in (
+            Event,
+            Borrower,
+            Drawdown,
+            Instalment,
+            Repayment,
+            Device,
+            BankAccount,
+            TransferOut,
+            AuditEvent,
+        )
     }
 
 
@@ -53,8 +62,12 @@ def test_line_opened_event_registers_the_borrower_and_opens_the_line(service_use
 
     borrower = Borrower.objects.get(customer_no="C12345678")
     assert result == {
-        "index": 0, "event_id": event["event_id"], "kind": "line_opened", "status": "recorded",
-        "borrower_id": borrower.pk, "line_id": borrower.line.pk,
+        "index": 0,
+        "event_id": event["event_id"],
+        "kind": "line_opened",
+        "status": "recorded",
+        "borrower_id": borrower.pk,
+        "line_id": borrower.line.pk,
     }
     assert borrower.national_id == "11010119900307123X"  # the check letter, upper case
     assert borrower.line.credit_limit == Decimal("30000.00")
@@ -99,11 +112,15 @@ def test_repayment_event_is_allocated_to_the_due_instalment(borrower_record, ser
 
 
 def test_login_device_and_bank_account_events_note_what_was_seen(borrower_record, service_user):
-    results = event_ingest(actor=service_user, events=[
-        LoginEventFactory(device_id="dev-1"), DeviceChangeEventFactory(device_id="dev-2"),
-        LoginEventFactory(device_id="dev-1", occurred_at="2026-02-05T08:00:00+08:00"),
-        BankAccountChangeEventFactory(card_no="6228480000005678"),
-    ])
+    results = event_ingest(
+        actor=service_user,
+        events=[
+            LoginEventFactory(device_id="dev-1"),
+            DeviceChangeEventFactory(device_id="dev-2"),
+            LoginEventFactory(device_id="dev-1", occurred_at="2026-02-05T08:00:00+08:00"),
+            BankAccountChangeEventFactory(card_no="6228480000005678"),
+        ],
+    )
 
     devices = {d.device_id: d for d in Device.objects.filter(borrower=borrower_record)}
     assert set(devices) == {"dev-1", "dev-2"}
@@ -128,15 +145,17 @@ def test_transfer_out_event_is_recorded_with_the_event_id_as_reference(
 def test_a_batch_is_applied_in_order_so_later_events_see_earlier_ones(service_user):
     opened = LineOpenedEventFactory()
     drawdown = DrawdownEventFactory(customer_no=opened["customer_no"])
-    repayment = RepaymentEventFactory(customer_no=opened["customer_no"],
-                                      loan_no=drawdown["loan_no"])
+    repayment = RepaymentEventFactory(
+        customer_no=opened["customer_no"], loan_no=drawdown["loan_no"]
+    )
 
     results = event_ingest(actor=service_user, events=[opened, drawdown, repayment])
 
     assert [r["status"] for r in results] == ["recorded"] * 3
     assert [r["index"] for r in results] == [0, 1, 2]
-    assert Repayment.objects.get(reference=repayment["event_id"]).drawdown.loan_no == (
-        drawdown["loan_no"]
+    assert (
+        Repayment.objects.get(reference=repayment["event_id"]).drawdown.loan_no
+        == (drawdown["loan_no"])
     )
 
 
@@ -157,9 +176,10 @@ def test_a_replay_is_recognised_by_meaning_not_spelling(borrower_record, service
     event = DrawdownEventFactory(amount="6000", occurred_at="2026-02-01T10:00:00+08:00")
     event_ingest(actor=service_user, events=[event])
 
-    [again] = event_ingest(actor=service_user, events=[
-        {**event, "amount": 6000.0, "occurred_at": "2026-02-01T02:00:00Z"}
-    ])
+    [again] = event_ingest(
+        actor=service_user,
+        events=[{**event, "amount": 6000.0, "occurred_at": "2026-02-01T02:00:00Z"}],
+    )
 
     assert again["status"] == "replayed"
     assert Drawdown.objects.count() == 1
@@ -184,9 +204,9 @@ def test_the_same_event_id_with_other_data_is_refused_and_nothing_recorded(
     before = _book_counts()
 
     with pytest.raises(EventBatchRefused) as refused:
-        event_ingest(actor=service_user, events=[
-            LoginEventFactory(), {**event, "amount": "7000.00"}
-        ])
+        event_ingest(
+            actor=service_user, events=[LoginEventFactory(), {**event, "amount": "7000.00"}]
+        )
 
     [error] = refused.value.errors
     assert error["index"] == 1
@@ -226,12 +246,18 @@ def test_every_invalid_field_is_reported_with_its_index_and_nothing_is_recorded(
 
     found = {(e["index"], e["field"]) for e in invalid.value.errors}
     assert found == {
-        (1, "amount"), (1, "term_months"),
+        (1, "amount"),
+        (1, "term_months"),
         (2, "occurred_at"),
-        (3, "amount"), (3, "colour"),
-        (4, "kind"), (4, "occurred_at"), (4, "customer_no"),
+        (3, "amount"),
+        (3, "colour"),
+        (4, "kind"),
+        (4, "occurred_at"),
+        (4, "customer_no"),
         (5, None),
-        (6, "national_id"), (6, "mobile"), (6, "income_band"),
+        (6, "national_id"),
+        (6, "mobile"),
+        (6, "income_band"),
     }
     naive = next(e for e in invalid.value.errors if e["index"] == 2)
     assert naive["code"] == "naive"
@@ -239,8 +265,7 @@ def test_every_invalid_field_is_reported_with_its_index_and_nothing_is_recorded(
     assert _book_counts() == before
 
 
-def test_a_batch_larger_than_the_maximum_is_refused_whole(borrower_record, service_user,
-                                                          settings):
+def test_a_batch_larger_than_the_maximum_is_refused_whole(borrower_record, service_user, settings):
     settings.RISKOPS_EVENT_BATCH_MAX = 3
 
     with pytest.raises(EventBatchInvalid) as invalid:
@@ -290,9 +315,12 @@ def test_a_repayment_for_another_customers_loan_is_refused(borrower_record, serv
     event_ingest(actor=service_user, events=[other, drawdown])
 
     with pytest.raises(EventBatchRefused) as refused:
-        event_ingest(actor=service_user, events=[
-            RepaymentEventFactory(customer_no=other["customer_no"], loan_no=drawdown["loan_no"])
-        ])
+        event_ingest(
+            actor=service_user,
+            events=[
+                RepaymentEventFactory(customer_no=other["customer_no"], loan_no=drawdown["loan_no"])
+            ],
+        )
 
     assert refused.value.errors[0]["code"] == "loan_of_another_customer"
     assert refused.value.errors[0]["field"] == "loan_no"

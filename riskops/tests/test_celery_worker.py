@@ -16,16 +16,19 @@ WAIT_SECONDS = 60  # a cold worker starts in a few seconds; this only bounds a b
 
 def _embedded_env(var_dir: Path) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith("RISKOPS_")
         and k not in {"SECRET_KEY", "SECRET_KEY_FILE", "DATABASE_URL", "REDIS_URL"}
     }
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "riskops.settings",
-        "RISKOPS_PROFILE": "embedded",
-        "RISKOPS_VAR_DIR": str(var_dir),
-        "RISKOPS_CELERY_EAGER": "0",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "riskops.settings",
+            "RISKOPS_PROFILE": "embedded",
+            "RISKOPS_VAR_DIR": str(var_dir),
+            "RISKOPS_CELERY_EAGER": "0",
+        }
+    )
     return env
 
 
@@ -34,21 +37,43 @@ def test_a_real_worker_runs_a_task_sent_with_delay(tmp_path):
     token = uuid.uuid4().hex
     worker = subprocess.Popen(  # noqa: S603 (our own interpreter, fixed arguments)
         [
-            sys.executable, "-m", "celery", "-A", "riskops", "worker", "-c", "1",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--include", "riskops.tasks", "--loglevel", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "riskops",
+            "worker",
+            "-c",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--include",
+            "riskops.tasks",
+            "--loglevel",
+            "INFO",
         ],
-        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     try:
         sent = subprocess.run(  # noqa: S603
             [
-                sys.executable, "-c",
+                sys.executable,
+                "-c",
                 "import django; django.setup(); from riskops.tasks import ping_task; "
                 f"ping_task.delay({token!r})",
             ],
-            cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60, check=False,
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert sent.returncode == 0, sent.stderr
         # The message sits in the queue folder until the worker takes it.

@@ -13,7 +13,11 @@ import pytest
 BASE_DIR = Path(__file__).resolve().parents[2]
 # Variables the settings read; a test starts from none of them, then sets its own.
 _SETTINGS_ENV = (
-    "SECRET_KEY", "SECRET_KEY_FILE", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DJANGO_SETTINGS_MODULE",
 )
 
 PRINT_SETTINGS = """
@@ -38,14 +42,20 @@ print(json.dumps({
 
 def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if not k.startswith("RISKOPS_") and k not in _SETTINGS_ENV
     }
     clean.update({"DJANGO_SETTINGS_MODULE": "riskops.settings", "RISKOPS_VAR_DIR": str(tmp_path)})
     clean.update(env)
     return subprocess.run(  # noqa: S603 (our own interpreter, fixed arguments)
-        [sys.executable, "-c", code], cwd=BASE_DIR, env=clean, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -82,7 +92,9 @@ def test_production_reads_the_secret_key_from_a_file(tmp_path):
     result = _run(
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.SECRET_KEY)",
-        tmp_path, SECRET_KEY_FILE=str(secret), **env,
+        tmp_path,
+        SECRET_KEY_FILE=str(secret),
+        **env,
     )
 
     assert result.returncode == 0, result.stderr
