@@ -951,15 +951,15 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             )
         )
     events.sort(key=lambda e: e[0])
-    for n, (at, kind, body, result_ids, reference) in enumerate(events, start=1):
-        event_id = reference or f"demo-{customer_no}-{n:04d}"
+    for n, (at, event_kind, body, result_ids, event_ref) in enumerate(events, start=1):
+        event_id = event_ref or f"demo-{customer_no}-{n:04d}"
         # The payload is what the API stores: the canonical validated event (keys sorted,
         # amounts at their scale, times in UTC); the result is what it answered.
         payload = dict(
             sorted(
                 {
                     "event_id": event_id,
-                    "kind": str(kind),
+                    "kind": str(event_kind),
                     "occurred_at": _utc_iso(at),
                     "customer_no": customer_no,
                     **body,
@@ -969,7 +969,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         result = {
             "index": 0,
             "event_id": event_id,
-            "kind": str(kind),
+            "kind": str(event_kind),
             "status": "recorded",
             "borrower_id": borrower_id,
             **result_ids,
@@ -979,7 +979,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             (
                 ids.take("event"),
                 event_id,
-                str(kind),
+                str(event_kind),
                 borrower_id,
                 at,
                 received,

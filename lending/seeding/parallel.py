@@ -47,9 +47,9 @@ def _id_columns() -> dict[str, list[tuple[int, int]]]:
 def _init(
     plan: book.BookPlan,
     chunk_size: int,
-    turn: Synchronized,  # type: ignore[type-arg]
-    failed: Synchronized,  # type: ignore[type-arg]
-    offsets: SynchronizedArray,  # type: ignore[type-arg]
+    turn: Synchronized,
+    failed: Synchronized,
+    offsets: SynchronizedArray,
     cond: Condition,
 ) -> None:
     _state.update(

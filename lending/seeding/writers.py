@@ -236,7 +236,7 @@ def _aware(value: datetime | None) -> datetime | None:
 def _columns_sql(table: str) -> list[str]:
     """Column names in the database (attname == column for every field here)."""
     fields = {f.attname: f for f in MODELS[table]._meta.concrete_fields}
-    return [fields[c].column for c in COLUMNS[table]]
+    return [str(fields[c].column) for c in COLUMNS[table]]
 
 
 class CopyWriter(Writer):
@@ -293,7 +293,7 @@ class BulkCreateWriter(Writer):
                 for c, v, k in zip(cols, row, kinds, strict=True)
             }
             objs.append(model(**values))
-        model.objects.bulk_create(objs, batch_size=self.batch_size)
+        model._default_manager.bulk_create(objs, batch_size=self.batch_size)
 
 
 class SaveWriter(Writer):
@@ -315,7 +315,7 @@ def next_ids() -> dict[str, int]:
     """The first free primary key per table (max + 1)."""
     result = {}
     for table, model in MODELS.items():
-        top = model.objects.aggregate(top=models.Max("pk"))["top"]
+        top = model._default_manager.aggregate(top=models.Max("pk"))["top"]
         result[table] = (top or 0) + 1
     return result
 

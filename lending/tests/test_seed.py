@@ -160,7 +160,7 @@ def test_schedules_allocations_and_outstanding_add_up(seeded):
     )
     for repayment in Repayment.objects.all():
         assert allocated[repayment.pk] == repayment.amount
-    parts = defaultdict(lambda: [Decimal(0)] * 3)
+    parts: defaultdict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 3)
     for inst_id, fee, interest, principal_part in RepaymentAllocation.objects.values_list(
         "instalment_id", "fee", "interest", "principal"
     ):
@@ -247,7 +247,9 @@ def test_demo_logins_exist_for_every_role(seeded):
         "borrower": "borrower",
         "lending-core": "service",
     }
-    assert User.objects.get(username="borrower").borrower.customer_no == "C00000001"
+    borrower_login = User.objects.get(username="borrower")
+    assert borrower_login.borrower is not None
+    assert borrower_login.borrower.customer_no == "C00000001"
     assert User.objects.get(username="admin").is_superuser
     assert User.objects.get(username="analyst").check_password(DEMO_PASSWORD)
     assert User.objects.get(username="lending-core").auth_token.key in seeded
