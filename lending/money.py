@@ -1,4 +1,4 @@
-"""The money math of the book: schedules, daily interest, penalty, allocation, APR, DPD.
+"""The money math of the book: schedules, interest, penalty, allocation, repayment, APR, DPD.
 
 Pure functions on Decimal, no database, so the services, the demo seeder and the tests share
 one implementation.
@@ -15,6 +15,19 @@ Settling a loan early charges interest by the actual day instead: outstanding pr
 daily rate x days since the last due date (or disbursement).
 Penalty: overdue principal accrues penalty interest at PENALTY_RATE_FACTOR x the daily rate for
 each day past due, added to the instalment's fees as it is accrued.
+
+Repayment (plan_repayment: the rules of lending.services.repayment_record, which the demo
+seeder replays in memory):
+1. Penalty is accrued on overdue principal up to the paid date, each day once
+   (accrue_penalties).
+2. The money pays the instalments due by then, oldest first, and within each fees, then
+   interest, then principal (allocate).
+3. Early settlement: if what is left equals the payoff of the instalments not yet due, the
+   loan settles, with the current period's interest charged by the day (capped at its
+   scheduled interest) and later periods' interest waived.
+4. Otherwise the rest pays the next instalments ahead of time, on the standing schedule.
+5. More than the payoff raises lending.errors.Overpayment.
+The paid date is the payment time's date in the project's time zone (django.utils.timezone).
 """
 
 from __future__ import annotations
@@ -22,8 +35,13 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Protocol
+
+from django.utils import timezone
+
+from lending.errors import Overpayment
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -133,9 +151,13 @@ def penalty_interest(*, overdue_principal: Decimal, daily_rate: Decimal, days: i
     )
 
 
-@dataclass
+@dataclass(slots=True)  # slots: the seeder holds millions of these
 class InstalmentState:
-    """What an allocation needs to know of an instalment (a model row or a seeder's record)."""
+    """An instalment in memory: what allocate needs, plus what plan_repayment needs.
+
+    allocate reads the amounts only; plan_repayment (the seeder's record) also the date penalty
+    has been accrued through and when the instalment was paid in full.
+    """
 
     seq: int
     due_date: date
@@ -145,6 +167,8 @@ class InstalmentState:
     principal_paid: Decimal = ZERO
     interest_paid: Decimal = ZERO
     fee_paid: Decimal = ZERO
+    penalty_through: date | None = None
+    paid_off_at: datetime | None = None
 
     @property
     def remaining(self) -> Decimal:
@@ -181,7 +205,7 @@ def allocate(amount: Decimal, instalments: Sequence[InstalmentState]) -> Allocat
 
     Mutates the states' paid amounts and returns what went where, plus any amount left over
     once everything given is paid. The caller decides which instalments are eligible (those
-    due, then those ahead of time) and in which order; see the services.
+    due, then those ahead of time) and in which order; see plan_repayment.
     """
     left = amount
     result = AllocationResult()
@@ -200,6 +224,219 @@ def allocate(amount: Decimal, instalments: Sequence[InstalmentState]) -> Allocat
             result.allocations.append(part)
     result.unapplied = left
     return result
+
+
+class InstalmentLike(Protocol):
+    """The instalment fields the repayment plan reads and writes: a model row
+    (lending.models.Instalment), or an InstalmentState (the seeder's in-memory record)."""
+
+    seq: int
+    due_date: date
+    principal_due: Decimal
+    interest_due: Decimal
+    fee_due: Decimal
+    principal_paid: Decimal
+    interest_paid: Decimal
+    fee_paid: Decimal
+    penalty_through: date | None
+    paid_off_at: datetime | None
+
+
+@dataclass
+class InstalmentOutcome:
+    """What one repayment did to one instalment."""
+
+    fee: Decimal = ZERO
+    interest: Decimal = ZERO
+    principal: Decimal = ZERO
+    penalty_accrued: Decimal = ZERO
+    # The instalment's fields that changed (update_fields for a model row).
+    fields: set[str] = field(default_factory=set)
+
+    @property
+    def total(self) -> Decimal:
+        return self.fee + self.interest + self.principal
+
+
+@dataclass
+class RepaymentPlan:
+    """The outcome of plan_repayment: per-instalment parts (by seq), and whether it settles."""
+
+    parts: dict[int, InstalmentOutcome] = field(default_factory=dict)
+    settles: bool = False
+    penalty_accrued: Decimal = ZERO
+
+
+def _remaining(inst: InstalmentLike) -> Decimal:
+    return (
+        inst.principal_due
+        + inst.interest_due
+        + inst.fee_due
+        - inst.principal_paid
+        - inst.interest_paid
+        - inst.fee_paid
+    )
+
+
+def _state(inst: InstalmentLike) -> InstalmentState:
+    return InstalmentState(
+        seq=inst.seq,
+        due_date=inst.due_date,
+        principal_due=inst.principal_due,
+        interest_due=inst.interest_due,
+        fee_due=inst.fee_due,
+        principal_paid=inst.principal_paid,
+        interest_paid=inst.interest_paid,
+        fee_paid=inst.fee_paid,
+    )
+
+
+def _allocate_onto(
+    amount: Decimal, instalments: list[InstalmentLike], parts: dict[int, InstalmentOutcome]
+) -> Decimal:
+    """allocate over `instalments`, copied back onto them; returns what was left."""
+    by_seq = {inst.seq: inst for inst in instalments}
+    states = {inst.seq: _state(inst) for inst in instalments}
+    result = allocate(amount, list(states.values()))
+    for alloc in result.allocations:
+        inst, state = by_seq[alloc.seq], states[alloc.seq]
+        inst.fee_paid = state.fee_paid
+        inst.interest_paid = state.interest_paid
+        inst.principal_paid = state.principal_paid
+        part = parts.setdefault(alloc.seq, InstalmentOutcome())
+        part.fee += alloc.fee
+        part.interest += alloc.interest
+        part.principal += alloc.principal
+        part.fields |= {"fee_paid", "interest_paid", "principal_paid"}
+    return result.unapplied
+
+
+def accrue_penalties(
+    instalments: Sequence[InstalmentLike], *, daily_rate: Decimal, on: date
+) -> dict[int, Decimal]:
+    """Accrue penalty interest up to `on` on every overdue instalment; return it by seq.
+
+    An instalment is overdue when its due date is before `on` and principal is unpaid. It
+    accrues penalty_interest on that unpaid principal for the days from
+    max(due date, penalty_through) to `on`, added to fee_due; penalty_through becomes `on`
+    (even when the penalty rounds to 0.00). Mutates the instalments.
+    """
+    accrued: dict[int, Decimal] = {}
+    for inst in instalments:
+        overdue_principal = inst.principal_due - inst.principal_paid
+        if inst.paid_off_at is not None or inst.due_date >= on or overdue_principal <= 0:
+            continue
+        accrue_from = max(inst.due_date, inst.penalty_through or inst.due_date)
+        days = (on - accrue_from).days
+        if days <= 0:
+            continue
+        penalty = penalty_interest(
+            overdue_principal=overdue_principal, daily_rate=daily_rate, days=days
+        )
+        inst.fee_due += penalty
+        inst.penalty_through = on
+        accrued[inst.seq] = penalty
+    return accrued
+
+
+def plan_repayment(
+    instalments: Sequence[InstalmentLike],
+    *,
+    amount: Decimal,
+    paid_at: datetime,
+    daily_rate: Decimal,
+    disbursed_on: date,
+    loan_no: str = "",
+) -> RepaymentPlan:
+    """Apply a repayment to a drawdown's instalments in memory (no database): the rules of
+    lending.services.repayment_record, shared with the demo seeder so the two cannot drift.
+    The paid date is `paid_at` in the project's time zone (django.utils.timezone).
+
+    Mutates the instalments (sorted by seq by the caller or not: they are sorted here) and
+    returns what went where. Raises Overpayment, leaving the instalments half-changed: the
+    caller discards them (the service's transaction rolls back).
+    """
+    ordered = sorted(instalments, key=lambda inst: inst.seq)
+    paid_date = timezone.localdate(paid_at)
+    plan = RepaymentPlan()
+
+    # 1. Penalty on overdue principal up to the paid date.
+    for seq, penalty in accrue_penalties(ordered, daily_rate=daily_rate, on=paid_date).items():
+        part = plan.parts.setdefault(seq, InstalmentOutcome())
+        part.penalty_accrued = penalty
+        part.fields |= {"fee_due", "penalty_through"}
+        plan.penalty_accrued += penalty
+
+    # 2. Instalments due by the paid date, oldest first, fees -> interest -> principal.
+    due = [i for i in ordered if i.due_date <= paid_date and i.paid_off_at is None]
+    rest = _allocate_onto(amount, due, plan.parts)
+
+    # 3./4./5. What is left goes to the instalments not yet due.
+    future = [i for i in ordered if i.due_date > paid_date]
+    if rest > 0:
+        payoff, settle_interest = _payoff(ordered, future, paid_date, daily_rate, disbursed_on)
+        if rest > payoff:
+            raise Overpayment(loan_no=loan_no, amount=amount, payoff=amount - rest + payoff)
+        if rest == payoff:
+            plan.settles = True
+            for inst in future:
+                if settle_interest[inst.seq] != inst.interest_due:
+                    inst.interest_due = settle_interest[inst.seq]
+                    plan.parts.setdefault(inst.seq, InstalmentOutcome()).fields.add("interest_due")
+        left = _allocate_onto(rest, list(future), plan.parts)
+        # The payoff bounds `rest`, and every future instalment's remaining is at least its
+        # share of the payoff, so nothing can be left over here.
+        if left != 0:
+            raise RuntimeError(f"{left} left over after the payoff check")
+
+    # Every instalment now fully paid is marked, whichever step paid it.
+    for inst in ordered:
+        if inst.paid_off_at is None and _remaining(inst) == 0:
+            inst.paid_off_at = paid_at
+            plan.parts.setdefault(inst.seq, InstalmentOutcome()).fields.add("paid_off_at")
+    if all(inst.paid_off_at is not None for inst in ordered):
+        plan.settles = True  # paid off early, or the last payment on or after its due date
+    return plan
+
+
+def _payoff(
+    ordered: list[InstalmentLike],
+    future: list[InstalmentLike],
+    paid_date: date,
+    daily_rate: Decimal,
+    disbursed_on: date,
+) -> tuple[Decimal, dict[int, Decimal]]:
+    """What settles the instalments not yet due on `paid_date`, and their new interest_due.
+
+    Current period (the first instalment not yet due): interest by the actual day on the
+    principal still outstanding, since the previous due date or disbursement, capped at the
+    scheduled interest. Later periods: interest waived, except what a prepayment already
+    paid (it is kept, never refunded here). Fees on them, if any, stay due.
+    """
+    if not future:
+        return ZERO, {}
+    current = future[0]
+    previous = [inst for inst in ordered if inst.seq < current.seq]
+    period_start = previous[-1].due_date if previous else disbursed_on
+    outstanding_principal = sum((i.principal_due - i.principal_paid for i in future), ZERO)
+    accrued = daily_interest(
+        principal=outstanding_principal,
+        daily_rate=daily_rate,
+        days=(paid_date - period_start).days,
+    )
+    new_interest = {current.seq: max(min(accrued, current.interest_due), current.interest_paid)}
+    for inst in future[1:]:
+        new_interest[inst.seq] = inst.interest_paid
+    payoff = sum(
+        (
+            (i.principal_due - i.principal_paid)
+            + (new_interest[i.seq] - i.interest_paid)
+            + (i.fee_due - i.fee_paid)
+            for i in future
+        ),
+        ZERO,
+    )
+    return payoff, new_interest
 
 
 def days_past_due(oldest_unpaid_due: date | None, today: date) -> int:

@@ -29,7 +29,6 @@ from lending.models import (
     Repayment,
     RepaymentAllocation,
 )
-from lending.services import accrue_penalties
 
 if TYPE_CHECKING:
     from accounts.models import AuditEvent, User
@@ -244,7 +243,7 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
     for drawdown in borrower.drawdowns.all():
         # Penalty is booked into fee_due only when money arrives; show what has accrued up to
         # today as well, computed on copies by the same rule the repayment service applies.
-        unbooked = accrue_penalties(
+        unbooked = money.accrue_penalties(
             [copy.copy(inst) for inst in drawdown.instalments.all()],
             daily_rate=drawdown.daily_rate,
             on=today,

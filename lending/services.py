@@ -26,11 +26,10 @@ Rules shared by all services here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -65,7 +64,6 @@ from lending.errors import (
     LineNotActive,
     NotAllowed,
     NotFrozen,
-    Overpayment,
     ReasonRequired,
     UnknownLoan,
 )
@@ -657,218 +655,6 @@ def drawdown_create(
 # --- repayments -------------------------------------------------------------------------------
 
 
-class InstalmentLike(Protocol):
-    """The instalment fields the repayment plan reads and writes: a model row, or the seeder's
-    in-memory record with the same attribute names."""
-
-    seq: int
-    due_date: date
-    principal_due: Decimal
-    interest_due: Decimal
-    fee_due: Decimal
-    principal_paid: Decimal
-    interest_paid: Decimal
-    fee_paid: Decimal
-    penalty_through: date | None
-    paid_off_at: datetime | None
-
-
-@dataclass
-class InstalmentOutcome:
-    """What one repayment did to one instalment."""
-
-    fee: Decimal = ZERO
-    interest: Decimal = ZERO
-    principal: Decimal = ZERO
-    penalty_accrued: Decimal = ZERO
-    # The instalment's fields that changed (update_fields for a model row).
-    fields: set[str] = field(default_factory=set)
-
-    @property
-    def total(self) -> Decimal:
-        return self.fee + self.interest + self.principal
-
-
-@dataclass
-class RepaymentPlan:
-    """The outcome of plan_repayment: per-instalment parts (by seq), and whether it settles."""
-
-    parts: dict[int, InstalmentOutcome] = field(default_factory=dict)
-    settles: bool = False
-    penalty_accrued: Decimal = ZERO
-
-
-def _remaining(inst: InstalmentLike) -> Decimal:
-    return (
-        inst.principal_due
-        + inst.interest_due
-        + inst.fee_due
-        - inst.principal_paid
-        - inst.interest_paid
-        - inst.fee_paid
-    )
-
-
-def _state(inst: InstalmentLike) -> money.InstalmentState:
-    return money.InstalmentState(
-        seq=inst.seq,
-        due_date=inst.due_date,
-        principal_due=inst.principal_due,
-        interest_due=inst.interest_due,
-        fee_due=inst.fee_due,
-        principal_paid=inst.principal_paid,
-        interest_paid=inst.interest_paid,
-        fee_paid=inst.fee_paid,
-    )
-
-
-def _allocate_onto(
-    amount: Decimal, instalments: list[InstalmentLike], parts: dict[int, InstalmentOutcome]
-) -> Decimal:
-    """money.allocate over `instalments`, copied back onto them; returns what was left."""
-    by_seq = {inst.seq: inst for inst in instalments}
-    states = {inst.seq: _state(inst) for inst in instalments}
-    result = money.allocate(amount, list(states.values()))
-    for alloc in result.allocations:
-        inst, state = by_seq[alloc.seq], states[alloc.seq]
-        inst.fee_paid = state.fee_paid
-        inst.interest_paid = state.interest_paid
-        inst.principal_paid = state.principal_paid
-        part = parts.setdefault(alloc.seq, InstalmentOutcome())
-        part.fee += alloc.fee
-        part.interest += alloc.interest
-        part.principal += alloc.principal
-        part.fields |= {"fee_paid", "interest_paid", "principal_paid"}
-    return result.unapplied
-
-
-def accrue_penalties(
-    instalments: Sequence[InstalmentLike], *, daily_rate: Decimal, on: date
-) -> dict[int, Decimal]:
-    """Accrue penalty interest up to `on` on every overdue instalment; return it by seq.
-
-    An instalment is overdue when its due date is before `on` and principal is unpaid. It
-    accrues money.penalty_interest on that unpaid principal for the days from
-    max(due date, penalty_through) to `on`, added to fee_due; penalty_through becomes `on`
-    (even when the penalty rounds to 0.00). Mutates the instalments.
-    """
-    accrued: dict[int, Decimal] = {}
-    for inst in instalments:
-        overdue_principal = inst.principal_due - inst.principal_paid
-        if inst.paid_off_at is not None or inst.due_date >= on or overdue_principal <= 0:
-            continue
-        accrue_from = max(inst.due_date, inst.penalty_through or inst.due_date)
-        days = (on - accrue_from).days
-        if days <= 0:
-            continue
-        penalty = money.penalty_interest(
-            overdue_principal=overdue_principal, daily_rate=daily_rate, days=days
-        )
-        inst.fee_due += penalty
-        inst.penalty_through = on
-        accrued[inst.seq] = penalty
-    return accrued
-
-
-def plan_repayment(
-    instalments: Sequence[InstalmentLike],
-    *,
-    amount: Decimal,
-    paid_at: datetime,
-    daily_rate: Decimal,
-    disbursed_on: date,
-    loan_no: str = "",
-) -> RepaymentPlan:
-    """Apply a repayment to a drawdown's instalments in memory (no database): the rules of
-    repayment_record, shared with the demo seeder so the two cannot drift.
-
-    Mutates the instalments (sorted by seq by the caller or not: they are sorted here) and
-    returns what went where. Raises Overpayment, leaving the instalments half-changed: the
-    caller discards them (the service's transaction rolls back).
-    """
-    ordered = sorted(instalments, key=lambda inst: inst.seq)
-    paid_date = timezone.localdate(paid_at)
-    plan = RepaymentPlan()
-
-    # 1. Penalty on overdue principal up to the paid date.
-    for seq, penalty in accrue_penalties(ordered, daily_rate=daily_rate, on=paid_date).items():
-        part = plan.parts.setdefault(seq, InstalmentOutcome())
-        part.penalty_accrued = penalty
-        part.fields |= {"fee_due", "penalty_through"}
-        plan.penalty_accrued += penalty
-
-    # 2. Instalments due by the paid date, oldest first, fees -> interest -> principal.
-    due = [i for i in ordered if i.due_date <= paid_date and i.paid_off_at is None]
-    rest = _allocate_onto(amount, due, plan.parts)
-
-    # 3./4./5. What is left goes to the instalments not yet due.
-    future = [i for i in ordered if i.due_date > paid_date]
-    if rest > 0:
-        payoff, settle_interest = _payoff(ordered, future, paid_date, daily_rate, disbursed_on)
-        if rest > payoff:
-            raise Overpayment(loan_no=loan_no, amount=amount, payoff=amount - rest + payoff)
-        if rest == payoff:
-            plan.settles = True
-            for inst in future:
-                if settle_interest[inst.seq] != inst.interest_due:
-                    inst.interest_due = settle_interest[inst.seq]
-                    plan.parts.setdefault(inst.seq, InstalmentOutcome()).fields.add("interest_due")
-        left = _allocate_onto(rest, list(future), plan.parts)
-        # The payoff bounds `rest`, and every future instalment's remaining is at least its
-        # share of the payoff, so nothing can be left over here.
-        if left != 0:
-            raise RuntimeError(f"{left} left over after the payoff check")
-
-    # Every instalment now fully paid is marked, whichever step paid it.
-    for inst in ordered:
-        if inst.paid_off_at is None and _remaining(inst) == 0:
-            inst.paid_off_at = paid_at
-            plan.parts.setdefault(inst.seq, InstalmentOutcome()).fields.add("paid_off_at")
-    if all(inst.paid_off_at is not None for inst in ordered):
-        plan.settles = True  # paid off early, or the last payment on or after its due date
-    return plan
-
-
-def _payoff(
-    ordered: list[InstalmentLike],
-    future: list[InstalmentLike],
-    paid_date: date,
-    daily_rate: Decimal,
-    disbursed_on: date,
-) -> tuple[Decimal, dict[int, Decimal]]:
-    """What settles the instalments not yet due on `paid_date`, and their new interest_due.
-
-    Current period (the first instalment not yet due): interest by the actual day on the
-    principal still outstanding, since the previous due date or disbursement, capped at the
-    scheduled interest. Later periods: interest waived, except what a prepayment already
-    paid (it is kept, never refunded here). Fees on them, if any, stay due.
-    """
-    if not future:
-        return ZERO, {}
-    current = future[0]
-    previous = [inst for inst in ordered if inst.seq < current.seq]
-    period_start = previous[-1].due_date if previous else disbursed_on
-    outstanding_principal = sum((i.principal_due - i.principal_paid for i in future), ZERO)
-    accrued = money.daily_interest(
-        principal=outstanding_principal,
-        daily_rate=daily_rate,
-        days=(paid_date - period_start).days,
-    )
-    new_interest = {current.seq: max(min(accrued, current.interest_due), current.interest_paid)}
-    for inst in future[1:]:
-        new_interest[inst.seq] = inst.interest_paid
-    payoff = sum(
-        (
-            (i.principal_due - i.principal_paid)
-            + (new_interest[i.seq] - i.interest_paid)
-            + (i.fee_due - i.fee_paid)
-            for i in future
-        ),
-        ZERO,
-    )
-    return payoff, new_interest
-
-
 @transaction.atomic  # not durable: event ingestion composes it into one batch
 def repayment_record(
     *,
@@ -883,8 +669,8 @@ def repayment_record(
 
     Replayed with the same reference and data it returns the stored repayment; with
     different data it raises DuplicateKeyConflict. The paid date is `paid_at` in Shanghai.
-    The steps below are plan_repayment's (pure, shared with the demo seeder); this service
-    locks, plans, then writes the rows.
+    The steps below are lending.money.plan_repayment's (pure, shared with the demo seeder);
+    this service locks, plans, then writes the rows.
 
     1. Penalty: each instalment due before the paid date and not fully paid accrues penalty
        interest (money.penalty_interest) on its unpaid principal, from max(due date, the date
@@ -956,7 +742,7 @@ def repayment_record(
         Instalment.objects.select_for_update().filter(drawdown=drawdown).order_by("seq")
     )
     by_seq = {inst.seq: inst for inst in instalments}
-    plan = plan_repayment(
+    plan = money.plan_repayment(
         instalments,
         amount=amount,
         paid_at=paid_at,

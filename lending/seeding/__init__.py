@@ -5,7 +5,7 @@ million rows, and one of a million borrowers (the benchmark) about a hundred mil
 through `drawdown_create` and `repayment_record` row by row (a locked re-read, a save and an
 audit row each) would take hours, so the seeder generates the book in memory and writes it in
 bulk (COPY on PostgreSQL, executemany on SQLite). It uses the same math, though: schedules and
-APRs from lending.money, and every repayment applied by lending.services.plan_repayment, the
+APRs from lending.money, and every repayment applied by lending.money.plan_repayment, the
 pure half of repayment_record. The rows are what the services would have written for the same
 history, except their per-change audit rows: the seed run writes one AuditEvent,
 "demo.seeded", naming what it generated. Logins are created through accounts.services.

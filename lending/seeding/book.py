@@ -6,7 +6,7 @@ borrowers are written in. What spans borrowers (rings sharing devices and payout
 shared mobile numbers, who defaults early) is planned once from `random.Random(f"{seed}:book")`.
 
 Every figure of the schedule and APR comes from lending.money, and every repayment is applied
-by lending.services.plan_repayment (the in-memory half of repayment_record: penalties,
+by lending.money.plan_repayment (the in-memory half of repayment_record: penalties,
 allocation, settlement), replayed in the order the services would have seen the events, so
 the rows are what `drawdown_create` and `repayment_record` would have written for the same
 history.
@@ -37,7 +37,6 @@ from lending.choices import (
     RepaymentMode,
 )
 from lending.seeding import people
-from lending.services import accrue_penalties, plan_repayment
 from monitoring.choices import EventKind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -250,33 +249,6 @@ def fill_aprs(rows: Rows, mapper: Callable[..., Iterable[Decimal]] = map) -> Non
 
 
 @dataclass(slots=True)
-class SeedInstalment:
-    """An instalment in memory, with the attributes lending.services.plan_repayment uses."""
-
-    seq: int
-    due_date: date
-    principal_due: Decimal
-    interest_due: Decimal
-    fee_due: Decimal = ZERO
-    principal_paid: Decimal = ZERO
-    interest_paid: Decimal = ZERO
-    fee_paid: Decimal = ZERO
-    penalty_through: date | None = None
-    paid_off_at: datetime | None = None
-
-    @property
-    def remaining(self) -> Decimal:
-        return (
-            self.principal_due
-            + self.interest_due
-            + self.fee_due
-            - self.principal_paid
-            - self.interest_paid
-            - self.fee_paid
-        )
-
-
-@dataclass(slots=True)
 class Payment:
     paid_at: datetime
     amount: Decimal
@@ -331,7 +303,7 @@ class Loan:
         start = disbursed_at.date()
         # Same due dates as money.build_schedule(start=start): the disbursement day, monthly.
         self.states = [
-            SeedInstalment(p.seq, money.add_months(start, p.seq), p.principal, p.interest)
+            money.InstalmentState(p.seq, money.add_months(start, p.seq), p.principal, p.interest)
             for p in schedule
         ]
         self.payments: list[Payment] = []
@@ -340,7 +312,7 @@ class Loan:
     def pay(self, paid_at: datetime, through: int, fraction: float | None) -> Payment | None:
         """Pay what is owed on instalments 1..through (or a fraction of it) at `paid_at`.
 
-        The outcome is lending.services.plan_repayment's, the function repayment_record runs:
+        The outcome is lending.money.plan_repayment's, the function repayment_record runs:
         penalties accrued to the paid date, due instalments first, then ahead of time. The
         seeder never pays the last instalment before its due date, so no payment is more
         than the payoff (Overpayment would mean a bug here and is left to raise).
@@ -350,7 +322,7 @@ class Loan:
             return None
         # Penalties accrue on the paid date first; the amount owed includes them.
         aware = paid_at.replace(tzinfo=SHANGHAI)
-        accrue_penalties(self.states, daily_rate=self.rate, on=paid_at.date())
+        money.accrue_penalties(self.states, daily_rate=self.rate, on=paid_at.date())
         owed = sum((s.remaining for s in self.states[:through]), ZERO)
         if fraction is None:
             amount = owed
@@ -358,7 +330,7 @@ class Loan:
             amount = money.to_fen(owed * Decimal(str(round(fraction, 2))))
             if amount <= 0 or amount >= owed:
                 return None
-        result = plan_repayment(
+        result = money.plan_repayment(
             self.states,
             amount=amount,
             paid_at=aware,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lending import money
+from lending.errors import Overpayment
+from lending.tests.factories import at
 
 MODES = ["equal_instalment", "equal_principal", "interest_first"]
 
@@ -283,3 +286,74 @@ def test_due_dates_clamp_to_month_end():
     assert money.add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert money.add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
     assert money.add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
+
+
+# plan_repayment and accrue_penalties: the rules of lending.services.repayment_record, which the
+# demo seeder replays in memory.
+
+
+def rows_for(amount: Decimal, term: int, mode: str, start: date) -> list[money.InstalmentState]:
+    """The schedule as the seeder holds it in memory (money.InstalmentState)."""
+    plan = money.build_schedule(
+        amount=amount, term_months=term, mode=mode, daily_rate=Decimal("0.0005"), start=start
+    )
+    return [money.InstalmentState(p.seq, p.due_date, p.principal, p.interest) for p in plan]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    amount=st.integers(min_value=500, max_value=50_000).map(Decimal),
+    term=st.integers(min_value=1, max_value=12),
+    mode=st.sampled_from(["equal_instalment", "equal_principal", "interest_first"]),
+    payments=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=400), st.integers(1, 300_000)),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_plan_repayment_conserves_money_and_never_pays_beyond_due(amount, term, mode, payments):
+    start = date(2026, 1, 10)
+    rows = rows_for(amount, term, mode, start)
+    settled = False
+    for day_offset, fen in sorted(payments):
+        if settled:
+            break
+        paid_at = at(2026, 1, 10) + timedelta(days=day_offset)
+        paid = Decimal(fen) / 100
+        before = sum(r.principal_paid + r.interest_paid + r.fee_paid for r in rows)
+        snapshot = [dataclasses.replace(r) for r in rows]
+        try:
+            plan = money.plan_repayment(
+                rows, amount=paid, paid_at=paid_at, daily_rate=Decimal("0.0005"), disbursed_on=start
+            )
+        except Overpayment as exc:
+            assert paid > exc.extra["payoff"]
+            rows = snapshot  # the service's transaction would roll back
+            continue
+        after = sum(r.principal_paid + r.interest_paid + r.fee_paid for r in rows)
+        assert after - before == paid
+        assert sum(p.total for p in plan.parts.values()) == paid
+        for r in rows:
+            assert 0 <= r.fee_paid <= r.fee_due
+            assert 0 <= r.interest_paid <= r.interest_due
+            assert 0 <= r.principal_paid <= r.principal_due
+            assert (r.paid_off_at is not None) == (
+                r.principal_due + r.interest_due + r.fee_due
+                == r.principal_paid + r.interest_paid + r.fee_paid
+            )
+        settled = plan.settles
+        if settled:
+            assert all(r.paid_off_at is not None for r in rows)
+            assert sum(r.principal_paid for r in rows) == amount
+
+
+def test_accrue_penalties_counts_each_day_once():
+    rows = rows_for(Decimal("10000"), 3, "equal_instalment", date(2026, 1, 10))
+    first = money.accrue_penalties(rows, daily_rate=Decimal("0.0005"), on=date(2026, 2, 20))
+    again = money.accrue_penalties(rows, daily_rate=Decimal("0.0005"), on=date(2026, 2, 20))
+    later = money.accrue_penalties(rows, daily_rate=Decimal("0.0005"), on=date(2026, 2, 25))
+    assert first == {1: Decimal("8.21")}  # 3,283.15 overdue x 0.025%/day x 10 days
+    assert again == {}
+    assert set(later) == {1}
+    assert rows[0].penalty_through == date(2026, 2, 25)
+    assert rows[1].penalty_through is None

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import time_machine
 from django.db import connection, connections
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from accounts.models import AuditEvent
 from lending import money
@@ -52,7 +48,6 @@ from lending.models import (
     TransferOut,
 )
 from lending.services import (
-    accrue_penalties,
     asset_declare,
     bank_account_seen,
     book_snapshot_take,
@@ -63,7 +58,6 @@ from lending.services import (
     line_freeze,
     line_refresh_arrears,
     line_unfreeze,
-    plan_repayment,
     repayment_record,
     transfer_out_record,
 )
@@ -1030,91 +1024,6 @@ def test_time_in_tests_is_shanghai_time():
 
         assert timezone.localdate() == date(2026, 3, 1)
         assert timezone.localdate() - timedelta(days=1) == date(2026, 2, 28)
-
-
-# --- plan_repayment (the pure rules repayment_record and the seeder share) ---------------------
-
-
-@dataclass
-class Row:
-    """A seeder-style in-memory instalment: plan_repayment needs only these attributes."""
-
-    seq: int
-    due_date: date
-    principal_due: Decimal
-    interest_due: Decimal
-    fee_due: Decimal = D("0.00")
-    principal_paid: Decimal = D("0.00")
-    interest_paid: Decimal = D("0.00")
-    fee_paid: Decimal = D("0.00")
-    penalty_through: date | None = None
-    paid_off_at: datetime | None = None
-
-
-def rows_for(amount: Decimal, term: int, mode: str, start: date) -> list[Row]:
-    plan = money.build_schedule(
-        amount=amount, term_months=term, mode=mode, daily_rate=D("0.0005"), start=start
-    )
-    return [Row(p.seq, p.due_date, p.principal, p.interest) for p in plan]
-
-
-@settings(max_examples=120, deadline=None)
-@given(
-    amount=st.integers(min_value=500, max_value=50_000).map(D),
-    term=st.integers(min_value=1, max_value=12),
-    mode=st.sampled_from(["equal_instalment", "equal_principal", "interest_first"]),
-    payments=st.lists(
-        st.tuples(st.integers(min_value=0, max_value=400), st.integers(1, 300_000)),
-        min_size=1,
-        max_size=8,
-    ),
-)
-def test_plan_repayment_conserves_money_and_never_pays_beyond_due(amount, term, mode, payments):
-    start = date(2026, 1, 10)
-    rows = rows_for(amount, term, mode, start)
-    settled = False
-    for day_offset, fen in sorted(payments):
-        if settled:
-            break
-        paid_at = at(2026, 1, 10) + timedelta(days=day_offset)
-        paid = D(fen) / 100
-        before = sum(r.principal_paid + r.interest_paid + r.fee_paid for r in rows)
-        snapshot = [dataclasses.replace(r) for r in rows]
-        try:
-            plan = plan_repayment(
-                rows, amount=paid, paid_at=paid_at, daily_rate=D("0.0005"), disbursed_on=start
-            )
-        except Overpayment as exc:
-            assert paid > exc.extra["payoff"]
-            rows = snapshot  # the service's transaction would roll back
-            continue
-        after = sum(r.principal_paid + r.interest_paid + r.fee_paid for r in rows)
-        assert after - before == paid
-        assert sum(p.total for p in plan.parts.values()) == paid
-        for r in rows:
-            assert 0 <= r.fee_paid <= r.fee_due
-            assert 0 <= r.interest_paid <= r.interest_due
-            assert 0 <= r.principal_paid <= r.principal_due
-            assert (r.paid_off_at is not None) == (
-                r.principal_due + r.interest_due + r.fee_due
-                == r.principal_paid + r.interest_paid + r.fee_paid
-            )
-        settled = plan.settles
-        if settled:
-            assert all(r.paid_off_at is not None for r in rows)
-            assert sum(r.principal_paid for r in rows) == amount
-
-
-def test_accrue_penalties_counts_each_day_once():
-    rows = rows_for(D("10000"), 3, "equal_instalment", date(2026, 1, 10))
-    first = accrue_penalties(rows, daily_rate=D("0.0005"), on=date(2026, 2, 20))
-    again = accrue_penalties(rows, daily_rate=D("0.0005"), on=date(2026, 2, 20))
-    later = accrue_penalties(rows, daily_rate=D("0.0005"), on=date(2026, 2, 25))
-    assert first == {1: D("8.21")}  # 3,283.15 overdue x 0.025%/day x 10 days
-    assert again == {}
-    assert set(later) == {1}
-    assert rows[0].penalty_through == date(2026, 2, 25)
-    assert rows[1].penalty_through is None
 
 
 def test_a_blank_card_or_device_from_a_client_means_none_and_replays_cleanly():
