@@ -19,6 +19,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
+from accounts.selectors import audit_trail_for_borrower
 from lending import money
 from lending.choices import Bucket, LineStatus
 from lending.models import (
@@ -262,22 +263,8 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
 
 
 def borrower_audit_trail(*, user: User, borrower: Borrower) -> list[AuditEvent]:
-    """The borrower's audit trail for staff (newest first, capped), empty for anyone else.
-
-    Uses accounts.selectors.audit_trail_for_borrower when the platform has written it; until
-    then the same read is made here (AuditEvent is indexed by borrower and time).
-    """
-    if not user.is_risk_staff:
-        return []
-    events: QuerySet[AuditEvent]
-    try:
-        from accounts.selectors import audit_trail_for_borrower
-    except ImportError:
-        from accounts.models import AuditEvent
-
-        events = AuditEvent.objects.filter(borrower=borrower).select_related("actor")
-    else:
-        events = audit_trail_for_borrower(user=user, borrower=borrower)
+    """The borrower's audit trail for staff (newest first, capped), empty for anyone else."""
+    events = audit_trail_for_borrower(user=user, borrower=borrower)
     return list(events.order_by("-at", "-id")[:AUDIT_TRAIL_LIMIT])
 
 

@@ -672,23 +672,11 @@ def repayment_record(
     The steps below are lending.money.plan_repayment's (pure, shared with the demo seeder);
     this service locks, plans, then writes the rows.
 
-    1. Penalty: each instalment due before the paid date and not fully paid accrues penalty
-       interest (money.penalty_interest) on its unpaid principal, from max(due date, the date
-       penalty was last accrued through) to the paid date; it is added to the instalment's
-       fee_due and penalty_through moves to the paid date.
-    2. Due instalments (due date <= paid date) take the money oldest first, and within each
-       fees, then interest, then principal (money.allocate).
-    3. Early settlement: if what is left equals the payoff of the instalments not yet due,
-       the loan settles. The payoff is their unpaid principal plus interest for the current
-       period by the actual day (money.daily_interest on the outstanding principal for the
-       days since the last due date, or since disbursement), capped at that period's
-       scheduled interest so settling early never costs more than paying as agreed; later
-       periods' interest is waived. The current instalment's interest_due becomes that
-       figure, later ones' interest_due drops to what was already paid ahead (zero unless a
-       prepayment reached them), everything is paid and the drawdown is settled.
-    4. Otherwise the rest pays the next instalments ahead of time, in order, each by its
-       scheduled interest then principal (no re-amortisation: the schedule stands).
-    5. More than the payoff raises Overpayment, and nothing changes.
+    In short: penalty accrues on overdue principal up to the paid date; due instalments take
+    the money oldest first (fees, interest, principal); enough to settle everything early
+    settles the loan with interest by the actual day; less pays the next instalments ahead
+    of time; more than the payoff raises Overpayment and changes nothing. The numbered rules
+    are in lending.money's module docstring.
 
     Each instalment the payment reaches gets a RepaymentAllocation row; an instalment fully
     paid gets paid_off_at = paid_at. The drawdown's principal_outstanding, the line's used
