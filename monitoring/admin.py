@@ -10,26 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.masking import mask_card, mask_mobile, mask_name, mask_national_id
 from monitoring.models import Event
-
-# Personal data inside a payload is shown masked, as on every staff page; the full values
-# are on the borrower's records, behind the reveal-with-a-reason flow.
-PAYLOAD_MASKS = {
-    "name": mask_name,
-    "national_id": mask_national_id,
-    "mobile": mask_mobile,
-    "card_no": mask_card,
-    "counterparty_account": mask_card,
-}
-
-
-def payload_masked(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload with its personal-data fields masked."""
-    return {
-        key: PAYLOAD_MASKS[key](value) if key in PAYLOAD_MASKS and isinstance(value, str) else value
-        for key, value in payload.items()
-    }
 
 
 @admin.register(Event)
@@ -53,9 +34,11 @@ class EventAdmin(admin.ModelAdmin):
     # Counting a large event table for the paginator is slow and adds nothing here.
     show_full_result_count = False
 
+    # The payload is stored with its personal data already masked (event_storage_form); the
+    # full values are on the borrower's records, behind the reveal-with-a-reason flow.
     @admin.display(description=_("payload (personal data masked)"))
     def payload_shown(self, obj: Event) -> str:
-        text = json.dumps(payload_masked(obj.payload), ensure_ascii=False, indent=2)
+        text = json.dumps(obj.payload, ensure_ascii=False, indent=2)
         return format_html("<pre>{}</pre>", text)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

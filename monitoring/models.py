@@ -12,7 +12,12 @@ from monitoring.choices import EventKind
 class Event(models.Model):
     """One event as the lending core posted it, recorded once per client event id.
 
-    `result` is what the API answered for it, so a replay of the same id answers the same.
+    `payload` is the event's canonical form with its personal data masked (name, national ID,
+    mobile, card and counterparty account numbers): the full values are kept once, on the
+    borrower's records. `payload_digest` is a keyed digest of the full canonical payload, by
+    which a replay of the same id is told from the id reused for other data
+    (monitoring.services.event_storage_form). `result` is what the API answered for it, so a
+    replay of the same id answers the same.
     """
 
     event_id = models.CharField(_("event id"), max_length=64, unique=True)
@@ -28,6 +33,7 @@ class Event(models.Model):
     occurred_at = models.DateTimeField(_("occurred at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     payload = models.JSONField(_("payload"))
+    payload_digest = models.CharField(_("payload digest"), max_length=64)
     result = models.JSONField(_("result"), default=dict)
     posted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

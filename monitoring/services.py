@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.crypto import salted_hmac
 
 from accounts.audit import audit
 from accounts.choices import Role
+from accounts.masking import mask_card, mask_mobile, mask_name, mask_national_id
 from lending import services as lending
 from lending.errors import UnknownBorrower, UnknownLoan
 from lending.models import Borrower, Drawdown
@@ -61,6 +64,37 @@ KEY_FIELD = {
 }
 # Lending services name times after what they mean; an event has one time, occurred_at.
 TIME_FIELDS = {"registered_at", "opened_at", "disbursed_at", "paid_at", "seen_at"}
+# Personal data an event may carry, and how Event.payload keeps it: masked, as staff pages
+# show it (RULES §6.2). The full values live once, on the borrower's own records, behind the
+# reveal-with-a-reason flow; the event log keeps no second unmasked copy (PIPL art. 6).
+PAYLOAD_MASKS: dict[str, Callable[[str], str]] = {
+    "name": mask_name,
+    "national_id": mask_national_id,
+    "mobile": mask_mobile,
+    "card_no": mask_card,
+    "counterparty_account": mask_card,
+}
+# The key salt of Event.payload_digest. Keyed (with SECRET_KEY), so the digest of a guessed
+# payload cannot be computed by whoever reads the table to confirm a national ID or card.
+PAYLOAD_DIGEST_SALT = "riskops.monitoring.event-payload"
+
+
+def event_storage_form(payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """How an event is kept: (payload with personal data masked, digest of the full payload).
+
+    `payload` is the validated event in its canonical form (monitoring.api.serializers.canonical).
+    The digest is a keyed HMAC-SHA256 of that form as compact, key-sorted JSON, so the same
+    event, however it was written, has the same digest: replays are recognised by comparing
+    digests, as the masked payload can no longer tell two ID numbers apart. Used by ingestion
+    and by the demo seeder, which must store exactly what ingestion would.
+    """
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    digest = salted_hmac(PAYLOAD_DIGEST_SALT, text, algorithm="sha256").hexdigest()
+    masked = {
+        key: PAYLOAD_MASKS[key](value) if key in PAYLOAD_MASKS and isinstance(value, str) else value
+        for key, value in payload.items()
+    }
+    return masked, digest
 
 
 def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any]]:
@@ -71,8 +105,9 @@ def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any
     1. Check every event's form (monitoring.api.serializers); any error -> EventBatchInvalid
        listing them all, before any transaction is opened.
     2. In one durable transaction: look up the event ids already recorded. An id seen before
-       (earlier, or earlier in this batch) with the same data is a replay; with other data it
-       is refused (EventBatchRefused listing every such index, code event_id_reused).
+       (earlier, or earlier in this batch) with the same data (the same payload digest) is a
+       replay; with other data it is refused (EventBatchRefused listing every such index,
+       code event_id_reused).
     3. Claim the new ids by inserting their Event rows first, so a concurrent request with
        the same ids waits on them and is then refused (event_in_flight) instead of applying
        the events twice.
@@ -80,6 +115,8 @@ def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any
        (DomainError) rolls the whole batch back: EventBatchRefused with its index, field,
        code and message. Events after it were not tried.
     5. Store each event's answer in Event.result.
+
+    Event rows keep the payload masked and a digest of the full one (event_storage_form).
 
     Returns one dict per event, in order: index, event_id, kind, status ("recorded" or
     "replayed") and the ids it touched (borrower_id, drawdown_id, ...). A replay answers
@@ -98,23 +135,23 @@ def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any
 
 def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Steps 2-5 of event_ingest, inside its transaction."""
-    payloads = [canonical(event) for event in parsed]
+    forms = [event_storage_form(canonical(event)) for event in parsed]
     stored = {
         row.event_id: row
         for row in Event.objects.filter(event_id__in={e["event_id"] for e in parsed})
     }
     first_index: dict[str, int] = {}  # a new event id -> where it first appears in the batch
     conflicts: list[EventError] = []
-    for index, (event, payload) in enumerate(zip(parsed, payloads, strict=True)):
+    for index, (event, (_, digest)) in enumerate(zip(parsed, forms, strict=True)):
         event_id = event["event_id"]
         if event_id in stored:
-            seen_payload = stored[event_id].payload
+            seen_digest = stored[event_id].payload_digest
         elif event_id in first_index:
-            seen_payload = payloads[first_index[event_id]]
+            seen_digest = forms[first_index[event_id]][1]
         else:
             first_index[event_id] = index
             continue
-        if seen_payload != payload:
+        if seen_digest != digest:
             conflicts.append(_refusal(index, event, EventIdReused(event_id=event_id)))
     if conflicts:
         raise EventBatchRefused(conflicts)
@@ -124,7 +161,8 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
             event_id=parsed[index]["event_id"],
             kind=parsed[index]["kind"],
             occurred_at=parsed[index]["occurred_at"],
-            payload=payloads[index],
+            payload=forms[index][0],
+            payload_digest=forms[index][1],
             posted_by=actor,
         )
         for index in first_index.values()

@@ -38,6 +38,7 @@ from lending.choices import (
 )
 from lending.seeding import people
 from monitoring.choices import EventKind
+from monitoring.services import event_storage_form
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -926,16 +927,19 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     for n, (at, event_kind, body, result_ids, event_ref) in enumerate(events, start=1):
         event_id = event_ref or f"demo-{customer_no}-{n:04d}"
         # The payload is what the API stores: the canonical validated event (keys sorted,
-        # amounts at their scale, times in UTC); the result is what it answered.
-        payload = dict(
-            sorted(
-                {
-                    "event_id": event_id,
-                    "kind": str(event_kind),
-                    "occurred_at": _utc_iso(at),
-                    "customer_no": customer_no,
-                    **body,
-                }.items()
+        # amounts at their scale, times in UTC), kept masked with the digest of the full one,
+        # so a later real post of the same event id replays; the result is what it answered.
+        payload, payload_digest = event_storage_form(
+            dict(
+                sorted(
+                    {
+                        "event_id": event_id,
+                        "kind": str(event_kind),
+                        "occurred_at": _utc_iso(at),
+                        "customer_no": customer_no,
+                        **body,
+                    }.items()
+                )
             )
         )
         result = {
@@ -958,6 +962,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 payload,
                 result,
                 plan.service_user_id,
+                payload_digest,
             )
         )
 

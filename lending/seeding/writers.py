@@ -140,6 +140,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "payload",
         "result",
         "posted_by_id",
+        "payload_digest",
     ),
 }
 PLUS_8 = timezone(timedelta(hours=8))

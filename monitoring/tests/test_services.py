@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from decimal import Decimal
@@ -8,6 +10,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection, transaction
+from django.test import override_settings
 
 from accounts.models import AuditEvent
 from lending.choices import LineStatus
@@ -22,6 +25,7 @@ from lending.models import (
     TransferOut,
 )
 from monitoring import services
+from monitoring.api.serializers import canonical, events_parse
 from monitoring.errors import EventBatchInvalid, EventBatchRefused, EventPostNotAllowed
 from monitoring.models import Event
 from monitoring.services import event_ingest
@@ -225,6 +229,59 @@ def test_an_event_id_reused_with_other_data_inside_one_batch_is_refused(
 
     assert [(e["index"], e["code"]) for e in refused.value.errors] == [(1, "event_id_reused")]
     assert Event.objects.count() == 0
+
+
+def test_an_event_id_reused_with_other_personal_data_that_masks_the_same_is_refused(
+    service_user,
+):
+    # The stored payload cannot tell these two ID numbers apart; the digest of the full one can.
+    opened = LineOpenedEventFactory(national_id="110101199003071238")
+    event_ingest(actor=service_user, events=[opened])
+
+    with pytest.raises(EventBatchRefused) as refused:
+        event_ingest(actor=service_user, events=[{**opened, "national_id": "110101198512251238"}])
+
+    assert [(e["index"], e["code"]) for e in refused.value.errors] == [(0, "event_id_reused")]
+
+
+def test_the_stored_payload_keeps_personal_data_only_masked(borrower_record, service_user):
+    opened = LineOpenedEventFactory(
+        name="李四", national_id="110101199003071238", mobile="13912345678"
+    )
+    drawdown = DrawdownEventFactory(card_no="6222020000001234")
+    transfer = TransferOutEventFactory(
+        counterparty_account="6217000000009999", card_no="6222020000001234"
+    )
+    event_ingest(actor=service_user, events=[opened, drawdown, transfer])
+
+    stored = {e.kind: e.payload for e in Event.objects.all()}
+    assert (
+        stored["line_opened"]["name"],
+        stored["line_opened"]["national_id"],
+        stored["line_opened"]["mobile"],
+    ) == ("李*", "110101********1238", "139****5678")
+    assert stored["line_opened"]["city"] == "Shanghai"  # the rest is kept as posted
+    assert stored["drawdown"]["card_no"] == "622202******1234"
+    assert stored["transfer_out"]["card_no"] == "622202******1234"
+    assert stored["transfer_out"]["counterparty_account"] == "621700******9999"
+    text = json.dumps(list(stored.values()), ensure_ascii=False)
+    for full in ("110101199003071238", "13912345678", "6222020000001234", "6217000000009999"):
+        assert full not in text
+
+
+def test_the_payload_digest_is_keyed_not_a_plain_hash_of_the_payload(service_user):
+    opened = LineOpenedEventFactory()
+    event_ingest(actor=service_user, events=[opened])
+    [valid], _ = events_parse([opened], max_events=1)
+    text = json.dumps(canonical(valid), sort_keys=True, separators=(",", ":"))
+
+    digest = Event.objects.get().payload_digest
+
+    assert len(digest) == 64
+    assert digest == services.event_storage_form(canonical(valid))[1]
+    assert digest != hashlib.sha256(text.encode()).hexdigest()
+    with override_settings(SECRET_KEY="another-key"):
+        assert services.event_storage_form(canonical(valid))[1] != digest
 
 
 def test_every_invalid_field_is_reported_with_its_index_and_nothing_is_recorded(
