@@ -396,6 +396,19 @@ def asset_declare(
 # --- what was seen: bank cards and devices ----------------------------------------------------
 
 
+def _widen_seen(seen: BankAccount | Device, seen_at: datetime) -> list[str]:
+    """Stretch first_seen_at/last_seen_at to cover `seen_at` (events may arrive out of order);
+    return the fields changed."""
+    changed = []
+    if seen_at > seen.last_seen_at:
+        seen.last_seen_at = seen_at
+        changed.append("last_seen_at")
+    if seen_at < seen.first_seen_at:
+        seen.first_seen_at = seen_at
+        changed.append("first_seen_at")
+    return changed
+
+
 def _bank_account_touch(
     *, actor: User | None, borrower: Borrower, card_no: str, bank_name: str, seen_at: datetime
 ) -> BankAccount:
@@ -421,13 +434,7 @@ def _bank_account_touch(
             after={"card_no": mask_card(card_no), "bank_name": bank_name},
         )
         return account
-    changed = []
-    if seen_at > account.last_seen_at:
-        account.last_seen_at = seen_at
-        changed.append("last_seen_at")
-    if seen_at < account.first_seen_at:
-        account.first_seen_at = seen_at
-        changed.append("first_seen_at")
+    changed = _widen_seen(account, seen_at)
     if bank_name and not account.bank_name:
         account.bank_name = bank_name[:64]
         changed.append("bank_name")
@@ -461,13 +468,7 @@ def _device_touch(
             after={"device_id": device_id, "platform": platform},
         )
         return device
-    changed = []
-    if seen_at > device.last_seen_at:
-        device.last_seen_at = seen_at
-        changed.append("last_seen_at")
-    if seen_at < device.first_seen_at:
-        device.first_seen_at = seen_at
-        changed.append("first_seen_at")
+    changed = _widen_seen(device, seen_at)
     if platform and not device.platform:
         device.platform = platform[:16]
         changed.append("platform")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time as clock
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -163,8 +164,8 @@ def _field_kinds(table: str) -> list[str]:
     return [fields[c].get_internal_type() for c in COLUMNS[table]]
 
 
-class Writer:
-    """Writes chunks of rows and keeps per-table counts and seconds."""
+class Writer(ABC):
+    """Writes chunks of rows and keeps per-table counts and seconds; subclasses say how."""
 
     def __init__(self) -> None:
         self.counts = dict.fromkeys(TABLES, 0)
@@ -180,8 +181,9 @@ class Writer:
             self.seconds[table] += clock.perf_counter() - started
             self.counts[table] += len(batch)
 
+    @abstractmethod
     def write_table(self, table: str, batch: list[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
+        """Write one table's rows of a chunk."""
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
