@@ -250,9 +250,11 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
             on=today,
         )
         for inst in drawdown.instalments.all():
-            # fees_to_date, state and days_overdue are display attributes for the schedule
-            # table, not model fields (hence the attr-defined ignores):
-            inst.fees_to_date = inst.fee_due + unbooked.get(inst.seq, ZERO)  # type: ignore[attr-defined]
+            # fees_to_date, due_to_date, state and days_overdue are display attributes for the
+            # schedule tables, not model fields (hence the attr-defined ignores):
+            fees_to_date = inst.fee_due + unbooked.get(inst.seq, ZERO)
+            inst.fees_to_date = fees_to_date  # type: ignore[attr-defined]
+            inst.due_to_date = inst.principal_due + inst.interest_due + fees_to_date  # type: ignore[attr-defined]
             if inst.remaining <= 0:
                 inst.state, inst.days_overdue = "paid", 0  # type: ignore[attr-defined]
             else:

@@ -385,3 +385,26 @@ def test_reveal_is_post_only(client, senior_analyst, book):
     client.force_login(senior_analyst)
     response = client.get(reverse("lending:pii-reveal", args=[book["current"].pk]))
     assert response.status_code == 405
+
+
+def test_overdue_instalments_show_penalty_accrued_up_to_today(analyst, book):
+    """Penalty is booked only when money arrives; the schedule still shows what is owed today."""
+    from lending import money
+
+    borrower = selectors.borrower_detail(user=analyst, borrower_id=book["late"].pk)
+    overdue = [
+        inst
+        for drawdown in borrower.drawdowns.all()
+        for inst in drawdown.instalments.all()
+        if inst.state == "overdue"
+    ]
+    assert overdue
+    for inst in overdue:
+        penalty = money.penalty_interest(
+            overdue_principal=inst.principal_due - inst.principal_paid,
+            daily_rate=inst.drawdown.daily_rate,
+            days=(NOW.date() - inst.due_date).days,
+        )
+        assert penalty > 0
+        assert inst.fees_to_date == inst.fee_due + penalty
+        assert inst.due_to_date == inst.principal_due + inst.interest_due + inst.fees_to_date
