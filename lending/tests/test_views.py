@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -392,7 +393,8 @@ def test_overdue_instalments_show_penalty_accrued_up_to_today(analyst, book):
     from lending import money
 
     borrower = selectors.borrower_detail(user=analyst, borrower_id=book["late"].pk)
-    overdue = [
+    # Display attributes set by the selector, not model fields: typed as Any.
+    overdue: list[Any] = [
         inst
         for drawdown in borrower.drawdowns.all()
         for inst in drawdown.instalments.all()
