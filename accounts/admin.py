@@ -17,7 +17,7 @@ from accounts.choices import Role
 from accounts.errors import NotAllowed
 from accounts.models import AuditEvent, PiiAccess, User
 from accounts.services import user_create, user_deactivate, user_set_role
-from riskops.errors import DomainError
+from core.errors import DomainError
 
 # Changed only through accounts.services (role rules, audit row, token revocation), so the
 # change form shows them read-only and the list's actions below change them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from riskops.errors import DomainError
+from core.errors import DomainError
 
 
 class NotAllowed(DomainError):

@@ -71,7 +71,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from lending.seeding import SeedOptions, ensure_staff_logins, peak_rss_mb, seed_book
+    from demo.seeding import SeedOptions, ensure_staff_logins, peak_rss_mb, seed_book
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)

@@ -26,7 +26,7 @@ from lending.selectors import (
 )
 from lending.selectors import borrower_detail as borrower_detail_selector
 from lending.selectors import borrower_list as borrower_list_selector
-from riskops.errors import DomainError
+from core.errors import DomainError
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:

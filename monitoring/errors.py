@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 
-from riskops.errors import DomainError
+from core.errors import DomainError
 
 
 class EventError(TypedDict):

@@ -28,7 +28,7 @@ from monitoring.errors import (
     LoanOfAnotherCustomer,
 )
 from monitoring.models import Event
-from riskops.errors import DomainError
+from core.errors import DomainError
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -128,10 +128,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "core",
     "accounts",
     "lending",
     "decisions",
     "monitoring",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -238,7 +240,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "riskops.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -273,8 +275,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     # Every minute, only when RISKOPS_DEMO_FEED is on (make run): a few synthetic lending-core
     # events through the real ingestion service, so the demo book keeps moving.
-    "monitoring-demo-event-feed": {
-        "task": "monitoring.tasks.demo_event_feed_task",
+    "demo-event-feed": {
+        "task": "demo.tasks.demo_event_feed_task",
         "schedule": crontab(minute="*"),
     },
 }

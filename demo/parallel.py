@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from lending.seeding import book, writers
+from demo import book, writers
 
 # Set in each worker by _init (inherited through fork, never pickled).
 _state: dict[str, Any] = {}

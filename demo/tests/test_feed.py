@@ -9,10 +9,10 @@ import time_machine
 
 from accounts.models import AuditEvent
 from lending.models import Repayment
-from monitoring import demo_feed
+from demo import feed as demo_feed
 from monitoring.models import Event
 from monitoring.services import event_ingest
-from monitoring.tasks import demo_event_feed_task
+from demo.tasks import demo_event_feed_task
 from monitoring.tests.factories import DrawdownEventFactory, LoginEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,7 @@ def test_a_refused_event_is_logged_and_the_others_still_go_in(
     accepted = LoginEventFactory()
     monkeypatch.setattr(demo_feed, "demo_events_build", lambda **_: [refused, accepted])
 
-    with caplog.at_level(logging.INFO, logger="monitoring.tasks"):
+    with caplog.at_level(logging.INFO, logger="demo.tasks"):
         recorded = demo_event_feed_task.apply().get()
 
     assert recorded == 1
@@ -96,7 +96,7 @@ def test_half_an_hour_of_feed_moves_the_book_without_refusals(due_loan, settings
     settings.RISKOPS_DEMO_FEED = True
     event_ingest(actor=None, events=[LoginEventFactory()])  # a known device to log in from
 
-    with caplog.at_level(logging.INFO, logger="monitoring.tasks"):
+    with caplog.at_level(logging.INFO, logger="demo.tasks"):
         for minute in range(30):
             with time_machine.travel(NOW + timedelta(minutes=minute), tick=False):
                 demo_event_feed_task.apply().get()

@@ -32,7 +32,7 @@ from accounts.choices import Role
 from accounts.models import User
 from accounts.services import service_token_issue, user_create
 from lending.models import Borrower
-from lending.seeding import book, writers
+from demo import book, writers
 
 DEMO_PASSWORD = "riskops-demo-2026"  # noqa: S105  (a published demo password, not a secret)
 STAFF_LOGINS: tuple[tuple[str, str], ...] = (
@@ -62,7 +62,7 @@ class SeedOptions:
     bulk: bool = False
     # Borrowers generated and written per chunk: memory stays bounded by one chunk's rows.
     chunk_size: int = 2000
-    writer: str | None = None  # lending.seeding.writers.writer_for; None: the database's best
+    writer: str | None = None  # demo.writers.writer_for; None: the database's best
     # Bulk mode on PostgreSQL: processes that generate and COPY chunks side by side.
     workers: int = 2
 
@@ -177,7 +177,7 @@ def seed_book(
     Normal mode: one transaction for everything. Bulk mode (PostgreSQL): one transaction per
     chunk, so the deferred foreign-key checks and the WAL of a transaction stay bounded, and
     with workers > 1 the chunks are generated and written by that many processes
-    (lending.seeding.parallel; same rows and ids). A failure in bulk mode leaves the chunks
+    (demo.parallel; same rows and ids). A failure in bulk mode leaves the chunks
     before it (--reset to retry). In the parallel path, the time per table and for generating
     is summed over the workers (CPU-like), so it adds up to more than the wall time.
     """
@@ -240,7 +240,7 @@ def seed_book(
             progress(done, clock.perf_counter() - started)
 
     if bulk and writer_kind == "copy" and options.workers > 1:
-        from lending.seeding.parallel import seed_parallel
+        from demo.parallel import seed_parallel
 
         seed_parallel(
             plan,

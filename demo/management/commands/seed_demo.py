@@ -1,4 +1,4 @@
-"""Seed a deterministic demo book and the demo logins (see lending.seeding for how and why)."""
+"""Seed a deterministic demo book and the demo logins (see demo.seeding for how and why)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_context
 from accounts.choices import AuditSource
-from lending.seeding import (
+from demo.seeding import (
     BORROWER_USERNAME,
     DEMO_PASSWORD,
     SERVICE_USERNAME,

@@ -1,7 +1,7 @@
 """Writing generated rows: COPY on PostgreSQL, executemany on SQLite, bulk_create as a baseline.
 
 The rows are plain tuples in the column order of COLUMNS, with naive Asia/Shanghai datetimes
-(see lending.seeding.book); each writer converts what its database needs. Primary keys are
+(see demo.book); each writer converts what its database needs. Primary keys are
 assigned by the generator, so after writing the sequences are moved past them
 (`reset_sequences`).
 """
@@ -29,7 +29,7 @@ from lending.models import (
     RepaymentAllocation,
     TransferOut,
 )
-from lending.seeding.book import TABLES, Rows
+from demo.book import TABLES, Rows
 from monitoring.models import Event
 
 MODELS: dict[str, type[models.Model]] = {
@@ -45,7 +45,7 @@ MODELS: dict[str, type[models.Model]] = {
     "transfer": TransferOut,
     "event": Event,
 }
-# The tuple layout of each table's rows (attnames), as lending.seeding.book builds them.
+# The tuple layout of each table's rows (attnames), as demo.book builds them.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "borrower": (
         "id",
@@ -154,7 +154,7 @@ def check_columns() -> None:
         actual = {f.attname for f in model._meta.concrete_fields}
         if actual != set(COLUMNS[table]):
             raise RuntimeError(
-                f"lending.seeding is out of date for {model._meta.label}: the model has "
+                f"demo.seeding is out of date for {model._meta.label}: the model has "
                 f"{sorted(actual ^ set(COLUMNS[table]))} that the seeder does not match."
             )
 

@@ -32,7 +32,7 @@ from lending.models import (
     RepaymentAllocation,
     TransferOut,
 )
-from lending.seeding import DEMO_PASSWORD, book
+from demo.seeding import DEMO_PASSWORD, book
 from monitoring.choices import EventKind
 from monitoring.models import Event
 
@@ -375,7 +375,7 @@ def test_parallel_bulk_mode_writes_the_same_book(seeded):
     """Runs last: a transactional test empties the database afterwards."""
     from django.db import connection
 
-    from lending.seeding import SeedOptions, ensure_staff_logins, seed_book
+    from demo.seeding import SeedOptions, ensure_staff_logins, seed_book
 
     if connection.vendor != "postgresql":
         pytest.skip("bulk mode's parallel COPY needs PostgreSQL")

@@ -36,7 +36,7 @@ from lending.choices import (
     Purpose,
     RepaymentMode,
 )
-from lending.seeding import people
+from demo import people
 from monitoring.choices import EventKind
 from monitoring.services import event_storage_form
 

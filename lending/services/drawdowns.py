@@ -1,0 +1,192 @@
+"""Drawdowns: a loan drawn on the line, with its instalment schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import audit
+from accounts.masking import mask_card
+from lending import money
+from lending.choices import (
+    LineStatus,
+    Purpose,
+    RepaymentMode,
+)
+from lending.errors import (
+    InsufficientAvailable,
+    InvalidTerm,
+    LineNotActive,
+)
+from lending.models import (
+    Borrower,
+    Drawdown,
+    Instalment,
+)
+from lending.services._common import (
+    MAX_TERM_MONTHS,
+    _conflict,
+    _line_state,
+    _line_sync,
+    _lock_line,
+    _money,
+    _require_choice,
+    _require_key,
+    _require_positive,
+    _require_rate,
+    _require_writer,
+)
+from lending.services.borrowers import _bank_account_touch, _device_touch
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+# --- drawdowns --------------------------------------------------------------------------------
+
+
+@transaction.atomic  # not durable: event ingestion composes it into one batch
+def drawdown_create(
+    *,
+    actor: User | None,
+    borrower: Borrower,
+    loan_no: str,
+    amount: Decimal,
+    term_months: int,
+    repayment_mode: str,
+    purpose: str,
+    card_no: str,
+    bank_name: str,
+    device_id: str | None = None,
+    daily_rate: Decimal | None = None,
+    disbursed_at: datetime | None = None,
+) -> Drawdown:
+    """Draw a loan on the borrower's line and build its instalment schedule.
+
+    1. Lock the line. A replay of `loan_no` with the same data returns the stored drawdown
+       (even if the line has since been frozen); different data raises DuplicateKeyConflict.
+    2. Refuse: InvalidAmount (<= 0), InvalidTerm (not 1-36), InvalidRate (the rate given,
+       or the line's, outside (0, 0.0986%]), InvalidChoice (mode, purpose), LineNotActive
+       (frozen or closed), InsufficientAvailable (amount above the line's available).
+    3. Note the payout card and the device, build the schedule (money.build_schedule, due
+       dates monthly on the disbursement day), fix the APR by the IRR method (money.apr_irr),
+       and add the amount to the line's `used`.
+    """
+    _require_writer(actor)
+    device_id = device_id or None  # "" from a client means no device, as None does
+    line = _lock_line(borrower.pk)
+    existing = (
+        Drawdown.objects.select_related("bank_account", "device").filter(loan_no=loan_no).first()
+    )
+    if existing is not None:
+        _conflict(
+            f"loan {loan_no}",
+            {
+                "borrower": existing.borrower_id,
+                "amount": existing.amount,
+                "term_months": existing.term_months,
+                "repayment_mode": existing.repayment_mode,
+                "purpose": existing.purpose,
+                "card_no": existing.bank_account.card_no,
+                "device_id": existing.device.device_id if existing.device else None,
+                "daily_rate": existing.daily_rate,
+                "disbursed_at": existing.disbursed_at,
+            },
+            {
+                "borrower": borrower.pk,
+                "amount": _money(amount) if amount is not None else None,
+                "term_months": term_months,
+                "repayment_mode": repayment_mode,
+                "purpose": purpose,
+                "card_no": card_no,
+                "device_id": device_id,
+                "daily_rate": Decimal(daily_rate) if daily_rate is not None else None,
+                "disbursed_at": disbursed_at,
+            },
+        )
+        return existing
+
+    _require_key(loan_no, "loan_no", 40)
+    _require_positive(amount)
+    amount = _money(amount)
+    if not isinstance(term_months, int) or not 1 <= term_months <= MAX_TERM_MONTHS:
+        raise InvalidTerm(term_months=term_months)
+    rate = Decimal(daily_rate) if daily_rate is not None else line.daily_rate
+    _require_rate(rate)
+    _require_choice(repayment_mode, RepaymentMode.values, "repayment mode")
+    _require_choice(purpose, Purpose.values, "purpose")
+    if line.status != LineStatus.ACTIVE:
+        raise LineNotActive(status=str(line.get_status_display()))
+    if amount > line.available:
+        raise InsufficientAvailable(amount=amount, available=line.available)
+
+    disbursed_at = disbursed_at or timezone.now()
+    before = _line_state(line)
+    bank_account = _bank_account_touch(
+        actor=actor, borrower=borrower, card_no=card_no, bank_name=bank_name, seen_at=disbursed_at
+    )
+    device = (
+        _device_touch(
+            actor=actor, borrower=borrower, device_id=device_id, platform="", seen_at=disbursed_at
+        )
+        if device_id
+        else None
+    )
+    schedule = money.build_schedule(
+        amount=amount,
+        term_months=term_months,
+        mode=repayment_mode,
+        daily_rate=rate,
+        start=timezone.localdate(disbursed_at),
+    )
+    drawdown = Drawdown.objects.create(
+        line=line,
+        borrower=borrower,
+        loan_no=loan_no,
+        amount=amount,
+        term_months=term_months,
+        repayment_mode=repayment_mode,
+        daily_rate=rate,
+        apr=money.apr_irr(amount=amount, schedule=schedule),
+        purpose=purpose,
+        disbursed_at=disbursed_at,
+        bank_account=bank_account,
+        device=device,
+        principal_outstanding=amount,
+    )
+    Instalment.objects.bulk_create(
+        Instalment(
+            drawdown=drawdown,
+            seq=planned.seq,
+            due_date=planned.due_date,
+            principal_due=planned.principal,
+            interest_due=planned.interest,
+        )
+        for planned in schedule
+    )
+    changed = _line_sync(line)
+    if changed:
+        line.save(update_fields=changed)
+    audit(
+        actor=actor,
+        action="drawdown.created",
+        obj=drawdown,
+        borrower_id=borrower.pk,
+        before={"line": before},
+        after={
+            "loan_no": loan_no,
+            "amount": amount,
+            "term_months": term_months,
+            "repayment_mode": repayment_mode,
+            "daily_rate": rate,
+            "apr": drawdown.apr,
+            "purpose": purpose,
+            "card_no": mask_card(card_no),
+            "line": _line_state(line),
+        },
+    )
+    return drawdown
