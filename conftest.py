@@ -97,4 +97,4 @@ def borrower_record(db):
 
 @pytest.fixture
 def borrower_user(django_user_model, borrower_record):
-    return _user(django_user_model, "bella", "borrower", borrower=borrower_record)
+    return _user(django_user_model, "bella", "borrower", borrower_id=borrower_record.pk)

@@ -15,13 +15,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Role
 from accounts.errors import NotAllowed
-from accounts.models import AuditEvent, PiiAccess, User
+from accounts.models import AuditEvent, User
 from accounts.services import user_create, user_deactivate, user_set_role
 from core.errors import DomainError
 
 # Changed only through accounts.services (role rules, audit row, token revocation), so the
 # change form shows them read-only and the list's actions below change them.
-SERVICE_GOVERNED_FIELDS = ("role", "borrower", "is_active", "is_staff", "is_superuser")
+SERVICE_GOVERNED_FIELDS = ("role", "borrower_id", "is_active", "is_staff", "is_superuser")
 
 AdminAction = Callable[[Any, HttpRequest, "QuerySet[User]"], None]
 
@@ -49,19 +49,18 @@ def _set_role_action(role: Role) -> AdminAction:
 class UserAdmin(DjangoUserAdmin):
     """Django's user admin plus the role and the tied borrower."""
 
-    list_display = ("username", "role", "borrower", "is_active", "is_staff", "last_login")
+    list_display = ("username", "role", "borrower_id", "is_active", "is_staff", "last_login")
     list_filter = ("role", "is_active", "is_staff", "is_superuser")
     search_fields = ("username", "first_name", "last_name", "email")
-    raw_id_fields = ("borrower",)
     fieldsets = (
         # Django's UserAdmin sets both; the stubs type them as optional, as on any ModelAdmin:
         *(DjangoUserAdmin.fieldsets or ()),
-        (_("Risk operations"), {"fields": ("role", "borrower")}),
+        (_("Risk operations"), {"fields": ("role", "borrower_id")}),
     )
     # Django's add form without "usable_password": user_create always sets a password.
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),
-        (_("Risk operations"), {"fields": ("role", "borrower")}),
+        (_("Risk operations"), {"fields": ("role", "borrower_id")}),
     )
     actions = [
         "deactivate_logins",
@@ -89,7 +88,7 @@ class UserAdmin(DjangoUserAdmin):
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password1"],
                 role=form.cleaned_data["role"],
-                borrower=form.cleaned_data.get("borrower"),
+                borrower_id=form.cleaned_data.get("borrower_id"),
             )
         except NotAllowed as exc:
             raise PermissionDenied(exc.message) from exc
@@ -143,19 +142,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor_label", "action", "object_type", "object_id", "borrower", "source")
+    list_display = (
+        "at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "borrower_id",
+        "source",
+    )
     list_filter = ("source", "action")
     search_fields = ("actor_label", "action", "object_id", "reference")
     date_hierarchy = "at"
-    list_select_related = ("borrower",)
-    raw_id_fields = ("actor", "borrower")
-
-
-@admin.register(PiiAccess)
-class PiiAccessAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor", "actor_role", "borrower", "field", "reason", "ip_address")
-    list_filter = ("field", "actor_role")
-    search_fields = ("actor__username", "reason", "reference")
-    date_hierarchy = "at"
-    list_select_related = ("actor", "borrower")
-    raw_id_fields = ("actor", "borrower")
+    raw_id_fields = ("actor",)

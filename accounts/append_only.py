@@ -1,4 +1,5 @@
-"""The database half of the append-only audit and access logs (migration 0002's triggers).
+"""The database half of the append-only audit and access logs: the triggers the migrations
+install (accounts 0002 on the audit log, lending 0002 on the personal-data access log).
 
 On PostgreSQL a trigger refuses every UPDATE and DELETE of a row. On SQLite, triggers do the
 same; the DELETE trigger asks the SQL function `riskops_append_only_enforced()`, which this
@@ -42,3 +43,60 @@ def register_sqlite_function(sender: Any, connection: BaseDatabaseWrapper, **_: 
     """connection_created receiver: give SQLite connections the function the trigger asks."""
     if connection.vendor == "sqlite":
         connection.connection.create_function(SQLITE_FUNCTION, 0, _enforced)
+
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION riskops_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        MESSAGE = TG_TABLE_NAME || ' is append-only: ' || TG_OP || ' refused',
+        ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+
+
+def _pg_forward(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION riskops_refuse_change()",
+    ]
+
+
+def _sqlite_forward(table: str) -> list[str]:
+    message = f"{table} is append-only"
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_update",
+        f"DROP TRIGGER IF EXISTS {table}_no_delete",
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{message}: UPDATE refused'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        "WHEN riskops_append_only_enforced() "
+        f"BEGIN SELECT RAISE(ABORT, '{message}: DELETE refused'); END",
+    ]
+
+
+def install_triggers(schema_editor: Any, tables: tuple[str, ...]) -> None:
+    """Create the append-only triggers on `tables` (a migration's RunPython calls this)."""
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        statements = [PG_FUNCTION] + [s for t in tables for s in _pg_forward(t)]
+    elif vendor == "sqlite":
+        statements = [s for t in tables for s in _sqlite_forward(t)]
+    else:
+        raise RuntimeError(f"No append-only triggers written for {vendor}.")
+    for sql in statements:
+        # params=None: the SQL goes to the driver as written, with no %-placeholder parsing.
+        schema_editor.execute(sql, params=None)
+
+
+def remove_triggers(schema_editor: Any, tables: tuple[str, ...]) -> None:
+    """Drop the triggers install_triggers created (the function stays: others use it)."""
+    vendor = schema_editor.connection.vendor
+    for table in tables:
+        if vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}", None)
+        elif vendor == "sqlite":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update", None)
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete", None)

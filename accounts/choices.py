@@ -30,12 +30,3 @@ class AuditSource(models.TextChoices):
     TASK = "task", _("Background task")
     COMMAND = "command", _("Management command")
     SYSTEM = "system", _("System")
-
-
-class PiiField(models.TextChoices):
-    """Personal data that is masked by default and can be revealed with a reason."""
-
-    NAME = "name", _("Name")
-    NATIONAL_ID = "national_id", _("National ID number")
-    MOBILE = "mobile", _("Mobile number")
-    BANK_CARD = "bank_card", _("Bank card number")

@@ -1,7 +1,7 @@
 """Masking of personal data for display (RULES §6.2, JR/T 0171-2020 C2 data).
 
 Staff pages show these by default; the full value needs a role, a reason and leaves a
-PiiAccess record (accounts.services.pii_reveal).
+PiiAccess record (lending.services.pii_reveal).
 """
 
 from __future__ import annotations

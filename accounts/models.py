@@ -1,4 +1,7 @@
-"""Logins and roles, the append-only audit log, and the record of personal-data reveals."""
+"""Logins and roles, and the append-only, hash-chained audit log.
+
+This app stands below the domain: it imports no domain app, and refers to a borrower only by
+id. The record of personal-data reveals lives with the personal data, in lending."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.choices import STAFF_ROLES, AuditSource, PiiField, Role
+from accounts.choices import STAFF_ROLES, AuditSource, Role
 
 
 class User(AbstractUser):
@@ -16,14 +19,9 @@ class User(AbstractUser):
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.ANALYST)
     # Set only for borrower logins; the portal shows this borrower's data and nothing else.
-    borrower = models.OneToOneField(
-        "lending.Borrower",
-        verbose_name=_("borrower"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="login",
-    )
+    # An indexed id, not a foreign key: people stand below the lending book and do not know
+    # its models (lending checks the id names a borrower when it ties a login to one).
+    borrower_id = models.PositiveBigIntegerField(_("borrower"), null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("user")
@@ -32,8 +30,8 @@ class User(AbstractUser):
             models.CheckConstraint(
                 name="user_borrower_role_matches_borrower",
                 condition=(
-                    models.Q(role=Role.BORROWER, borrower__isnull=False)
-                    | (~models.Q(role=Role.BORROWER) & models.Q(borrower__isnull=True))
+                    models.Q(role=Role.BORROWER, borrower_id__isnull=False)
+                    | (~models.Q(role=Role.BORROWER) & models.Q(borrower_id__isnull=True))
                 ),
             )
         ]
@@ -79,15 +77,9 @@ class AuditEvent(models.Model):
     action = models.CharField(_("action"), max_length=64, db_index=True)
     object_type = models.CharField(_("object type"), max_length=64)
     object_id = models.CharField(_("object id"), max_length=64)
-    # The borrower the change concerns, so a borrower's whole trail is one indexed read.
-    borrower = models.ForeignKey(
-        "lending.Borrower",
-        verbose_name=_("borrower"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="audit_events",
-    )
+    # The borrower the change concerns, so a borrower's whole trail is one indexed read. An id,
+    # not a foreign key: the audit log stands below the domain and knows none of its models.
+    borrower_id = models.PositiveBigIntegerField(_("borrower"), null=True, blank=True)
     before = models.JSONField(_("before"), default=dict, blank=True)
     after = models.JSONField(_("after"), default=dict, blank=True)
     source = models.CharField(_("source"), max_length=16, choices=AuditSource.choices)
@@ -95,6 +87,10 @@ class AuditEvent(models.Model):
     reference = models.CharField(_("reference"), max_length=200, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
+    # Hash chain (accounts.audit): each row's hash covers its content and the previous row's
+    # hash, so a removed or altered row breaks the chain that `manage.py audit_verify` walks.
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
+    row_hash = models.CharField(_("row hash"), max_length=64, blank=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -103,7 +99,7 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
         indexes = [
-            models.Index(fields=["borrower", "-at"], name="audit_borrower_at"),
+            models.Index(fields=["borrower_id", "-at"], name="audit_borrower_at"),
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
         ]
 
@@ -117,46 +113,3 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError("The audit log is append-only.")
-
-
-class PiiAccess(models.Model):
-    """A staff member revealed a borrower's full personal data: who, what, why, when, from where.
-
-    The access record PIPL and 征信业管理条例 art. 22 expect; append-only like the audit log.
-    """
-
-    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(
-        User, verbose_name=_("actor"), on_delete=models.PROTECT, related_name="+"
-    )
-    actor_role = models.CharField(_("role"), max_length=20, choices=Role.choices)
-    borrower = models.ForeignKey(
-        "lending.Borrower",
-        verbose_name=_("borrower"),
-        on_delete=models.PROTECT,
-        related_name="pii_accesses",
-    )
-    field = models.CharField(_("field"), max_length=20, choices=PiiField.choices)
-    # The object the field belongs to when it is not the borrower (a bank account's id).
-    object_ref = models.CharField(_("object"), max_length=64, blank=True)
-    reason = models.CharField(_("reason"), max_length=300)
-    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    reference = models.CharField(_("reference"), max_length=200, blank=True)
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("personal data access")
-        verbose_name_plural = _("personal data accesses")
-        ordering = ["-at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.field} of {self.borrower_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise PermissionError("The access log is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise PermissionError("The access log is append-only.")

@@ -1,4 +1,4 @@
-"""Every write to logins, roles, API tokens and personal-data reveals.
+"""Every write to logins, roles and API tokens.
 
 Each service is an entry point (`durable=True`: it owns its transaction, so call it outside
 any atomic block; user_create alone is not durable, as the admin's add form composes it) and
@@ -9,30 +9,22 @@ the authority the service names.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from accounts.audit import audit, current_audit_context
-from accounts.choices import PiiField, Role
+from accounts.audit import audit
+from accounts.choices import Role
 from accounts.errors import (
     CannotChangeOwnAccount,
     NotAllowed,
     NotAServiceAccount,
-    PiiObjectNotFound,
-    ReasonRequired,
-    RevealNotAllowed,
     RoleBorrowerMismatch,
     UsernameTaken,
     WeakPassword,
 )
-from accounts.models import PiiAccess, User
-from lending.models import BankAccount, Borrower
-
-# A reveal must say why in words a reviewer can follow later; "check" or "x" is not a reason.
-PII_REASON_MIN_LENGTH = 10
+from accounts.models import User
 
 
 def _require_user_admin(actor: User | None) -> None:
@@ -49,67 +41,6 @@ def _check_role_matches_borrower(role: str, borrower_id: int | None) -> None:
         raise RoleBorrowerMismatch(role=role)
 
 
-@transaction.atomic(durable=True)
-def pii_reveal(
-    *, actor: User, borrower: Borrower, field: str, reason: str, object_ref: str = ""
-) -> str:
-    """Return one full personal-data value of a borrower and record who saw it, and why.
-
-    1. The actor must be active and hold a role in settings.RISKOPS_PII_REVEAL_ROLES
-       (RevealNotAllowed otherwise: analysts, borrowers and machines never reveal).
-    2. The reason must be at least PII_REASON_MIN_LENGTH characters (ReasonRequired).
-    3. A bank card needs `object_ref`, the id of one of the borrower's bank accounts
-       (PiiObjectNotFound otherwise).
-    4. Writes a PiiAccess row (IP and request reference from the audit context) and an
-       AuditEvent "pii.revealed"; the value itself is never written to either.
-
-    Every call is a separate reveal and leaves its own record: a replay is logged again.
-    """
-    if not actor.is_active or actor.role not in settings.RISKOPS_PII_REVEAL_ROLES:
-        raise RevealNotAllowed(role=actor.role)
-    reason = (reason or "").strip()
-    if len(reason) < PII_REASON_MIN_LENGTH:
-        raise ReasonRequired(min_length=PII_REASON_MIN_LENGTH)
-    if field not in PiiField.values:
-        raise ValueError(f"Unknown personal-data field {field!r}.")
-
-    # Read the current value from the database, not from the caller's possibly stale instance.
-    borrower = Borrower.objects.get(pk=borrower.pk)
-    object_ref = str(object_ref or "").strip()
-    if field == PiiField.BANK_CARD:
-        account = (
-            BankAccount.objects.filter(borrower=borrower, pk=object_ref).first()
-            if object_ref.isdigit()
-            else None
-        )
-        if account is None:
-            raise PiiObjectNotFound(object_ref=object_ref)
-        value = account.card_no
-    else:
-        value = str(getattr(borrower, field))
-
-    ctx = current_audit_context()
-    access = PiiAccess.objects.create(
-        actor=actor,
-        actor_role=actor.role,
-        borrower=borrower,
-        field=field,
-        object_ref=object_ref,
-        reason=reason[:300],
-        ip_address=ctx.ip_address,
-        reference=ctx.reference[:200],
-    )
-    audit(
-        actor=actor,
-        action="pii.revealed",
-        obj=access,
-        borrower_id=borrower.pk,
-        after={"field": field, "object_ref": object_ref},
-        note=reason,
-    )
-    return value
-
-
 # Not durable: the admin's add form (ModelAdmin.changeform_view runs in its own transaction)
 # composes it; every other caller calls it outside any transaction, as an entry point.
 @transaction.atomic
@@ -119,7 +50,7 @@ def user_create(
     username: str,
     password: str,
     role: str,
-    borrower: Borrower | None = None,
+    borrower_id: int | None = None,
     is_superuser: bool = False,
 ) -> User:
     """Create a login with a role; a borrower login is tied to exactly one borrower.
@@ -133,7 +64,6 @@ def user_create(
     _require_user_admin(actor)
     if role not in Role.values:
         raise ValueError(f"Unknown role {role!r}.")
-    borrower_id = borrower.pk if borrower is not None else None
     _check_role_matches_borrower(role, borrower_id)
     if is_superuser and role != Role.ADMIN:
         raise NotAllowed(role=role)
@@ -157,7 +87,7 @@ def user_create(
         username=username,
         password=password,
         role=role,
-        borrower=borrower,
+        borrower_id=borrower_id,
         is_staff=role == Role.ADMIN,
         is_superuser=is_superuser,
     )

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from demo import people
 from lending import money
 from lending.choices import (
     AssetKind,
@@ -33,10 +34,10 @@ from lending.choices import (
     IdentityCheckResult,
     IncomeBand,
     LineStatus,
+    LineStatusCode,
     Purpose,
     RepaymentMode,
 )
-from demo import people
 from monitoring.choices import EventKind
 from monitoring.services import event_storage_form
 
@@ -90,7 +91,8 @@ ASSET_CUM = people.cumulative([a[1] for a in ASSETS])
 HOUR_CUM = people.cumulative(
     [1, 0.5, 0.3, 0.2, 0.2, 0.4, 1, 3, 5, 6, 6, 6, 7, 6, 6, 6, 6, 6, 7, 8, 9, 9, 7, 4]
 )
-FROZEN_REASON = "逾期超过60天，额度冻结 (over 60 days past due: line frozen)"
+# A frozen line carries the reason code LineStatusCode.OVERDUE, translated when shown.
+FROZEN_REASON = ""
 MAX_DRAWDOWNS = 12
 
 # The tables a borrower's rows go to, parents first (the order they are written in).
@@ -794,10 +796,27 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             check,
             source,
             checked_at,
+            "",  # home_address
+            "",  # emergency_contact_name
+            "",  # emergency_contact_mobile
         )
     )
+    code = LineStatusCode.OVERDUE if status == LineStatus.FROZEN else LineStatusCode.OPENED
     out["line"].append(
-        (line_id, borrower_id, limit, used, status, rate, opened_at, None, reason, oldest)
+        (
+            line_id,
+            borrower_id,
+            limit,
+            used,
+            status,
+            rate,
+            opened_at,
+            None,
+            reason,
+            oldest,
+            code,
+            None,
+        )
     )
     for seen in cards:
         out["bank"].append(
@@ -805,7 +824,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         )
     for seen in devices:
         out["device"].append(
-            (seen.row_id, borrower_id, seen.label[0], seen.label[1], seen.first, seen.last)
+            (seen.row_id, borrower_id, seen.label[0], seen.label[1], seen.first, seen.last, None)
         )
     out["asset"].extend(assets)
     card_by_id = {seen.row_id: seen for seen in cards}
@@ -830,6 +849,8 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                 DrawdownStatus.SETTLED if loan.settled_at else DrawdownStatus.ACTIVE,
                 loan.amount - paid_principal,
                 loan.settled_at,
+                None,  # written_off_at
+                ZERO,  # written_off_principal
             )
         )
         instalment_ids = []
@@ -865,6 +886,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
                     payment.amount,
                     payment.paid_at,
                     loan.card,
+                    ZERO,  # unapplied_amount
                 )
             )
             for seq, fee, interest, principal in payment.parts:

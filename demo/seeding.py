@@ -31,8 +31,8 @@ from accounts.audit import audit
 from accounts.choices import Role
 from accounts.models import User
 from accounts.services import service_token_issue, user_create
-from lending.models import Borrower
 from demo import book, writers
+from lending.models import Borrower
 
 DEMO_PASSWORD = "riskops-demo-2026"  # noqa: S105  (a published demo password, not a secret)
 STAFF_LOGINS: tuple[tuple[str, str], ...] = (
@@ -131,7 +131,7 @@ def ensure_borrower_login() -> User | None:
         username=BORROWER_USERNAME,
         password=DEMO_PASSWORD,
         role=Role.BORROWER,
-        borrower=first,
+        borrower_id=first.pk,
     )
 
 

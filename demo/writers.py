@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection, models
 
+from demo.book import TABLES, Rows
 from lending.models import (
     BankAccount,
     Borrower,
@@ -29,7 +30,6 @@ from lending.models import (
     RepaymentAllocation,
     TransferOut,
 )
-from demo.book import TABLES, Rows
 from monitoring.models import Event
 
 MODELS: dict[str, type[models.Model]] = {
@@ -62,6 +62,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "identity_check",
         "identity_check_source",
         "identity_checked_at",
+        "home_address",
+        "emergency_contact_name",
+        "emergency_contact_mobile",
     ),
     "line": (
         "id",
@@ -74,9 +77,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "locked_until",
         "status_reason",
         "oldest_unpaid_due",
+        "status_code",
+        "closed_at",
     ),
     "bank": ("id", "borrower_id", "bank_name", "card_no", "first_seen_at", "last_seen_at"),
-    "device": ("id", "borrower_id", "device_id", "platform", "first_seen_at", "last_seen_at"),
+    "device": (
+        "id",
+        "borrower_id",
+        "device_id",
+        "platform",
+        "first_seen_at",
+        "last_seen_at",
+        "ip_address",
+    ),
     "asset": ("id", "borrower_id", "kind", "amount", "declared_at", "verified", "verified_at"),
     "drawdown": (
         "id",
@@ -95,6 +108,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "status",
         "principal_outstanding",
         "settled_at",
+        "written_off_at",
+        "written_off_principal",
     ),
     "instalment": (
         "id",
@@ -118,6 +133,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "amount",
         "paid_at",
         "bank_account_id",
+        "unapplied_amount",
     ),
     "allocation": ("id", "repayment_id", "instalment_id", "fee", "interest", "principal"),
     "transfer": (

@@ -1,7 +1,7 @@
 """Read-only admin for the lending book: every write goes through lending.services.
 
 Personal data is shown masked (accounts.masking), in lists and on detail pages alike; the
-full value is only revealed through accounts.services.pii_reveal, which records who and why.
+full value is only revealed through lending.services.pii_reveal, which records who and why.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from lending.models import (
     Device,
     Drawdown,
     Instalment,
+    PiiAccess,
     Repayment,
     RepaymentAllocation,
     TransferOut,
@@ -211,3 +212,24 @@ class DeclaredAssetAdmin(ReadOnlyAdmin):
 class BookSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["day", "borrowers", "open_lines", "total_limit", "outstanding", "taken_at"]
     date_hierarchy = "day"
+
+
+@admin.register(PiiAccess)
+class PiiAccessAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The personal-data access log, read-only like everything else here."""
+
+    list_display = ("at", "actor", "actor_role", "borrower", "field", "reason", "ip_address")
+    list_filter = ("field", "actor_role")
+    search_fields = ("actor__username", "reason", "reference")
+    date_hierarchy = "at"
+    list_select_related = ("actor", "borrower")
+    raw_id_fields = ("actor", "borrower")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

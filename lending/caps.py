@@ -15,10 +15,12 @@ from django.conf import settings
 # year) a rate is not legally supportable whatever the configuration (RULES §4B.4).
 ABSOLUTE_MAX_DAILY_RATE = Decimal("0.000986")
 MAX_TERM_MONTHS = 36
+# The consumer-use balance cap per borrower of an online small-loan company (RULES §0.4): the
+# configured product cap may be lower, never higher.
+ABSOLUTE_LIMIT_CAP = Decimal("200000.00")
 
 DEFAULT_APR_CEILING = Decimal("0.24")
 DEFAULT_PENALTY_RATE_FACTOR = Decimal("1.5")
-DEFAULT_PRODUCT_LIMIT_CAP = Decimal("200000.00")
 DEFAULT_WRITE_OFF_DPD = 180
 DEFAULT_BACKDATE_DAYS = 400
 DEFAULT_CLOCK_SKEW_SECONDS = 300
@@ -43,7 +45,9 @@ def penalty_rate_factor() -> Decimal:
 def product_limit_cap() -> Decimal:
     """No borrower's limit may exceed this: the consumer-use balance cap per borrower of an
     online small-loan company (¥200,000, RULES §0.4). A hard block, never overridden."""
-    return _decimal_setting("RISKOPS_PRODUCT_LIMIT_CAP", DEFAULT_PRODUCT_LIMIT_CAP)
+    return min(
+        _decimal_setting("RISKOPS_PRODUCT_LIMIT_CAP", ABSOLUTE_LIMIT_CAP), ABSOLUTE_LIMIT_CAP
+    )
 
 
 def write_off_dpd() -> int:

@@ -75,3 +75,51 @@ class Bucket(models.TextChoices):
     M5 = "M5", _("M5 121–150")
     M6 = "M6", _("M6 151–180")
     M7 = "M7", _("M7+ >180")
+
+
+class PiiField(models.TextChoices):
+    """Personal data that is masked by default and can be revealed with a reason."""
+
+    NAME = "name", _("Name")
+    NATIONAL_ID = "national_id", _("National ID number")
+    MOBILE = "mobile", _("Mobile number")
+    BANK_CARD = "bank_card", _("Bank card number")
+    ADDRESS = "address", _("Home address")
+    EMERGENCY_CONTACT = "emergency_contact", _("Emergency contact")
+
+
+class LineStatusCode(models.TextChoices):
+    """Why a line is in its status: stored as a code, translated when shown."""
+
+    OPENED = "opened", _("Line opened")
+    MANUAL = "manual", _("Decision by risk staff")
+    OVERDUE = "overdue", _("Past due: line frozen")
+    FRAUD = "fraud", _("Confirmed fraud")
+    POLICY = "policy", _("Limit policy")
+    OVERRIDE = "override", _("Approved override")
+    WRITTEN_OFF = "written_off", _("Written off: line closed")
+    CUSTOMER_REQUEST = "customer_request", _("At the borrower's request")
+
+
+class TransitionKind(models.TextChoices):
+    """What the day close saw happen to a line's delinquency (LineTransition)."""
+
+    ENTERED = "entered", _("Entered a worse bucket")
+    CURED = "cured", _("Cured")
+    WRITTEN_OFF = "written_off", _("Written off")
+
+
+class NoticeKind(models.TextChoices):
+    """Notices to the borrower, shown in the portal."""
+
+    LIMIT_CHANGED = "limit_changed", _("Limit changed")
+    LINE_FROZEN = "line_frozen", _("Line frozen")
+    LINE_UNFROZEN = "line_unfrozen", _("Line unfrozen")
+    LINE_CLOSED = "line_closed", _("Line closed")
+    WRITTEN_OFF = "written_off", _("Loan written off")
+
+
+class DayCloseStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")

@@ -9,20 +9,30 @@ today minus that date, so it is right on any day without a nightly job (lending.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypedDict
+from typing import Any, NoReturn, TypedDict
 
+from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.choices import Role
+from accounts.models import AppendOnlyQuerySet
+from lending import caps
 from lending.choices import (
     AssetKind,
+    Bucket,
+    DayCloseStatus,
     DrawdownStatus,
     IdentityCheckResult,
     IncomeBand,
     LineStatus,
+    LineStatusCode,
+    NoticeKind,
+    PiiField,
     Purpose,
     RepaymentMode,
+    TransitionKind,
 )
 
 
@@ -39,7 +49,7 @@ ZERO = Decimal("0.00")
 
 
 class Borrower(models.Model):
-    """A person with a credit line. Personal data is shown masked unless revealed (accounts)."""
+    """A person with a credit line. Personal data is shown masked unless revealed (PiiAccess)."""
 
     customer_no = models.CharField(_("customer number"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=64, db_index=True)
@@ -60,6 +70,13 @@ class Borrower(models.Model):
     )
     identity_check_source = models.CharField(_("identity check source"), max_length=64, blank=True)
     identity_checked_at = models.DateTimeField(_("identity checked at"), null=True, blank=True)
+    # Personal data shown masked like the rest; indexed because shared addresses and emergency
+    # contacts across borrowers are ring signals (monitoring's linked-identity rule).
+    home_address = models.CharField(_("home address"), max_length=200, blank=True, db_index=True)
+    emergency_contact_name = models.CharField(_("emergency contact"), max_length=64, blank=True)
+    emergency_contact_mobile = models.CharField(
+        _("emergency contact mobile"), max_length=11, blank=True, db_index=True
+    )
 
     class Meta:
         verbose_name = _("borrower")
@@ -98,7 +115,15 @@ class CreditLine(models.Model):
     opened_at = models.DateTimeField(_("opened at"))
     # Until this date no automatic limit change may touch the line (a manual decision holds).
     locked_until = models.DateField(_("locked until"), null=True, blank=True)
-    status_reason = models.CharField(_("status reason"), max_length=200, blank=True)
+    # Why the line is in its status: a code translated when shown, plus the person's own note.
+    status_code = models.CharField(
+        _("status reason"),
+        max_length=20,
+        choices=LineStatusCode.choices,
+        default=LineStatusCode.OPENED,
+    )
+    status_reason = models.CharField(_("status note"), max_length=200, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     # Derived from the schedule by the services, never set by hand: the due date of the oldest
     # instalment not yet fully paid, on any drawdown. None when nothing is owed.
     oldest_unpaid_due = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
@@ -111,13 +136,16 @@ class CreditLine(models.Model):
                 name="line_limit_not_negative", condition=Q(credit_limit__gte=0)
             ),
             models.CheckConstraint(name="line_used_not_negative", condition=Q(used__gte=0)),
+            # used <= limit is checked when money leaves (drawdown_create), not held forever:
+            # a limit cut below the drawn balance is allowed and leaves nothing available.
+            # The absolute bounds below hold whatever the configuration (lending.caps).
             models.CheckConstraint(
-                name="line_used_within_limit", condition=Q(used__lte=F("credit_limit"))
+                name="line_limit_within_cap",
+                condition=Q(credit_limit__lte=caps.ABSOLUTE_LIMIT_CAP),
             ),
-            # Above 0.0986%/day (36% a year) a rate is not legally supportable (RULES §4B.4).
             models.CheckConstraint(
                 name="line_daily_rate_in_range",
-                condition=Q(daily_rate__gt=0) & Q(daily_rate__lte=Decimal("0.000986")),
+                condition=Q(daily_rate__gt=0) & Q(daily_rate__lte=caps.ABSOLUTE_MAX_DAILY_RATE),
             ),
         ]
         indexes = [models.Index(fields=["oldest_unpaid_due"], name="line_oldest_unpaid_due")]
@@ -165,6 +193,9 @@ class Device(models.Model):
     )
     device_id = models.CharField(_("device id"), max_length=64, db_index=True)
     platform = models.CharField(_("platform"), max_length=16, blank=True)
+    # The network address the device was last seen from: one address behind many borrowers
+    # is a ring signal.
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True, db_index=True)
     first_seen_at = models.DateTimeField(_("first seen"))
     last_seen_at = models.DateTimeField(_("last seen"))
 
@@ -224,6 +255,10 @@ class Drawdown(models.Model):
     )
     principal_outstanding = models.DecimalField(_("principal outstanding"), **MONEY)
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
+    written_off_at = models.DateTimeField(_("written off at"), null=True, blank=True)
+    # Principal outstanding when the loan was written off (principal_outstanding then reads 0
+    # on the book; recoveries are booked against this).
+    written_off_principal = models.DecimalField(_("principal written off"), default=ZERO, **MONEY)
 
     class Meta:
         verbose_name = _("drawdown")
@@ -237,7 +272,8 @@ class Drawdown(models.Model):
             models.CheckConstraint(
                 name="drawdown_outstanding_in_range",
                 condition=(
-                    Q(principal_outstanding__gte=0) & Q(principal_outstanding__lte=F("amount"))
+                    Q(principal_outstanding__gte=0)
+                    & Q(principal_outstanding__lte=models.F("amount"))
                 ),
             ),
         ]
@@ -279,9 +315,9 @@ class Instalment(models.Model):
                 name="instalment_paid_within_due",
                 condition=(
                     Q(principal_paid__gte=0, interest_paid__gte=0, fee_paid__gte=0)
-                    & Q(principal_paid__lte=F("principal_due"))
-                    & Q(interest_paid__lte=F("interest_due"))
-                    & Q(fee_paid__lte=F("fee_due"))
+                    & Q(principal_paid__lte=models.F("principal_due"))
+                    & Q(interest_paid__lte=models.F("interest_due"))
+                    & Q(fee_paid__lte=models.F("fee_due"))
                 ),
             ),
         ]
@@ -316,6 +352,8 @@ class Repayment(models.Model):
     reference = models.CharField(_("reference"), max_length=64, unique=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     paid_at = models.DateTimeField(_("paid at"), db_index=True)
+    # What was paid above the payoff of the loan: it settled, and this much is owed back.
+    unapplied_amount = models.DecimalField(_("unapplied (to refund)"), default=ZERO, **MONEY)
     bank_account = models.ForeignKey(
         BankAccount,
         verbose_name=_("paid from"),
@@ -445,3 +483,136 @@ class BookSnapshot(models.Model):
 
     def __str__(self) -> str:
         return self.day.isoformat()
+
+
+class LineTransition(models.Model):
+    """A change in a line's delinquency the day close saw: entered a worse bucket, cured, or
+    written off. Published for other apps (scores, monitoring, the bureau), which read these
+    rows or the `line_transitions_recorded` signal; the book never calls them.
+
+    One row per line, day and kind: rerunning a day close adds nothing.
+    """
+
+    line = models.ForeignKey(
+        CreditLine, verbose_name=_("credit line"), on_delete=models.PROTECT, related_name="+"
+    )
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="transitions"
+    )
+    day = models.DateField(_("day"), db_index=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=TransitionKind.choices)
+    from_bucket = models.CharField(_("from bucket"), max_length=2, choices=Bucket.choices)
+    to_bucket = models.CharField(_("to bucket"), max_length=2, choices=Bucket.choices)
+    dpd = models.PositiveIntegerField(_("days past due"))
+    # Outstanding principal of the line at the close of the day (balance-weighted roll rates).
+    balance = models.DecimalField(_("balance"), **MONEY)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("delinquency transition")
+        verbose_name_plural = _("delinquency transitions")
+        ordering = ["-day", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "day", "kind"], name="transition_once_a_day")
+        ]
+        indexes = [models.Index(fields=["borrower", "-day"], name="transition_borrower_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.line_id} {self.from_bucket}->{self.to_bucket}"
+
+
+class DayClose(models.Model):
+    """One run of the nightly day close for one business day: what it did, and when."""
+
+    day = models.DateField(_("day"), unique=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=DayCloseStatus.choices, default=DayCloseStatus.RUNNING
+    )
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    penalty_accrued = models.DecimalField(_("penalty accrued"), default=ZERO, **MONEY)
+    instalments_accrued = models.PositiveIntegerField(_("instalments accrued"), default=0)
+    transitions = models.PositiveIntegerField(_("transitions"), default=0)
+    written_off = models.PositiveIntegerField(_("loans written off"), default=0)
+
+    class Meta:
+        verbose_name = _("day close")
+        verbose_name_plural = _("day closes")
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+
+class Notice(models.Model):
+    """A notice to the borrower (a limit change, a freeze, a write-off), shown in the portal.
+
+    `params` fills the kind's translated sentence (amounts, dates, the reason code), so the
+    notice reads in the borrower's language whenever it is shown.
+    """
+
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="notices"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=NoticeKind.choices)
+    params = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("sent at"), db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["borrower", "-created_at"], name="notice_borrower_at")]
+
+    def __str__(self) -> str:
+        return f"{self.borrower_id} {self.kind}"
+
+
+class PiiAccess(models.Model):
+    """A staff member revealed a borrower's full personal data: who, what, why, when, from where.
+
+    The access record PIPL and 征信业管理条例 art. 22 expect; append-only like the audit log
+    (the model refuses updates and deletes, and so do database triggers).
+    """
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    borrower = models.ForeignKey(
+        Borrower,
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
+        related_name="pii_accesses",
+    )
+    field = models.CharField(_("field"), max_length=20, choices=PiiField.choices)
+    # The object the field belongs to when it is not the borrower (a bank account's id).
+    object_ref = models.CharField(_("object"), max_length=64, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    # False for a refused attempt (say, an analyst trying to reveal): it is recorded too.
+    granted = models.BooleanField(_("granted"), default=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    reference = models.CharField(_("reference"), max_length=200, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.field} of {self.borrower_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("The access log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionError("The access log is append-only.")

@@ -27,6 +27,7 @@ from lending.models import (
     CreditLine,
     Drawdown,
     Instalment,
+    PiiAccess,
     Repayment,
     RepaymentAllocation,
 )
@@ -266,7 +267,7 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
 
 def borrower_audit_trail(*, user: User, borrower: Borrower) -> list[AuditEvent]:
     """The borrower's audit trail for staff (newest first, capped), empty for anyone else."""
-    events = audit_trail_for_borrower(user=user, borrower=borrower)
+    events = audit_trail_for_borrower(user=user, borrower_id=borrower.pk)
     return list(events.order_by("-at", "-id")[:AUDIT_TRAIL_LIMIT])
 
 
@@ -334,3 +335,11 @@ def book_summary(*, today: date | None = None) -> dict[str, Any]:
     }
     cache.set(key, summary, BOOK_SUMMARY_CACHE_SECONDS)
     return summary
+
+
+def pii_accesses_for_borrower(*, user: User, borrower: Borrower) -> QuerySet[PiiAccess]:
+    """Who revealed (or tried to reveal) which of a borrower's personal data, and why; risk
+    staff only, empty for anyone else."""
+    if not user.is_authenticated or not user.is_risk_staff:
+        return PiiAccess.objects.none()
+    return PiiAccess.objects.filter(borrower_id=borrower.pk).select_related("actor")

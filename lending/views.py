@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import masking
-from accounts.choices import PiiField
 from accounts.decorators import AuthenticatedRequest, staff_required
+from core.errors import DomainError
+from lending.choices import PiiField
 from lending.filters import BorrowerFilter
 from lending.forms import PiiRevealForm
 from lending.models import Borrower
@@ -26,7 +27,7 @@ from lending.selectors import (
 )
 from lending.selectors import borrower_detail as borrower_detail_selector
 from lending.selectors import borrower_list as borrower_list_selector
-from core.errors import DomainError
+from lending.services import pii_reveal
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:
@@ -169,12 +170,11 @@ def my_line(request: AuthenticatedRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def pii_reveal_view(request: AuthenticatedRequest, borrower_id: int) -> HttpResponse:
-    """Reveal one masked field with a stated reason (accounts.services.pii_reveal).
+    """Reveal one masked field with a stated reason (lending.services.pii_reveal).
 
     htmx gets the field's fragment back (the full value, or the refusal in place); without
     JavaScript the whole borrower page is rendered with that field revealed.
     """
-    from accounts.services import pii_reveal  # the platform's service; imported late on purpose
 
     borrower = borrower_visible_to(user=request.user).filter(pk=borrower_id).first()
     if borrower is None:

@@ -13,8 +13,9 @@ from django.test import RequestFactory
 from accounts.audit import audit, audit_context
 from accounts.choices import AuditSource
 from accounts.middleware import AuditContextMiddleware
-from accounts.models import AuditEvent, PiiAccess, User
-from accounts.services import pii_reveal
+from accounts.models import AuditEvent, User
+from lending.models import PiiAccess
+from lending.services import pii_reveal
 
 pytestmark = pytest.mark.django_db
 
@@ -100,8 +101,8 @@ def test_raw_sql_cannot_change_or_remove_audit_events(event, sql):
 @pytest.mark.parametrize(
     "sql, params",
     [
-        ("UPDATE accounts_piiaccess SET reason = %s", ["rewritten"]),
-        ("DELETE FROM accounts_piiaccess WHERE reason <> %s", [""]),
+        ("UPDATE lending_piiaccess SET reason = %s", ["rewritten"]),
+        ("DELETE FROM lending_piiaccess WHERE reason <> %s", [""]),
     ],
 )
 def test_raw_sql_cannot_change_or_remove_pii_accesses(access, sql, params):
@@ -114,8 +115,8 @@ def test_inserting_through_raw_sql_is_still_possible(event):
     # Append-only means appends work: the triggers guard UPDATE and DELETE only.
     _raw(
         "INSERT INTO accounts_auditevent (at, actor_label, action, object_type, object_id, "
-        "before, after, source, reference, note) "
-        "VALUES (%s, 'x', 'raw.insert', 'x', '1', '{}', '{}', 'system', '', '')",
+        "before, after, source, reference, note, prev_hash, row_hash) "
+        "VALUES (%s, 'x', 'raw.insert', 'x', '1', '{}', '{}', 'system', '', '', '', '')",
         [event.at],
     )
     assert AuditEvent.objects.count() == 2
@@ -218,7 +219,7 @@ def test_a_whole_database_flush_still_empties_the_logs(senior_analyst, borrower_
         reason="Verifying the caller's identity",
     )
     with pytest.raises(DatabaseError):
-        _raw("DELETE FROM accounts_piiaccess", [])
+        _raw("DELETE FROM lending_piiaccess", [])
 
     call_command("flush", interactive=False, verbosity=0)
 

@@ -8,11 +8,11 @@ import pytest
 import time_machine
 
 from accounts.models import AuditEvent
-from lending.models import Repayment
 from demo import feed as demo_feed
+from demo.tasks import demo_event_feed_task
+from lending.models import Repayment
 from monitoring.models import Event
 from monitoring.services import event_ingest
-from demo.tasks import demo_event_feed_task
 from monitoring.tests.factories import DrawdownEventFactory, LoginEventFactory
 
 pytestmark = pytest.mark.django_db

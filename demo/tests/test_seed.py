@@ -18,6 +18,7 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from accounts.models import AuditEvent, User
+from demo.seeding import DEMO_PASSWORD, book
 from lending import services
 from lending.choices import DrawdownStatus, IdentityCheckResult, LineStatus, Purpose
 from lending.models import (
@@ -32,7 +33,6 @@ from lending.models import (
     RepaymentAllocation,
     TransferOut,
 )
-from demo.seeding import DEMO_PASSWORD, book
 from monitoring.choices import EventKind
 from monitoring.models import Event
 
@@ -274,8 +274,7 @@ def test_demo_logins_exist_for_every_role(seeded):
         "lending-core": "service",
     }
     borrower_login = User.objects.get(username="borrower")
-    assert borrower_login.borrower is not None
-    assert borrower_login.borrower.customer_no == "C00000001"
+    assert Borrower.objects.get(pk=borrower_login.borrower_id).customer_no == "C00000001"
     assert User.objects.get(username="admin").is_superuser
     assert User.objects.get(username="analyst").check_password(DEMO_PASSWORD)
     assert User.objects.get(username="lending-core").auth_token.key in seeded

@@ -36,10 +36,12 @@ from lending.services.borrowers import (
 )
 from lending.services.drawdowns import drawdown_create
 from lending.services.lines import line_freeze, line_refresh_arrears, line_unfreeze
+from lending.services.pii import PII_REASON_MIN_LENGTH, pii_reveal
 from lending.services.repayments import repayment_record
 
 __all__ = [
     "MAX_DAILY_RATE",
+    "PII_REASON_MIN_LENGTH",
     "MAX_TERM_MONTHS",
     "asset_declare",
     "bank_account_seen",
@@ -51,6 +53,7 @@ __all__ = [
     "line_freeze",
     "line_refresh_arrears",
     "line_unfreeze",
+    "pii_reveal",
     "repayment_record",
     "transfer_out_record",
 ]

@@ -12,8 +12,8 @@ import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from accounts.models import PiiAccess
 from lending import selectors
+from lending.models import Borrower, PiiAccess
 from lending.services import line_freeze
 from lending.tests.factories import BorrowerFactory, DrawdownFactory, at
 
@@ -347,12 +347,13 @@ def test_reveal_with_a_short_reason_shows_the_refusal_in_place(client, senior_an
     assert not PiiAccess.objects.exists()
 
 
-def test_analyst_reveal_is_refused_and_recorded_nowhere(client, analyst, book):
+def test_analyst_reveal_is_refused_and_the_attempt_is_recorded(client, analyst, book):
     client.force_login(analyst)
     response = _reveal(client, book["current"], "national_id", "Dispute D-123: identity check")
     assert "440301199001011111" not in response.content.decode()
     assert 'role="alert"' in response.content.decode()
-    assert not PiiAccess.objects.exists()
+    attempt = PiiAccess.objects.get()
+    assert (attempt.actor, attempt.granted) == (analyst, False)
 
 
 def test_reveal_without_javascript_renders_the_whole_page(client, head_of_risk, book):
@@ -368,7 +369,12 @@ def test_reveal_without_javascript_renders_the_whole_page(client, head_of_risk, 
 
 def test_borrower_login_cannot_reveal(client, borrower_user):
     client.force_login(borrower_user)
-    response = _reveal(client, borrower_user.borrower, "national_id", "I want to see it please")
+    response = _reveal(
+        client,
+        Borrower.objects.get(pk=borrower_user.borrower_id),
+        "national_id",
+        "I want to see it please",
+    )
     assert response.status_code == 403
 
 

@@ -10,8 +10,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts.models import PiiAccess
 from conftest import PASSWORD
+from lending.models import PiiAccess
 from lending.tests.factories import BorrowerFactory, DrawdownFactory
 
 CHROMIUM = "/usr/bin/chromium"
