@@ -84,12 +84,15 @@ def check() -> list[str]:
                 if target in APPS and target != app and target not in ALLOWED[app]:
                     findings.append(f"{rel}:{line}: {app} must not import {target} ({module})")
                 if is_service and ".api" in f".{module}" and module.split(".")[1:2] == ["api"]:
-                    findings.append(f"{rel}:{line}: a service imports the API layer ({module})")
+                    api = ".".join(module.split(".")[:2])
+                    findings.append(f"{rel}:{line}: a service imports the API layer ({api})")
             if rel.name == "models.py":
                 for number, text in enumerate(source.splitlines(), start=1):
-                    for target in APPS - {app} - ALLOWED[app]:
-                        if f'"{target}.' in text or f"'{target}." in text:
-                            findings.append(f"{rel}:{number}: {app} models refer to {target}")
+                    findings.extend(
+                        f"{rel}:{number}: {app} models refer to {target}"
+                        for target in sorted(APPS - {app} - ALLOWED[app])
+                        if f'"{target}.' in text or f"'{target}." in text
+                    )
     return findings
 
 
