@@ -95,3 +95,46 @@ class ScorecardBin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feature} {self.label}: {self.points:g}"
+
+
+class Score(models.Model):
+    """A borrower's score by one scorecard version at one time, with its inputs and reasons.
+
+    `inputs` keeps each feature's value and the points it earned, so the score can be explained
+    later to an analyst, a regulator or the borrower exactly as it was computed; `reasons` are
+    the features that lost the most points against their best bin (decisions.reasons).
+    """
+
+    borrower = models.ForeignKey(
+        "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="+"
+    )
+    model = models.ForeignKey(
+        ScorecardModel, verbose_name=_("scorecard"), on_delete=models.PROTECT, related_name="+"
+    )
+    total = models.IntegerField(_("score"))
+    # {"feature": {"value": 0.83, "points": 12}}
+    inputs = models.JSONField(_("inputs"))
+    reasons = models.JSONField(_("reasons"), default=list)
+    # Whether this model acted for the borrower (champion, or the challenger they are assigned).
+    acting = models.BooleanField(_("acting"), default=True)
+    as_of = models.DateField(_("as of"))
+    scored_at = models.DateTimeField(_("scored at"), db_index=True)
+    # The book-wide run (job) this score came from; blank for an event-driven re-score.
+    run_id = models.CharField(_("run"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("score")
+        verbose_name_plural = _("scores")
+        ordering = ["-scored_at", "-id"]
+        indexes = [models.Index(fields=["borrower", "-scored_at"], name="score_borrower_at")]
+        constraints = [
+            # A redelivered chunk of a run writes nothing twice.
+            models.UniqueConstraint(
+                fields=["run_id", "borrower", "model"],
+                condition=~Q(run_id=""),
+                name="score_once_per_run",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.borrower_id}: {self.total}"

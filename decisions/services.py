@@ -6,8 +6,13 @@ audit row (accounts.audit) in that transaction. `actor=None` is the system (a co
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -16,8 +21,11 @@ from accounts.audit import audit
 from accounts.choices import Role
 from decisions.choices import ModelStatus
 from decisions.errors import InvalidTransition, NotAllowed
-from decisions.models import ScorecardBin, ScorecardModel
-from decisions.scorecard import TrainingResult
+from decisions.features import book_features
+from decisions.models import Score, ScorecardBin, ScorecardModel
+from decisions.reasons import reason_codes
+from decisions.scorecard import PointsTable, TrainingResult
+from decisions.selectors import points_table
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -157,3 +165,94 @@ def scorecard_set_status(
         note=note,
     )
     return model
+
+
+def challenger_assigned(*, borrower_id: int) -> bool:
+    """Whether the challenger acts for this borrower: a stable hash of the id, so the same
+    borrower stays on the same side run after run, and a share RISKOPS_CHALLENGER_SHARE of
+    the book (10% by default) is assigned to it."""
+    share = float(getattr(settings, "RISKOPS_CHALLENGER_SHARE", 0.1))
+    digest = hashlib.sha256(f"challenger:{borrower_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < share
+
+
+def _top_reasons(table: PointsTable, per: dict[str, np.ndarray], limit: int = 4) -> list[list[str]]:
+    """Per row, the features that lost the most points against their best bin (vectorised)."""
+    best = table.best_points()
+    features = list(per)
+    lost = np.column_stack([best.get(f, 0.0) - per[f] for f in features])
+    order = np.argsort(-lost, axis=1, kind="stable")[:, :limit]
+    return [[features[j] for j in row if lost[i, j] > 0] for i, row in enumerate(order)]
+
+
+@transaction.atomic(durable=True)
+def score_chunk(
+    *,
+    actor: User | None,
+    run_id: str,
+    borrower_ids: Sequence[int],
+    as_of: date,
+    name: str = "book",
+) -> int:
+    """Score one chunk of borrowers by the champion of `name` (and its challenger, if any) as
+    of `as_of`; returns how many score rows were written.
+
+    Idempotent per run: a score row is unique by (run, borrower, model), so a redelivered chunk
+    writes nothing twice. One audit row per chunk (a book-wide run is audited in bulk, not per
+    borrower). Nothing is written without a champion.
+    """
+    models = list(
+        ScorecardModel.objects.filter(
+            name=name, status__in=[ModelStatus.CHAMPION, ModelStatus.CHALLENGER]
+        ).order_by("-status_changed_at")
+    )
+    champion = next((m for m in models if m.status == ModelStatus.CHAMPION), None)
+    challenger = next((m for m in models if m.status == ModelStatus.CHALLENGER), None)
+    if champion is None or not borrower_ids:
+        return 0
+    frame = book_features(as_of=as_of, borrower_ids=list(borrower_ids))
+    ids = [int(i) for i in frame.index]
+    on_challenger = [challenger is not None and challenger_assigned(borrower_id=i) for i in ids]
+    now = timezone.now()
+    rows: list[Score] = []
+    for model in (m for m in (champion, challenger) if m is not None):
+        table = points_table(model=model)
+        columns = {
+            f: frame[f].to_numpy() if f in frame else np.full(len(frame), np.nan)
+            for f in table.features
+        }
+        total, per = table.score(columns)
+        reasons = _top_reasons(table, per)
+        is_champion = model.pk == champion.pk
+        for row, borrower_id in enumerate(ids):
+            rows.append(
+                Score(
+                    borrower_id=borrower_id,
+                    model=model,
+                    total=int(round(total[row])),
+                    inputs={
+                        f: {"value": float(columns[f][row]), "points": float(per[f][row])}
+                        for f in table.features
+                    },
+                    reasons=reason_codes(reasons[row]),
+                    acting=is_champion != on_challenger[row],
+                    as_of=as_of,
+                    scored_at=now,
+                    run_id=run_id,
+                )
+            )
+    written = Score.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    audit(
+        actor=actor,
+        action="scores.computed",
+        obj=champion,
+        after={
+            "run_id": run_id,
+            "as_of": as_of,
+            "borrowers": len(ids),
+            "first_id": ids[0] if ids else None,
+            "last_id": ids[-1] if ids else None,
+            "models": [m.pk for m in (champion, challenger) if m is not None],
+        },
+    )
+    return len(written)

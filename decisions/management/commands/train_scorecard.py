@@ -1,39 +1,54 @@
-"""Train a points scorecard from a CSV file and store it as a draft version.
+"""Train a points scorecard from the book or from a CSV file and store it as a draft version.
 
-    manage.py train_scorecard --csv FILE --target COL [--bad-value V] [--name NAME]
-        [--base-score 600 --base-odds 50 --pdo 20] [--test-size 0.3 --seed 42] [--dry-run]
+    manage.py train_scorecard --book [--label 90] [--observation-date D] [--window-days 180]
+    manage.py train_scorecard --csv FILE --target COL [--bad-value V]
+        common: [--name NAME] [--base-score 600 --base-odds 50 --pdo 20]
+                [--test-size 0.3 --seed 42] [--dry-run] [--champion]
 
-The target column is 1 for bad and 0 for good, or any two values with --bad-value naming the
-bad one. Text columns are treated as categorical. It prints the held-out AUC, KS and Gini, and
-the information value of each feature; without --dry-run it stores the model (draft).
+From the book: the features (decisions.features) as of the observation date (default: the
+window before today), the label 1 when the borrower reached 30+ or 90+ days past due within
+the window after it. From a CSV: the target column is 1 for bad and 0 for good, or any two
+values with --bad-value naming the bad one; text columns are treated as categorical. It prints
+the held-out AUC, KS and Gini, and the information value of each feature; without --dry-run it
+stores the model as a draft (--champion: and makes it the champion, as the demo set-up does).
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from accounts.audit import audit_context
 from accounts.choices import AuditSource
+from decisions.choices import ModelStatus
+from decisions.features import book_features, book_labels
 from decisions.scorecard import (
     DEFAULT_BASE_ODDS,
     DEFAULT_BASE_SCORE,
     DEFAULT_PDO,
     scorecard_train,
 )
-from decisions.services import scorecard_store
+from decisions.services import scorecard_set_status, scorecard_store
 
 
 class Command(BaseCommand):
-    help = "Train a points scorecard (optbinning) from a CSV file and store it as a draft."
+    help = "Train a points scorecard (optbinning) from the book or a CSV file; store a draft."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--csv", required=True, type=Path, help="the training data")
-        parser.add_argument("--target", required=True, help="the column saying bad (1) or good")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--csv", type=Path, help="the training data")
+        source.add_argument("--book", action="store_true", help="train on the lending book")
+        parser.add_argument("--target", help="with --csv: the column saying bad (1) or good")
+        parser.add_argument("--label", type=int, choices=(30, 90), default=90)
+        parser.add_argument("--observation-date", type=date.fromisoformat)
+        parser.add_argument("--window-days", type=int, default=180)
+        parser.add_argument("--champion", action="store_true", help="promote it at once")
         parser.add_argument("--bad-value", help="the target's value meaning bad (default 1)")
-        parser.add_argument("--name", default="csv", help="the scorecard's name (versions)")
+        parser.add_argument("--name", help="the scorecard's name (default: book, or csv)")
         parser.add_argument("--base-score", type=int, default=DEFAULT_BASE_SCORE)
         parser.add_argument("--base-odds", type=int, default=DEFAULT_BASE_ODDS)
         parser.add_argument("--pdo", type=int, default=DEFAULT_PDO)
@@ -42,20 +57,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="print, store nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        import pandas as pd
-
-        path: Path = options["csv"]
-        if not path.is_file():
-            raise CommandError(f"no file {path}")
-        frame = pd.read_csv(path)
-        target = options["target"]
-        if target not in frame.columns:
-            raise CommandError(f"no column {target!r} in {path.name}")
-        if options["bad_value"] is not None:
-            frame[target] = (frame[target].astype(str) == options["bad_value"]).astype(int)
-        categorical = [
-            c for c in frame.columns if c != target and not pd.api.types.is_numeric_dtype(frame[c])
-        ]
+        if options["book"]:
+            frame, target, categorical, meta = self._book(options)
+        else:
+            frame, target, categorical, meta = self._csv(options)
         try:
             result = scorecard_train(
                 frame,
@@ -81,16 +86,65 @@ class Command(BaseCommand):
         with audit_context(source=AuditSource.COMMAND, reference="train_scorecard"):
             model = scorecard_store(
                 actor=None,
-                name=options["name"],
+                name=options["name"] or ("book" if options["book"] else "csv"),
                 result=result,
-                target=f"{target} (csv {path.name})",
-                training={
-                    "source": "csv",
-                    "file": path.name,
-                    "target": target,
-                    "bad_value": options["bad_value"] or "1",
-                    "test_size": options["test_size"],
-                    "seed": options["seed"],
-                },
+                target=meta.pop("description"),
+                training=meta,
             )
-        out.write(self.style.SUCCESS(f"stored {model} (draft)"))
+            if options["champion"]:
+                scorecard_set_status(actor=None, model=model, status=ModelStatus.CHAMPION)
+        out.write(self.style.SUCCESS(f"stored {model} ({model.get_status_display()})"))
+
+    def _csv(self, options: dict[str, Any]) -> tuple[Any, str, list[str], dict[str, Any]]:
+        import pandas as pd
+
+        path: Path = options["csv"]
+        target = options["target"]
+        if not target:
+            raise CommandError("--csv needs --target")
+        if not path.is_file():
+            raise CommandError(f"no file {path}")
+        frame = pd.read_csv(path)
+        if target not in frame.columns:
+            raise CommandError(f"no column {target!r} in {path.name}")
+        if options["bad_value"] is not None:
+            frame[target] = (frame[target].astype(str) == options["bad_value"]).astype(int)
+        categorical = [
+            c for c in frame.columns if c != target and not pd.api.types.is_numeric_dtype(frame[c])
+        ]
+        meta = {
+            "description": f"{target} (csv {path.name})",
+            "source": "csv",
+            "file": path.name,
+            "target": target,
+            "bad_value": options["bad_value"] or "1",
+            "test_size": options["test_size"],
+            "seed": options["seed"],
+        }
+        return frame, target, categorical, meta
+
+    def _book(self, options: dict[str, Any]) -> tuple[Any, str, list[str], dict[str, Any]]:
+        window = options["window_days"]
+        observed = options["observation_date"] or (timezone.localdate() - timedelta(days=window))
+        frame = book_features(as_of=observed)
+        if frame.empty:
+            raise CommandError(f"no borrowers on the book at {observed}")
+        # Only those not already bad at the observation date make the population.
+        population = frame[frame["max_dpd_ever"] < options["label"]]
+        labels = book_labels(
+            as_of=observed,
+            window_days=window,
+            dpd=options["label"],
+            borrower_ids=[int(i) for i in population.index],
+        )
+        frame = population.assign(bad=labels.reindex(population.index).fillna(0).astype(int))
+        meta = {
+            "description": f"{options['label']}+ DPD within {window} days after {observed}",
+            "source": "book",
+            "observation_date": observed.isoformat(),
+            "window_days": window,
+            "label_dpd": options["label"],
+            "test_size": options["test_size"],
+            "seed": options["seed"],
+        }
+        return frame, "bad", [], meta
