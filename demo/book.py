@@ -318,7 +318,7 @@ class Loan:
         The outcome is lending.money.plan_repayment's, the function repayment_record runs:
         penalties accrued to the paid date, due instalments first, then ahead of time. The
         seeder never pays the last instalment before its due date, so no payment is more
-        than the payoff (Overpayment would mean a bug here and is left to raise).
+        than the payoff (money above it would mean a bug here, and raises).
         """
         owed_before = sum((s.remaining for s in self.states[:through]), ZERO)
         if owed_before <= 0:
@@ -339,8 +339,10 @@ class Loan:
             paid_at=aware,
             daily_rate=self.rate,
             disbursed_on=self.disbursed_at.date(),
-            loan_no=self.loan_no,
+            mode=self.mode,
         )
+        if result.unapplied:  # the rows would not add up to the amount: a bug in the intents
+            raise RuntimeError(f"{self.loan_no}: {result.unapplied} above the payoff")
         for state in self.states:
             if state.paid_off_at is aware:
                 state.paid_off_at = paid_at
@@ -768,7 +770,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     for loan in loans:
         used += loan.amount - sum((p.principal for p in loan.payments), ZERO)
         for state in loan.states:
-            if state.remaining > 0:
+            if not money.is_cleared(state):  # DPD runs until principal and interest are paid
                 if oldest is None or state.due_date < oldest:
                     oldest = state.due_date
                 break

@@ -1,33 +1,59 @@
 """The money math of the book: schedules, interest, penalty, allocation, repayment, APR, DPD.
 
-Pure functions on Decimal, no database, so the services, the demo seeder and the tests share
-one implementation.
+Pure functions on Decimal, no database, so the services, the demo seeder, the day close and
+the tests share one implementation. The product's rates and caps come from lending.caps.
 
-Rounding rule: every amount is rounded to the fen (0.01) half-up, once per instalment
-component, at the moment it is fixed (when the schedule is built, when interest or penalty is
-accrued). Sums of rounded components are never rounded again; the last instalment takes the
-principal residue so a schedule's principal adds up exactly to the amount drawn.
+Rounding: every amount is rounded to the fen (0.01) half-up, once per instalment component, at
+the moment it is fixed (when the schedule is built, when interest is reduced by a prepayment,
+when penalty is accrued). Sums of rounded components are never rounded again; the last
+instalment of a schedule takes the principal residue, so its principal adds up exactly to the
+amount drawn.
 
-Interest: a period's scheduled interest is opening principal x daily rate x 365/12 (a nominal
-month), so the IRR-method APR of an equal-instalment loan equals daily rate x 365, the figure
-PBOC asks lenders to show (RULES §4C: ¥10,000, 12 months, 0.05%/day -> ¥917.99, 18.25%).
-Settling a loan early charges interest by the actual day instead: outstanding principal x
-daily rate x days since the last due date (or disbursement).
-Penalty: overdue principal accrues penalty interest at PENALTY_RATE_FACTOR x the daily rate for
-each day past due, added to the instalment's fees as it is accrued.
+Interest: a period's scheduled interest is its opening principal x daily rate x 365/12 (a
+nominal month), so the IRR-method APR of an equal-instalment loan equals daily rate x 365, the
+figure PBOC asks lenders to show (RULES §4C: ¥10,000, 12 months, 0.05%/day -> ¥917.99,
+18.25%). Interest is owed only for the days principal is used (RULES §4B.3): principal repaid
+early, d days into its period, is charged d days of interest instead of the period's 365/12
+(the period's interest drops by to_fen(repaid x daily rate x (365/12 - d))); principal that
+stays through a period is charged the nominal month. Settling ¥10,000 on day 15 therefore costs
+¥75.00 of interest, and every fen less than the payoff costs at most a fen more.
+
+Penalty: from the day after its due date, an instalment's unpaid principal no longer earns
+contract interest but penalty interest at penalty_daily_rate (caps.penalty_rate_factor() x the
+daily rate, 1.5x by default, at most caps.apr_ceiling() / 365 a day, and never less than the
+contract rate, so paying late never costs less a day than paying on time). Penalty is not
+charged on unpaid interest or on penalty. Penalty accrued through day D on principal P is
+to_fen(P x penalty rate x days past due at D); each accrual books the increase since
+`penalty_through` into fee_due, so a nightly day close and one accrual at payment book the
+same fen (accrue_penalties).
+
+Cleared for DPD: an instalment whose principal and interest are paid is cleared: paid_off_at
+is set, whatever penalty it still owes. Penalty left unpaid stays owed (fee_due - fee_paid),
+shown and collected by later payments, but keeps no DPD running (the line's oldest_unpaid_due
+counts only instalments with paid_off_at unset). A drawdown is settled only when everything,
+penalty included, is paid.
 
 Repayment (plan_repayment: the rules of lending.services.repayment_record, which the demo
-seeder replays in memory):
-1. Penalty is accrued on overdue principal up to the paid date, each day once
-   (accrue_penalties).
-2. The money pays the instalments due by then, oldest first, and within each fees, then
-   interest, then principal (allocate).
-3. Early settlement: if what is left equals the payoff of the instalments not yet due, the
-   loan settles, with the current period's interest charged by the day (capped at its
-   scheduled interest) and later periods' interest waived.
-4. Otherwise the rest pays the next instalments ahead of time, on the standing schedule.
-5. More than the payoff raises lending.errors.Overpayment.
-The paid date is the payment time's date in the project's time zone (django.utils.timezone).
+seeder replays in memory). The paid date is the payment time's date in the project's time
+zone (django.utils.timezone); an instalment is due on its due date.
+1. Penalty is accrued on overdue principal up to the paid date (accrue_penalties).
+2. The money pays the instalments due by the paid date: the interest then principal of each,
+   oldest first; then their unpaid penalty, oldest first (allocate). Penalty comes last so
+   that a borrower who pays the principal and interest shown is cleared for DPD and owes only
+   the penalty, instead of being left a few fen of principal short and still delinquent.
+3. What is left pays the current instalment (the first not yet due) ahead of time: its
+   interest, reduced for the principal this payment repays (rule above), then principal. The
+   split is the one that repays the most principal for the money. Principal beyond the current
+   instalment's is booked on the current instalment (its principal_due grows by it) and the
+   principal left for the later instalments is re-amortised over them on the same due dates,
+   as build_schedule would schedule a loan of that principal over that many months in the
+   loan's repayment mode. So an early payment of the instalment shown clears it, with the
+   interest for the unused days taken off; an early payment of part of it leaves the rest due
+   on the due date.
+4. At or above the payoff (payoff_amount: everything due, all principal not yet due, the
+   current period's interest by rule 3, unpaid fees) the loan settles; the later instalments'
+   interest is waived. The excess above the payoff is returned as RepaymentPlan.unapplied
+   (repayment_record stores it as Repayment.unapplied_amount, owed back to the borrower).
 """
 
 from __future__ import annotations
@@ -36,20 +62,17 @@ import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from typing import Protocol
 
 from django.utils import timezone
 
-from lending.errors import Overpayment
+from lending import caps
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
 DAYS_PER_YEAR = Decimal(365)
 MONTHS_PER_YEAR = Decimal(12)
-# Penalty interest on overdue principal: half the contract rate again, so overdue principal
-# costs 1.5x the daily rate in all (a common 罚息 convention).
-PENALTY_RATE_FACTOR = Decimal("0.5")
 
 # Delinquency buckets by days past due (RULES §5.1): (name, lowest DPD, highest DPD or None).
 BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -72,6 +95,15 @@ def to_fen(value: Decimal) -> Decimal:
 def monthly_rate(daily_rate: Decimal) -> Decimal:
     """The nominal monthly rate a daily rate implies: daily x 365 / 12."""
     return daily_rate * DAYS_PER_YEAR / MONTHS_PER_YEAR
+
+
+def month_interest(balance: Decimal, daily_rate: Decimal) -> Decimal:
+    """A period's interest on `balance`: a nominal month, balance x daily x 365 / 12, to the fen.
+
+    Multiplied out before the one division, so an exact half fen rounds up as it should
+    (with the monthly rate divided first, 24.00 at 0.05%/day could come to 0.36, not 0.37).
+    """
+    return to_fen(balance * daily_rate * DAYS_PER_YEAR / MONTHS_PER_YEAR)
 
 
 def simple_apr(daily_rate: Decimal) -> Decimal:
@@ -106,8 +138,10 @@ def build_schedule(
 
     Modes (lending.choices.RepaymentMode): equal_instalment (等额本息, constant payment),
     equal_principal (等额本金), interest_first (先息后本, principal in the last instalment).
-    Due dates fall monthly on the disbursement day. Raises ValueError on a non-positive amount
-    or rate, or a term outside 1-36.
+    Each month's interest is month_interest on the balance; the last instalment takes the
+    principal left, and none takes more than is left. Due dates fall monthly on the
+    disbursement day. Raises ValueError on a non-positive amount or rate, or a term outside
+    1-36.
     """
     if amount <= 0 or daily_rate <= 0 or not 1 <= term_months <= 36:
         raise ValueError("amount and rate must be positive and the term 1-36 months")
@@ -122,14 +156,15 @@ def build_schedule(
     plan: list[PlannedInstalment] = []
     balance = amount
     for seq in range(1, term_months + 1):
-        interest = to_fen(balance * rate)
+        interest = month_interest(balance, daily_rate)
         last = seq == term_months
         if last:
             principal = balance
         elif mode == "equal_instalment":
             principal = min(payment - interest, balance)
         elif mode == "equal_principal":
-            principal = to_fen(amount / term_months)
+            # min: a tiny re-amortised amount rounded up per month could overshoot the balance.
+            principal = min(to_fen(amount / term_months), balance)
         else:  # interest_first
             principal = ZERO
         plan.append(PlannedInstalment(seq, add_months(start, seq), principal, interest))
@@ -144,11 +179,33 @@ def daily_interest(*, principal: Decimal, daily_rate: Decimal, days: int) -> Dec
     return to_fen(principal * daily_rate * days)
 
 
+def penalty_daily_rate(daily_rate: Decimal) -> Decimal:
+    """The daily rate overdue principal accrues at instead of the contract rate.
+
+    caps.penalty_rate_factor() x the contract rate (1.5x), at most caps.apr_ceiling() / 365 (the
+    24% ceiling covers penalty too, RULES §4B.4). Never below the contract rate itself: a
+    contract above the ceiling (which drawdown_create should refuse) keeps its own rate when
+    overdue rather than making lateness cheaper than paying on time.
+    """
+    capped = min(daily_rate * caps.penalty_rate_factor(), caps.apr_ceiling() / DAYS_PER_YEAR)
+    return max(capped, daily_rate)
+
+
 def penalty_interest(*, overdue_principal: Decimal, daily_rate: Decimal, days: int) -> Decimal:
-    """Penalty on overdue principal for `days` days past due."""
-    return daily_interest(
-        principal=overdue_principal, daily_rate=daily_rate * PENALTY_RATE_FACTOR, days=days
-    )
+    """Penalty on `overdue_principal` for `days` days past due (daily_rate: the contract's),
+    at penalty_daily_rate, to the fen.
+
+    Computed as one product and at most one division (by 365 when the ceiling applies), so an
+    exact half fen rounds up.
+    """
+    if days <= 0 or overdue_principal <= 0:
+        return ZERO
+    factor, ceiling = caps.penalty_rate_factor(), caps.apr_ceiling()
+    if daily_rate * DAYS_PER_YEAR >= ceiling:  # the contract rate itself is at the ceiling
+        return to_fen(overdue_principal * daily_rate * days)
+    if daily_rate * factor * DAYS_PER_YEAR <= ceiling:
+        return to_fen(overdue_principal * daily_rate * factor * days)
+    return to_fen(overdue_principal * ceiling * days / DAYS_PER_YEAR)
 
 
 @dataclass(slots=True)  # slots: the seeder holds millions of these
@@ -156,7 +213,8 @@ class InstalmentState:
     """An instalment in memory: what allocate needs, plus what plan_repayment needs.
 
     allocate reads the amounts only; plan_repayment (the seeder's record) also the date penalty
-    has been accrued through and when the instalment was paid in full.
+    has been accrued through and when the instalment was cleared for DPD (paid_off_at: its
+    principal and interest paid).
     """
 
     seq: int
@@ -201,29 +259,31 @@ class AllocationResult:
 
 
 def allocate(amount: Decimal, instalments: Sequence[InstalmentState]) -> AllocationResult:
-    """Split a payment over instalments: oldest first, and within each fees, interest, principal.
+    """Split a payment over due instalments: interest then principal of each, oldest first;
+    then their unpaid penalty (fees), oldest first.
 
-    Mutates the states' paid amounts and returns what went where, plus any amount left over
-    once everything given is paid. The caller decides which instalments are eligible (those
-    due, then those ahead of time) and in which order; see plan_repayment.
+    Penalty last: paying the principal and interest of what is due clears it for DPD, and a
+    shortfall is left on the penalty, which earns nothing, rather than on principal, which
+    would keep accruing penalty. Mutates the states' paid amounts and returns what went where
+    (one Allocation per instalment reached, by seq) and what was left once all given is paid.
     """
     left = amount
-    result = AllocationResult()
-    for inst in sorted(instalments, key=lambda i: i.seq):
-        if left <= 0:
-            break
-        part = Allocation(inst.seq)
-        for component in ("fee", "interest", "principal"):
-            owed = getattr(inst, f"{component}_due") - getattr(inst, f"{component}_paid")
-            take = min(owed, left)
-            if take > 0:
-                setattr(inst, f"{component}_paid", getattr(inst, f"{component}_paid") + take)
-                setattr(part, component, take)
-                left -= take
-        if part.total > 0:
-            result.allocations.append(part)
-    result.unapplied = left
-    return result
+    parts: dict[int, Allocation] = {}
+    ordered = sorted(instalments, key=lambda i: i.seq)
+    passes = (("interest", "principal"), ("fee",))
+    for components in passes:
+        for inst in ordered:
+            for component in components:
+                if left <= 0:
+                    break
+                owed = getattr(inst, f"{component}_due") - getattr(inst, f"{component}_paid")
+                take = min(owed, left)
+                if take > 0:
+                    setattr(inst, f"{component}_paid", getattr(inst, f"{component}_paid") + take)
+                    part = parts.setdefault(inst.seq, Allocation(inst.seq))
+                    setattr(part, component, getattr(part, component) + take)
+                    left -= take
+    return AllocationResult([parts[seq] for seq in sorted(parts)], left)
 
 
 class InstalmentLike(Protocol):
@@ -240,6 +300,23 @@ class InstalmentLike(Protocol):
     fee_paid: Decimal
     penalty_through: date | None
     paid_off_at: datetime | None
+
+
+def is_cleared(inst: InstalmentLike) -> bool:
+    """Cleared for DPD: principal and interest fully paid (penalty may still be owed)."""
+    return inst.principal_paid >= inst.principal_due and inst.interest_paid >= inst.interest_due
+
+
+def remaining(inst: InstalmentLike) -> Decimal:
+    """Everything the instalment still owes: principal, interest and penalty."""
+    return (
+        inst.principal_due
+        + inst.interest_due
+        + inst.fee_due
+        - inst.principal_paid
+        - inst.interest_paid
+        - inst.fee_paid
+    )
 
 
 @dataclass
@@ -260,22 +337,13 @@ class InstalmentOutcome:
 
 @dataclass
 class RepaymentPlan:
-    """The outcome of plan_repayment: per-instalment parts (by seq), and whether it settles."""
+    """The outcome of plan_repayment: per-instalment parts (by seq), whether it settles the
+    drawdown, the penalty it accrued, and what was paid above the payoff (owed back)."""
 
     parts: dict[int, InstalmentOutcome] = field(default_factory=dict)
     settles: bool = False
     penalty_accrued: Decimal = ZERO
-
-
-def _remaining(inst: InstalmentLike) -> Decimal:
-    return (
-        inst.principal_due
-        + inst.interest_due
-        + inst.fee_due
-        - inst.principal_paid
-        - inst.interest_paid
-        - inst.fee_paid
-    )
+    unapplied: Decimal = ZERO
 
 
 def _state(inst: InstalmentLike) -> InstalmentState:
@@ -288,6 +356,8 @@ def _state(inst: InstalmentLike) -> InstalmentState:
         principal_paid=inst.principal_paid,
         interest_paid=inst.interest_paid,
         fee_paid=inst.fee_paid,
+        penalty_through=inst.penalty_through,
+        paid_off_at=inst.paid_off_at,
     )
 
 
@@ -316,27 +386,248 @@ def accrue_penalties(
 ) -> dict[int, Decimal]:
     """Accrue penalty interest up to `on` on every overdue instalment; return it by seq.
 
-    An instalment is overdue when its due date is before `on` and principal is unpaid. It
-    accrues penalty_interest on that unpaid principal for the days from
-    max(due date, penalty_through) to `on`, added to fee_due; penalty_through becomes `on`
-    (even when the penalty rounds to 0.00). Mutates the instalments.
+    The function the repayment plan runs first and the nightly day close runs for each active
+    drawdown (`on`: the day being closed). An instalment is overdue when its due date is before
+    `on` and principal is unpaid. Penalty through `on` on that principal P is
+    to_fen(P x penalty_daily_rate x (on - due date).days); what is booked now is that less the
+    same figure at penalty_through (the days already booked), added to fee_due, and
+    penalty_through becomes `on`, even when the increase rounds to 0.00. So accruing day by
+    day and once at the end book the same fen, and each day is counted once whatever the
+    order of day closes and payments. `daily_rate` is the contract rate. Mutates the
+    instalments; an `on` at or before penalty_through books nothing.
     """
     accrued: dict[int, Decimal] = {}
     for inst in instalments:
         overdue_principal = inst.principal_due - inst.principal_paid
-        if inst.paid_off_at is not None or inst.due_date >= on or overdue_principal <= 0:
+        if inst.due_date >= on or overdue_principal <= 0:
             continue
-        accrue_from = max(inst.due_date, inst.penalty_through or inst.due_date)
-        days = (on - accrue_from).days
-        if days <= 0:
+        through = max(inst.due_date, inst.penalty_through or inst.due_date)
+        if on <= through:
             continue
-        penalty = penalty_interest(
-            overdue_principal=overdue_principal, daily_rate=daily_rate, days=days
+        booked = penalty_interest(
+            overdue_principal=overdue_principal,
+            daily_rate=daily_rate,
+            days=(through - inst.due_date).days,
+        )
+        penalty = (
+            penalty_interest(
+                overdue_principal=overdue_principal,
+                daily_rate=daily_rate,
+                days=(on - inst.due_date).days,
+            )
+            - booked
         )
         inst.fee_due += penalty
         inst.penalty_through = on
         accrued[inst.seq] = penalty
     return accrued
+
+
+@dataclass
+class _Current:
+    """The current period at a payment date: the first instalment not yet due, and what the
+    rule of interest by the day needs to price paying it (and the rest) ahead of time."""
+
+    inst: InstalmentLike
+    later: list[InstalmentLike]
+    daily_rate: Decimal
+    # 12 x the days of a nominal month not used: 365 - 12 x days used (kept whole, so the
+    # saving below is one product and one division).
+    unused_twelfths: int
+    principal_current: Decimal  # unpaid principal of the current instalment
+    principal_later: Decimal  # unpaid principal of the later instalments
+    fees: Decimal  # unpaid fees of all instalments not yet due (none in practice)
+
+    @property
+    def principal(self) -> Decimal:
+        return self.principal_current + self.principal_later
+
+    @property
+    def saving_rate(self) -> Decimal:
+        """Interest taken off per yuan repaid now: daily rate x (365/12 - days used)."""
+        return self.daily_rate * self.unused_twelfths / MONTHS_PER_YEAR
+
+    def saving(self, repaid: Decimal) -> Decimal:
+        """The unused days' interest on `repaid`, to the fen."""
+        return to_fen(repaid * self.daily_rate * self.unused_twelfths / MONTHS_PER_YEAR)
+
+    def interest_after(self, repaid: Decimal) -> Decimal:
+        """The current instalment's interest once `repaid` principal is repaid now: its
+        interest less the unused days' interest on it, never below what is already paid."""
+        return max(self.inst.interest_due - self.saving(repaid), self.inst.interest_paid)
+
+    def cost(self, repaid: Decimal) -> Decimal:
+        """What repaying `repaid` principal now takes: the current instalment's interest then
+        owed (by interest_after) plus the principal. Non-decreasing in `repaid`, in steps of
+        0 or 1 fen per fen (the saving rate is below 1)."""
+        return repaid + self.interest_after(repaid) - self.inst.interest_paid
+
+    def payoff(self) -> Decimal:
+        """Everything not yet due, settled now: fees, all principal, interest by the day."""
+        return self.fees + self.cost(self.principal)
+
+    def principal_for(self, money: Decimal) -> Decimal:
+        """The most principal `money` repays once it has paid the interest it leaves owed:
+        the largest `repaid` with cost(repaid) <= money; 0 when money does not cover the
+        current interest. For money below the payoff."""
+        if money <= self.cost(ZERO):
+            return ZERO
+        top = min(money, self.principal)
+        if self.interest_after(top) == self.inst.interest_paid:
+            # The interest left is already paid: cost(r) = r here, all of it repays principal.
+            return top
+        # Below the floor: cost(r) = r - to_fen(r x saving) + unpaid interest. Start from the
+        # unrounded solution and step by the fen (a step or two at most).
+        target = money - (self.inst.interest_due - self.inst.interest_paid)
+        repaid = (target / (1 - self.saving_rate)).quantize(FEN, rounding=ROUND_FLOOR)
+        repaid = min(max(repaid, ZERO), self.principal)
+        while repaid < self.principal and self.cost(repaid + FEN) <= money:
+            repaid += FEN
+        while repaid > 0 and self.cost(repaid) > money:
+            repaid -= FEN
+        return repaid
+
+
+def _current_period(
+    ordered: list[InstalmentLike], paid_date: date, daily_rate: Decimal, disbursed_on: date
+) -> _Current | None:
+    future = [inst for inst in ordered if inst.due_date > paid_date]
+    if not future:
+        return None
+    current = future[0]
+    previous = [inst for inst in ordered if inst.seq < current.seq]
+    period_start = previous[-1].due_date if previous else disbursed_on
+    days_used = (paid_date - period_start).days
+    # A period is at most 31 days and its due date is not in it, so days_used <= 30 < 365/12;
+    # the floor only guards against a schedule that breaks that.
+    unused_twelfths = max(int(DAYS_PER_YEAR) - 12 * days_used, 0)
+    return _Current(
+        inst=current,
+        later=future[1:],
+        daily_rate=daily_rate,
+        unused_twelfths=unused_twelfths,
+        principal_current=current.principal_due - current.principal_paid,
+        principal_later=sum((i.principal_due - i.principal_paid for i in future[1:]), ZERO),
+        fees=sum((i.fee_due - i.fee_paid for i in future), ZERO),
+    )
+
+
+def payoff_amount(
+    instalments: Sequence[InstalmentLike], *, daily_rate: Decimal, disbursed_on: date, on: date
+) -> Decimal:
+    """What settles the drawdown on `on`: everything due by then (penalty accrued to `on`
+    included), all principal not yet due, and the current period's interest by the day.
+
+    Pure: the instalments are not changed (penalty is accrued on copies).
+    """
+    states: list[InstalmentLike] = [_state(inst) for inst in instalments]
+    states.sort(key=lambda inst: inst.seq)
+    accrue_penalties(states, daily_rate=daily_rate, on=on)
+    due = sum((remaining(inst) for inst in states if inst.due_date <= on), ZERO)
+    current = _current_period(states, on, daily_rate, disbursed_on)
+    return due + (current.payoff() if current else ZERO)
+
+
+def _reamortise(
+    later: list[InstalmentLike],
+    principal: Decimal,
+    *,
+    mode: str,
+    daily_rate: Decimal,
+    start: date,
+    parts: dict[int, InstalmentOutcome],
+) -> None:
+    """Spread `principal` (what the later instalments still owe) over them anew, on their due
+    dates, as build_schedule would for a loan of `principal` over len(later) months in `mode`
+    starting on `start` (the current instalment's due date). What they have already been paid
+    stays paid; interest already paid is never taken back."""
+    if not later:
+        return
+    if principal > 0:
+        plan = build_schedule(
+            amount=principal,
+            term_months=len(later),
+            mode=mode,
+            daily_rate=daily_rate,
+            start=start,
+        )
+        shares = [(p.principal, p.interest) for p in plan]
+    else:
+        shares = [(ZERO, ZERO)] * len(later)
+    for inst, (share, interest) in zip(later, shares, strict=True):
+        new_principal = inst.principal_paid + share
+        new_interest = max(interest, inst.interest_paid)
+        part = parts.setdefault(inst.seq, InstalmentOutcome())
+        if new_principal != inst.principal_due:
+            inst.principal_due = new_principal
+            part.fields.add("principal_due")
+        if new_interest != inst.interest_due:
+            inst.interest_due = new_interest
+            part.fields.add("interest_due")
+
+
+def _pay_ahead(
+    money: Decimal,
+    current: _Current,
+    *,
+    mode: str,
+    daily_rate: Decimal,
+    parts: dict[int, InstalmentOutcome],
+) -> Decimal:
+    """Rules 3 and 4: `money` (what is left once everything due is paid) pays the instalments
+    not yet due ahead of time, or settles them. Returns what is above the payoff."""
+    inst = current.inst
+    payoff = current.payoff()
+    settle = money >= payoff
+    # Fees first (there are none on instalments not yet due unless a schedule was edited).
+    fees_paid = min(money, current.fees)
+    _allocate_fees(fees_paid, [inst, *current.later], parts)
+    money_left = money - fees_paid
+    repaid = current.principal if settle else current.principal_for(money_left)
+    part = parts.setdefault(inst.seq, InstalmentOutcome())
+    if repaid > 0:
+        interest = current.interest_after(repaid)
+        if interest != inst.interest_due:
+            inst.interest_due = interest
+            part.fields.add("interest_due")
+    interest_paid = min(inst.interest_due - inst.interest_paid, money_left)
+    if interest_paid > 0:
+        inst.interest_paid += interest_paid
+        part.interest += interest_paid
+        part.fields.add("interest_paid")
+    if repaid > 0:
+        beyond = repaid - current.principal_current
+        if beyond > 0:
+            # Booked on the current instalment: the principal repaid in its period.
+            inst.principal_due += beyond
+            part.fields.add("principal_due")
+            _reamortise(
+                current.later,
+                current.principal_later - beyond,
+                mode=mode,
+                daily_rate=daily_rate,
+                start=inst.due_date,
+                parts=parts,
+            )
+        inst.principal_paid += repaid
+        part.principal += repaid
+        part.fields.add("principal_paid")
+    return money - payoff if settle else ZERO
+
+
+def _allocate_fees(
+    amount: Decimal, instalments: list[InstalmentLike], parts: dict[int, InstalmentOutcome]
+) -> None:
+    """Pay unpaid fees of `instalments` in order with `amount` (at most what they owe)."""
+    left = amount
+    for inst in instalments:
+        take = min(inst.fee_due - inst.fee_paid, left)
+        if take > 0:
+            inst.fee_paid += take
+            part = parts.setdefault(inst.seq, InstalmentOutcome())
+            part.fee += take
+            part.fields.add("fee_paid")
+            left -= take
 
 
 def plan_repayment(
@@ -346,15 +637,16 @@ def plan_repayment(
     paid_at: datetime,
     daily_rate: Decimal,
     disbursed_on: date,
-    loan_no: str = "",
+    mode: str,
 ) -> RepaymentPlan:
     """Apply a repayment to a drawdown's instalments in memory (no database): the rules of
-    lending.services.repayment_record, shared with the demo seeder so the two cannot drift.
-    The paid date is `paid_at` in the project's time zone (django.utils.timezone).
+    lending.services.repayment_record (numbered in this module's docstring), shared with the
+    demo seeder so the two cannot drift.
 
-    Mutates the instalments (sorted by seq by the caller or not: they are sorted here) and
-    returns what went where. Raises Overpayment, leaving the instalments half-changed: the
-    caller discards them (the service's transaction rolls back).
+    `mode` is the drawdown's repayment mode (re-amortisation follows it); the paid date is
+    `paid_at` in the project's time zone. Mutates the instalments (sorted here by seq) and
+    returns what went where; never raises for the amount: what is above the payoff settles the
+    loan and comes back as `unapplied`.
     """
     ordered = sorted(instalments, key=lambda inst: inst.seq)
     paid_date = timezone.localdate(paid_at)
@@ -367,76 +659,32 @@ def plan_repayment(
         part.fields |= {"fee_due", "penalty_through"}
         plan.penalty_accrued += penalty
 
-    # 2. Instalments due by the paid date, oldest first, fees -> interest -> principal.
-    due = [i for i in ordered if i.due_date <= paid_date and i.paid_off_at is None]
+    # 2. Instalments due by the paid date, cleared ones with penalty left included.
+    due = [inst for inst in ordered if inst.due_date <= paid_date and remaining(inst) > 0]
     rest = _allocate_onto(amount, due, plan.parts)
 
-    # 3./4./5. What is left goes to the instalments not yet due.
-    future = [i for i in ordered if i.due_date > paid_date]
-    if rest > 0:
-        payoff, settle_interest = _payoff(ordered, future, paid_date, daily_rate, disbursed_on)
-        if rest > payoff:
-            raise Overpayment(loan_no=loan_no, amount=amount, payoff=amount - rest + payoff)
-        if rest == payoff:
-            plan.settles = True
-            for inst in future:
-                if settle_interest[inst.seq] != inst.interest_due:
-                    inst.interest_due = settle_interest[inst.seq]
-                    plan.parts.setdefault(inst.seq, InstalmentOutcome()).fields.add("interest_due")
-        left = _allocate_onto(rest, list(future), plan.parts)
-        # The payoff bounds `rest`, and every future instalment's remaining is at least its
-        # share of the payoff, so nothing can be left over here.
-        if left != 0:
-            raise RuntimeError(f"{left} left over after the payoff check")
+    # 3./4. What is left pays ahead, or settles; above the payoff it is unapplied.
+    current = _current_period(ordered, paid_date, daily_rate, disbursed_on)
+    if rest > 0 and current is not None:
+        plan.unapplied = _pay_ahead(
+            rest, current, mode=mode, daily_rate=daily_rate, parts=plan.parts
+        )
+    else:
+        plan.unapplied = rest
 
-    # Every instalment now fully paid is marked, whichever step paid it.
+    # Cleared for DPD (principal and interest paid), whichever step did it. A later
+    # instalment re-amortised to nothing is cleared too; one given principal again is not.
     for inst in ordered:
-        if inst.paid_off_at is None and _remaining(inst) == 0:
+        cleared = is_cleared(inst)
+        if cleared and inst.paid_off_at is None:
             inst.paid_off_at = paid_at
-            plan.parts.setdefault(inst.seq, InstalmentOutcome()).fields.add("paid_off_at")
-    if all(inst.paid_off_at is not None for inst in ordered):
-        plan.settles = True  # paid off early, or the last payment on or after its due date
+        elif not cleared and inst.paid_off_at is not None and inst.due_date > paid_date:
+            inst.paid_off_at = None
+        else:
+            continue
+        plan.parts.setdefault(inst.seq, InstalmentOutcome()).fields.add("paid_off_at")
+    plan.settles = all(remaining(inst) == 0 for inst in ordered)
     return plan
-
-
-def _payoff(
-    ordered: list[InstalmentLike],
-    future: list[InstalmentLike],
-    paid_date: date,
-    daily_rate: Decimal,
-    disbursed_on: date,
-) -> tuple[Decimal, dict[int, Decimal]]:
-    """What settles the instalments not yet due on `paid_date`, and their new interest_due.
-
-    Current period (the first instalment not yet due): interest by the actual day on the
-    principal still outstanding, since the previous due date or disbursement, capped at the
-    scheduled interest. Later periods: interest waived, except what a prepayment already
-    paid (it is kept, never refunded here). Fees on them, if any, stay due.
-    """
-    if not future:
-        return ZERO, {}
-    current = future[0]
-    previous = [inst for inst in ordered if inst.seq < current.seq]
-    period_start = previous[-1].due_date if previous else disbursed_on
-    outstanding_principal = sum((i.principal_due - i.principal_paid for i in future), ZERO)
-    accrued = daily_interest(
-        principal=outstanding_principal,
-        daily_rate=daily_rate,
-        days=(paid_date - period_start).days,
-    )
-    new_interest = {current.seq: max(min(accrued, current.interest_due), current.interest_paid)}
-    for inst in future[1:]:
-        new_interest[inst.seq] = inst.interest_paid
-    payoff = sum(
-        (
-            (i.principal_due - i.principal_paid)
-            + (new_interest[i.seq] - i.interest_paid)
-            + (i.fee_due - i.fee_paid)
-            for i in future
-        ),
-        ZERO,
-    )
-    return payoff, new_interest
 
 
 def days_past_due(oldest_unpaid_due: date | None, today: date) -> int:

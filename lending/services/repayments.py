@@ -59,20 +59,21 @@ def repayment_record(
 
     Replayed with the same reference and data it returns the stored repayment; with
     different data it raises DuplicateKeyConflict. The paid date is `paid_at` in Shanghai.
-    The steps below are lending.money.plan_repayment's (pure, shared with the demo seeder);
-    this service locks, plans, then writes the rows.
+    The rules are lending.money.plan_repayment's (pure, shared with the demo seeder and
+    numbered in lending.money's module docstring); this service locks, plans, then writes.
 
-    In short: penalty accrues on overdue principal up to the paid date; due instalments take
-    the money oldest first (fees, interest, principal); enough to settle everything early
-    settles the loan with interest by the actual day; less pays the next instalments ahead
-    of time; more than the payoff raises Overpayment and changes nothing. The numbered rules
-    are in lending.money's module docstring.
+    In short: penalty accrues on overdue principal up to the paid date; the instalments due
+    take the money oldest first (interest and principal, then penalty); what is left pays the
+    current instalment ahead of time with interest only for the days its principal was used,
+    and any principal beyond it re-amortises the later instalments; at or above the payoff the
+    loan settles, and the excess is kept as the repayment's unapplied_amount (owed back).
 
-    Each instalment the payment reaches gets a RepaymentAllocation row; an instalment fully
-    paid gets paid_off_at = paid_at. The drawdown's principal_outstanding, the line's used
-    and oldest_unpaid_due are then recomputed. Raises UnknownLoan, InvalidAmount (<= 0),
-    InvalidDate (paid before disbursement), DrawdownNotActive (settled or written off),
-    Overpayment, NotAllowed.
+    Each instalment the payment reaches gets a RepaymentAllocation row; an instalment whose
+    principal and interest are paid gets paid_off_at = paid_at (cleared for DPD; penalty left
+    unpaid stays owed). The drawdown's principal_outstanding, the line's used and
+    oldest_unpaid_due are then recomputed; the drawdown settles when everything, penalty
+    included, is paid. Raises UnknownLoan, InvalidAmount (<= 0), InvalidDate (paid before
+    disbursement), DrawdownNotActive (settled or written off), NotAllowed.
     """
     _require_writer(actor)
     card_no = card_no or None  # "" from a client means no card, as None does
@@ -126,7 +127,7 @@ def repayment_record(
         paid_at=paid_at,
         daily_rate=drawdown.daily_rate,
         disbursed_on=start_date,
-        loan_no=loan_no,
+        mode=drawdown.repayment_mode,
     )
     parts, settles = plan.parts, plan.settles
 
@@ -141,6 +142,7 @@ def repayment_record(
         reference=reference,
         amount=amount,
         paid_at=paid_at,
+        unapplied_amount=plan.unapplied,
         bank_account=bank_account,
     )
     for seq, part in parts.items():
@@ -188,6 +190,7 @@ def repayment_record(
             "amount": amount,
             "paid_at": paid_at,
             "penalty_accrued": plan.penalty_accrued,
+            "unapplied": plan.unapplied,
             "allocations": {
                 str(seq): {"fee": p.fee, "interest": p.interest, "principal": p.principal}
                 for seq, p in sorted(parts.items())

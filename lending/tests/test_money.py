@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lending import money
-from lending.errors import Overpayment
 from lending.tests.factories import at
 
 MODES = ["equal_instalment", "equal_principal", "interest_first"]
@@ -124,18 +122,25 @@ def test_allocate_conserves_money_and_never_pays_beyond_what_is_due(parts, paid)
         assert 0 <= s.principal_paid <= s.principal_due
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(parts=st.lists(st.tuples(fen, fen, fen), min_size=2, max_size=8), paid=fen)
-def test_allocate_pays_oldest_first_and_fees_before_interest_before_principal(parts, paid):
+def test_allocate_pays_interest_and_principal_oldest_first_then_the_penalty(parts, paid):
     states = _states(parts)
     money.allocate(paid, states)
-    # A later instalment receives nothing until every earlier one is fully paid.
+
+    def cleared(s: money.InstalmentState) -> bool:
+        return s.interest_paid == s.interest_due and s.principal_paid == s.principal_due
+
+    # A later instalment's interest or principal is paid only once every earlier one's
+    # interest and principal are; penalty only once every instalment's are.
     for earlier, later in zip(states, states[1:], strict=False):
-        if later.fee_paid + later.interest_paid + later.principal_paid > 0:
-            assert earlier.remaining == 0
+        if later.interest_paid + later.principal_paid > 0:
+            assert cleared(earlier)
+        if later.fee_paid > 0:
+            assert earlier.fee_paid == earlier.fee_due
+    if any(s.fee_paid > 0 for s in states):
+        assert all(cleared(s) for s in states)
     for s in states:
-        if s.interest_paid > 0:
-            assert s.fee_paid == s.fee_due
         if s.principal_paid > 0:
             assert s.interest_paid == s.interest_due
 
@@ -265,9 +270,55 @@ def test_daily_and_penalty_interest():
     rate, principal = Decimal("0.0005"), Decimal("10000")
     assert money.daily_interest(principal=principal, daily_rate=rate, days=15) == Decimal("75")
     assert money.daily_interest(principal=principal, daily_rate=rate, days=0) == 0
+    # 0.05%/day x 1.5 = 27.375% a year, above the 24% ceiling: 765.91 x 0.24 / 365 x 10 days
+    # = 5.0361... -> 5.04.
     assert money.penalty_interest(
         overdue_principal=Decimal("765.91"), daily_rate=Decimal("0.0005"), days=10
-    ) == Decimal("1.91")
+    ) == Decimal("5.04")
+    # 0.04%/day x 1.5 = 0.06%/day (21.9% a year), under the ceiling: 765.91 x 0.0006 x 10
+    # = 4.59546 -> 4.60.
+    assert money.penalty_interest(
+        overdue_principal=Decimal("765.91"), daily_rate=Decimal("0.0004"), days=10
+    ) == Decimal("4.60")
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        ("0.0002", "0.0003"),  # 1.5x the contract rate
+        ("0.0004", "0.0006"),
+        ("0.0005", str(Decimal("0.24") / 365)),  # 27.4% a year capped at the 24% ceiling
+        ("0.000986", "0.000986"),  # a contract above the ceiling: never below its own rate
+    ],
+)
+def test_penalty_rate_is_one_and_a_half_times_the_rate_capped_at_the_ceiling(rate, expected):
+    assert money.penalty_daily_rate(Decimal(rate)) == Decimal(expected)
+
+
+def test_penalty_rate_follows_the_configured_caps(settings):
+    settings.RISKOPS_PENALTY_RATE_FACTOR = "2"
+    settings.RISKOPS_APR_CEILING = "0.36"
+    assert money.penalty_daily_rate(Decimal("0.0004")) == Decimal("0.0008")
+    assert money.penalty_interest(
+        overdue_principal=Decimal("1000"), daily_rate=Decimal("0.0004"), days=3
+    ) == Decimal("2.40")
+
+
+def test_month_interest_rounds_an_exact_half_fen_up():
+    # 24.00 x 0.0005 x 365 / 12 = 0.365 exactly: half-up gives 0.37.
+    assert money.month_interest(Decimal("24.00"), Decimal("0.0005")) == Decimal("0.37")
+
+
+def test_equal_principal_never_schedules_more_principal_than_is_left():
+    plan = money.build_schedule(
+        amount=Decimal("0.05"),
+        term_months=8,
+        mode="equal_principal",
+        daily_rate=Decimal("0.0005"),
+        start=date(2026, 1, 10),
+    )
+    assert [p.principal for p in plan] == [Decimal("0.01")] * 5 + [Decimal("0")] * 3
+    assert all(p.principal >= 0 for p in plan)
 
 
 def test_build_schedule_refuses_bad_input():
@@ -304,7 +355,7 @@ def rows_for(amount: Decimal, term: int, mode: str, start: date) -> list[money.I
 @given(
     amount=st.integers(min_value=500, max_value=50_000).map(Decimal),
     term=st.integers(min_value=1, max_value=12),
-    mode=st.sampled_from(["equal_instalment", "equal_principal", "interest_first"]),
+    mode=st.sampled_from(MODES),
     payments=st.lists(
         st.tuples(st.integers(min_value=0, max_value=400), st.integers(1, 300_000)),
         min_size=1,
@@ -314,46 +365,116 @@ def rows_for(amount: Decimal, term: int, mode: str, start: date) -> list[money.I
 def test_plan_repayment_conserves_money_and_never_pays_beyond_due(amount, term, mode, payments):
     start = date(2026, 1, 10)
     rows = rows_for(amount, term, mode, start)
-    settled = False
-    for day_offset, fen in sorted(payments):
-        if settled:
-            break
+    for day_offset, fen_amount in sorted(payments):
         paid_at = at(2026, 1, 10) + timedelta(days=day_offset)
-        paid = Decimal(fen) / 100
+        paid = Decimal(fen_amount) / 100
         before = sum(r.principal_paid + r.interest_paid + r.fee_paid for r in rows)
-        snapshot = [dataclasses.replace(r) for r in rows]
-        try:
-            plan = money.plan_repayment(
-                rows, amount=paid, paid_at=paid_at, daily_rate=Decimal("0.0005"), disbursed_on=start
-            )
-        except Overpayment as exc:
-            assert paid > exc.extra["payoff"]
-            rows = snapshot  # the service's transaction would roll back
-            continue
+        plan = money.plan_repayment(
+            rows,
+            amount=paid,
+            paid_at=paid_at,
+            daily_rate=Decimal("0.0005"),
+            disbursed_on=start,
+            mode=mode,
+        )
         after = sum(r.principal_paid + r.interest_paid + r.fee_paid for r in rows)
-        assert after - before == paid
-        assert sum(p.total for p in plan.parts.values()) == paid
+        assert after - before + plan.unapplied == paid
+        assert sum(p.total for p in plan.parts.values()) + plan.unapplied == paid
+        assert sum(r.principal_due for r in rows) == amount
         for r in rows:
             assert 0 <= r.fee_paid <= r.fee_due
             assert 0 <= r.interest_paid <= r.interest_due
             assert 0 <= r.principal_paid <= r.principal_due
+            # paid_off_at means cleared for DPD: principal and interest paid.
             assert (r.paid_off_at is not None) == (
-                r.principal_due + r.interest_due + r.fee_due
-                == r.principal_paid + r.interest_paid + r.fee_paid
+                r.principal_paid == r.principal_due and r.interest_paid == r.interest_due
             )
-        settled = plan.settles
-        if settled:
-            assert all(r.paid_off_at is not None for r in rows)
+        assert plan.settles == all(r.remaining == 0 for r in rows)
+        if plan.unapplied:
+            assert plan.settles
+        if plan.settles:
             assert sum(r.principal_paid for r in rows) == amount
+            break
 
 
 def test_accrue_penalties_counts_each_day_once():
     rows = rows_for(Decimal("10000"), 3, "equal_instalment", date(2026, 1, 10))
+    overdue = rows[0].principal_due
+    assert overdue == Decimal("3283.15")
     first = money.accrue_penalties(rows, daily_rate=Decimal("0.0005"), on=date(2026, 2, 20))
     again = money.accrue_penalties(rows, daily_rate=Decimal("0.0005"), on=date(2026, 2, 20))
     later = money.accrue_penalties(rows, daily_rate=Decimal("0.0005"), on=date(2026, 2, 25))
-    assert first == {1: Decimal("8.21")}  # 3,283.15 overdue x 0.025%/day x 10 days
+    # 3,283.15 x 0.24/365 (the capped penalty rate) x 10 days = 21.5878... -> 21.59; 15 days
+    # = 32.3818... -> 32.38, so the five more days book 10.79.
+    assert first == {1: Decimal("21.59")}
     assert again == {}
-    assert set(later) == {1}
+    assert later == {1: Decimal("10.79")}
+    assert rows[0].fee_due == Decimal("32.38")
     assert rows[0].penalty_through == date(2026, 2, 25)
     assert rows[1].penalty_through is None
+
+
+def test_accrue_penalties_day_by_day_books_what_one_accrual_books():
+    """The day close accrues nightly; a small overdue principal must not round to nothing."""
+    rows = [money.InstalmentState(1, date(2026, 3, 10), Decimal("5.00"), Decimal("0.10"))]
+    for day in range(11, 31):
+        money.accrue_penalties(rows, daily_rate=Decimal("0.0004"), on=date(2026, 3, day))
+    # 5.00 x 0.0006 = 0.003 a day, which rounds to 0.00 alone; 20 days = 0.06.
+    assert rows[0].fee_due == Decimal("0.06")
+
+
+PAID_DAY_15 = at(2026, 1, 25)
+
+
+def anchor_loan() -> list[money.InstalmentState]:
+    return rows_for(Decimal("10000"), 12, "equal_instalment", date(2026, 1, 10))
+
+
+def plan_anchor(rows: list[money.InstalmentState], amount: str, paid_at=PAID_DAY_15):
+    return money.plan_repayment(
+        rows,
+        amount=Decimal(amount),
+        paid_at=paid_at,
+        daily_rate=Decimal("0.0005"),
+        disbursed_on=date(2026, 1, 10),
+        mode="equal_instalment",
+    )
+
+
+def test_the_payoff_on_day_15_is_principal_plus_fifteen_days_of_interest():
+    payoff = money.payoff_amount(
+        anchor_loan(),
+        daily_rate=Decimal("0.0005"),
+        disbursed_on=date(2026, 1, 10),
+        on=PAID_DAY_15.date(),
+    )
+    assert payoff == Decimal("10075.00")  # 10,000 x 0.05% x 15 days = 75.00
+
+
+def test_one_fen_under_the_payoff_leaves_one_fen_of_principal_and_no_more_interest():
+    rows = anchor_loan()
+    plan = plan_anchor(rows, "10074.99")
+    assert not plan.settles
+    assert (plan.parts[1].interest, plan.parts[1].principal) == (
+        Decimal("75.00"),
+        Decimal("9999.99"),
+    )
+    assert sum(r.principal_due - r.principal_paid for r in rows) == Decimal("0.01")
+    assert sum(r.interest_due - r.interest_paid for r in rows) == 0
+    assert rows[-1].principal_due == Decimal("0.01")  # due with the last instalment
+
+
+def test_paying_the_instalment_shown_early_clears_it_with_the_unused_days_taken_off():
+    rows = anchor_loan()
+    plan = plan_anchor(rows, "917.99", paid_at=at(2026, 2, 5))
+    # 26 days of 30 5/12 used: 4 5/12 days of interest on the 767.61 repaid (0.05%/day) = 1.70
+    # off the 152.08; the 1.70 the borrower paid above the cleared instalment repays principal
+    # of the later ones, re-amortised.
+    assert (plan.parts[1].interest, plan.parts[1].principal) == (
+        Decimal("150.38"),
+        Decimal("767.61"),
+    )
+    assert rows[0].paid_off_at == at(2026, 2, 5)
+    later_principal = sum(r.principal_due - r.principal_paid for r in rows[1:])
+    assert later_principal == Decimal("10000.00") - Decimal("767.61")
+    assert rows[1].interest_due == money.month_interest(Decimal("9232.39"), Decimal("0.0005"))
