@@ -92,7 +92,7 @@ class Command(BaseCommand):
                 training=meta,
             )
             if options["champion"]:
-                scorecard_set_status(actor=None, model=model, status=ModelStatus.CHAMPION)
+                model = scorecard_set_status(actor=None, model=model, status=ModelStatus.CHAMPION)
         out.write(self.style.SUCCESS(f"stored {model} ({model.get_status_display()})"))
 
     def _csv(self, options: dict[str, Any]) -> tuple[Any, str, list[str], dict[str, Any]]:
