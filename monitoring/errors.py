@@ -68,8 +68,18 @@ class EventIdReused(DomainError):
     )
 
 
-class EventInFlight(DomainError):
-    code = "event_in_flight"
+class EventBatchRetry(DomainError):
+    """A batch lost a race with a concurrent request; nothing of it was recorded.
+
+    The other request held or inserted a row this batch needed: an event id it was recording
+    (`reason` event_in_flight), a customer or card it created first (duplicate_key), or the two
+    waited on each other (deadlock, serialization_failure, lock_timeout, database_busy). Posting
+    the same batch again succeeds, or answers what the other request recorded. The code is the
+    API's retry code (core.api.RETRY_CODE): 409 with a Retry-After header of `retry_after`.
+    """
+
+    code = "retry"
     message_template = _(
-        "Another request is recording some of these event ids right now; retry to get their answer."
+        "The batch was not recorded: a concurrent request got there first (%(reason)s). "
+        "Post it again."
     )

@@ -3,35 +3,40 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from accounts.audit import audit
 from accounts.choices import Role
 from accounts.masking import mask_card, mask_mobile, mask_name, mask_national_id
+from core.errors import DomainError
 from lending import services as lending
 from lending.errors import UnknownBorrower, UnknownLoan
-from lending.models import Borrower, Drawdown
-from monitoring.api.serializers import canonical, events_parse
+from lending.models import Borrower, CreditLine, Drawdown
 from monitoring.choices import EventKind
 from monitoring.errors import (
     EventBatchInvalid,
     EventBatchRefused,
+    EventBatchRetry,
     EventError,
     EventIdReused,
-    EventInFlight,
     EventPostNotAllowed,
     LoanOfAnotherCustomer,
 )
 from monitoring.models import Event
-from core.errors import DomainError
+from monitoring.validation import canonical, events_check_dates, events_parse
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+logger = logging.getLogger(__name__)
 
 # Roles whose logins may post events: the lending core's machine account, and administrators
 # (to replay a feed by hand).
@@ -53,7 +58,6 @@ REFUSAL_FIELD = {
     "invalid_rate": "daily_rate",
     "invalid_date": "occurred_at",
     "event_id_reused": "event_id",
-    "event_in_flight": "event_id",
 }
 # The book's own idempotency key per kind, where a reused key with other data is refused.
 KEY_FIELD = {
@@ -77,12 +81,32 @@ PAYLOAD_MASKS: dict[str, Callable[[str], str]] = {
 # The key salt of Event.payload_digest. Keyed (with SECRET_KEY), so the digest of a guessed
 # payload cannot be computed by whoever reads the table to confirm a national ID or card.
 PAYLOAD_DIGEST_SALT = "riskops.monitoring.event-payload"
+# How a lost race shows, by PostgreSQL's SQLSTATE and by SQLite's error name, with the reason
+# EventBatchRetry gives. The other request has committed or rolled back by the time the error
+# reaches us, so the same batch posted again succeeds, or replays what the other recorded.
+# (Within one batch the services look a key up before inserting it, so a duplicate key can
+# only be another request's.)
+LOST_RACE_SQLSTATES = {
+    "23505": "duplicate_key",  # unique_violation: a customer or card another request created
+    "40001": "serialization_failure",
+    "40P01": "deadlock",
+    "55P03": "lock_timeout",  # lock_not_available
+}
+LOST_RACE_SQLITE_ERRORS = {
+    "SQLITE_CONSTRAINT_UNIQUE": "duplicate_key",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "duplicate_key",
+    "SQLITE_BUSY": "database_busy",  # the write lock was held past busy_timeout
+    "SQLITE_LOCKED": "database_busy",
+}
+# Seconds the client is told to wait before posting a batch that lost a race again: the
+# winner holds its locks for one batch's transaction, well under a second.
+RETRY_AFTER_SECONDS = 1
 
 
 def event_storage_form(payload: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """How an event is kept: (payload with personal data masked, digest of the full payload).
 
-    `payload` is the validated event in its canonical form (monitoring.api.serializers.canonical).
+    `payload` is the validated event in its canonical form (monitoring.validation.canonical).
     The digest is a keyed HMAC-SHA256 of that form as compact, key-sorted JSON, so the same
     event, however it was written, has the same digest: replays are recognised by comparing
     digests, as the masked payload can no longer tell two ID numbers apart. Used by ingestion
@@ -102,21 +126,30 @@ def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any
 
     `events` are raw JSON-like dicts (the API's body, or the demo feed's); `actor` is the
     posting login, or None for the system (the demo feed). Steps:
-    1. Check every event's form (monitoring.api.serializers); any error -> EventBatchInvalid
-       listing them all, before any transaction is opened.
+    1. Check every event's form (monitoring.validation.events_parse); any error ->
+       EventBatchInvalid listing them all, before any transaction is opened.
     2. In one durable transaction: look up the event ids already recorded. An id seen before
        (earlier, or earlier in this batch) with the same data (the same payload digest) is a
        replay; with other data it is refused (EventBatchRefused listing every such index,
-       code event_id_reused).
-    3. Claim the new ids by inserting their Event rows first, so a concurrent request with
-       the same ids waits on them and is then refused (event_in_flight) instead of applying
-       the events twice.
-    4. Apply the new events in order through the lending services. The first refusal
+       code event_id_reused). A batch of replays only is answered now, taking no lock.
+    3. Lock the credit lines of the customers the new events concern, in id order (_lines_lock),
+       then look again for their ids: a concurrent batch may have recorded some while this one
+       waited, and they are replays now.
+    4. Check the new events' times against the clock and the book
+       (monitoring.validation.events_check_dates: not in the future, not older than the
+       back-dating limit, not before the line opened or the loan was paid out); any error ->
+       EventBatchInvalid listing them all. Nothing has been written yet.
+    5. Claim the new ids by inserting their Event rows, in id order, so a concurrent request
+       with the same ids waits on them.
+    6. Apply the new events in order through the lending services. The first refusal
        (DomainError) rolls the whole batch back: EventBatchRefused with its index, field,
        code and message. Events after it were not tried.
-    5. Store each event's answer in Event.result.
+    7. Store each event's answer in Event.result.
 
     Event rows keep the payload masked and a digest of the full one (event_storage_form).
+    A race lost to a concurrent request (an id or key it inserted first, a deadlock, a
+    serialization failure, a lock held too long) rolls the batch back and raises
+    EventBatchRetry: posting the same batch again is safe.
 
     Returns one dict per event, in order: index, event_id, kind, status ("recorded" or
     "replayed") and the ids it touched (borrower_id, drawdown_id, ...). A replay answers
@@ -128,61 +161,84 @@ def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any
     parsed, errors = events_parse(events, max_events=settings.RISKOPS_EVENT_BATCH_MAX)
     if errors:
         raise EventBatchInvalid(errors)
-    # Validation holds no lock; the transaction (and, on SQLite, the write lock) starts here.
-    with transaction.atomic(durable=True):
-        return _batch_apply(actor=actor, parsed=parsed)
+    try:
+        # Validation holds no lock; the transaction (and, on SQLite, the write lock) starts here.
+        with transaction.atomic(durable=True):
+            return _batch_apply(actor=actor, parsed=parsed)
+    except (IntegrityError, OperationalError) as exc:
+        reason = _lost_race(exc)
+        if reason is None:
+            raise
+        logger.info("Event batch lost a race (%s); the client is told to retry.", reason)
+        raise EventBatchRetry(reason=reason, retry_after=RETRY_AFTER_SECONDS) from exc
+
+
+def _lost_race(exc: DatabaseError) -> str | None:
+    """The reason to retry, when `exc` is a race lost to a concurrent request; else None."""
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate in LOST_RACE_SQLSTATES:
+        return LOST_RACE_SQLSTATES[sqlstate]
+    name = getattr(cause, "sqlite_errorname", None)
+    if isinstance(name, str) and name in LOST_RACE_SQLITE_ERRORS:
+        return LOST_RACE_SQLITE_ERRORS[name]
+    return None
 
 
 def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Steps 2-5 of event_ingest, inside its transaction."""
+    """Steps 2-7 of event_ingest, inside its transaction."""
     forms = [event_storage_form(canonical(event)) for event in parsed]
     stored = {
         row.event_id: row
         for row in Event.objects.filter(event_id__in={e["event_id"] for e in parsed})
     }
-    first_index: dict[str, int] = {}  # a new event id -> where it first appears in the batch
-    conflicts: list[EventError] = []
-    for index, (event, (_, digest)) in enumerate(zip(parsed, forms, strict=True)):
-        event_id = event["event_id"]
-        if event_id in stored:
-            seen_digest = stored[event_id].payload_digest
-        elif event_id in first_index:
-            seen_digest = forms[first_index[event_id]][1]
-        else:
-            first_index[event_id] = index
-            continue
-        if seen_digest != digest:
-            conflicts.append(_refusal(index, event, EventIdReused(event_id=event_id)))
-    if conflicts:
-        raise EventBatchRefused(conflicts)
+    first_index = _new_events(parsed, forms, stored)
+    if not first_index:  # a pure replay: answered from the stored results, nothing written
+        return _replayed(parsed, stored)
+
+    borrowers, line_opened_at = _lines_lock(parsed[i]["customer_no"] for i in first_index.values())
+    if borrowers:
+        # We may have waited for the locks while a concurrent batch with some of these ids
+        # committed; reading them now makes them replays instead of a duplicate-key error.
+        late = {row.event_id: row for row in Event.objects.filter(event_id__in=first_index)}
+        if late:
+            stored.update(late)
+            first_index = _new_events(parsed, forms, stored)
+            if not first_index:
+                return _replayed(parsed, stored)
+
+    new = [(index, parsed[index]) for index in first_index.values()]
+    date_errors = events_check_dates(
+        new,
+        now=timezone.now(),
+        line_opened_at=line_opened_at,
+        disbursed_at=_disbursed_at(
+            event["loan_no"] for _, event in new if event["kind"] == EventKind.REPAYMENT
+        ),
+    )
+    if date_errors:
+        raise EventBatchInvalid(date_errors)
 
     claimed = {
-        parsed[index]["event_id"]: Event(
-            event_id=parsed[index]["event_id"],
-            kind=parsed[index]["kind"],
-            occurred_at=parsed[index]["occurred_at"],
+        event["event_id"]: Event(
+            event_id=event["event_id"],
+            kind=event["kind"],
+            occurred_at=event["occurred_at"],
             payload=forms[index][0],
             payload_digest=forms[index][1],
             posted_by=actor,
         )
-        for index in first_index.values()
+        for index, event in new
     }
-    if not claimed:  # a pure replay: answered from the stored results, nothing written
-        return [
-            {**stored[event["event_id"]].result, "index": index, "status": "replayed"}
-            for index, event in enumerate(parsed)
-        ]
     try:
-        # A savepoint, so the duplicate-key error of a concurrent claim can be answered.
+        # A savepoint, so the duplicate-key error of a concurrent claim can be answered. In id
+        # order: two batches sharing ids then wait on the first shared one, never each on
+        # the other's.
         with transaction.atomic():
-            Event.objects.bulk_create(claimed.values())
+            Event.objects.bulk_create(sorted(claimed.values(), key=lambda row: row.event_id))
     except IntegrityError as exc:
-        raise EventBatchRefused(
-            [_refusal(None, {"event_id": None, "kind": ""}, EventInFlight())]
-        ) from exc
+        raise EventBatchRetry(reason="event_in_flight", retry_after=RETRY_AFTER_SECONDS) from exc
 
-    customer_nos = {parsed[index]["customer_no"] for index in first_index.values()}
-    borrowers = {b.customer_no: b for b in Borrower.objects.filter(customer_no__in=customer_nos)}
     results: list[dict[str, Any]] = []
     for index, event in enumerate(parsed):
         event_id = event["event_id"]
@@ -218,6 +274,77 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         },
     )
     return results
+
+
+def _new_events(
+    parsed: list[dict[str, Any]], forms: list[tuple[dict[str, Any], str]], stored: dict[str, Event]
+) -> dict[str, int]:
+    """Where each event id not recorded yet first appears in the batch (in batch order).
+
+    Raises EventBatchRefused listing every event whose id was recorded, earlier or earlier in
+    this batch, with other data (a different payload digest).
+    """
+    first_index: dict[str, int] = {}
+    conflicts: list[EventError] = []
+    for index, (event, (_, digest)) in enumerate(zip(parsed, forms, strict=True)):
+        event_id = event["event_id"]
+        if event_id in stored:
+            seen_digest = stored[event_id].payload_digest
+        elif event_id in first_index:
+            seen_digest = forms[first_index[event_id]][1]
+        else:
+            first_index[event_id] = index
+            continue
+        if seen_digest != digest:
+            conflicts.append(_refusal(index, event, EventIdReused(event_id=event_id)))
+    if conflicts:
+        raise EventBatchRefused(conflicts)
+    return first_index
+
+
+def _replayed(parsed: list[dict[str, Any]], stored: dict[str, Event]) -> list[dict[str, Any]]:
+    """The answers of a batch whose every event was recorded before."""
+    return [
+        {**stored[event["event_id"]].result, "index": index, "status": "replayed"}
+        for index, event in enumerate(parsed)
+    ]
+
+
+def _lines_lock(customer_nos: Iterable[str]) -> tuple[dict[str, Borrower], dict[str, datetime]]:
+    """Lock the credit lines of these customers, in id order; return by customer_no the
+    borrowers the book knows and when each one's line opened.
+
+    Every service an event calls locks its borrower's line before anything else
+    (lending.services, rule 3). Taking all of a batch's lines first, in one fixed order, makes
+    two batches that touch the same lines queue one behind the other, where each would
+    otherwise hold one line and wait for the other's: a deadlock. It also queues two requests
+    adding the same card or device to one borrower, which no existing row could lock.
+    """
+    borrowers = {
+        borrower.customer_no: borrower
+        for borrower in Borrower.objects.filter(customer_no__in=set(customer_nos))
+    }
+    if not borrowers:
+        return borrowers, {}
+    lines = (
+        CreditLine.objects.select_for_update()
+        .filter(borrower_id__in=[borrower.pk for borrower in borrowers.values()])
+        .order_by("pk")
+    )
+    opened_at = {line.borrower_id: line.opened_at for line in lines}
+    return borrowers, {
+        customer_no: opened_at[borrower.pk]
+        for customer_no, borrower in borrowers.items()
+        if borrower.pk in opened_at
+    }
+
+
+def _disbursed_at(loan_nos: Iterable[str]) -> dict[str, datetime]:
+    """When the book paid out each of these loans, by loan_no (those it knows)."""
+    wanted = set(loan_nos)
+    if not wanted:
+        return {}
+    return dict(Drawdown.objects.filter(loan_no__in=wanted).values_list("loan_no", "disbursed_at"))
 
 
 def _refusal(index: int | None, event: dict[str, Any], exc: DomainError) -> EventError:

@@ -241,9 +241,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    # JSON in and out, strictly: a depth limit, no lone surrogates, no NaN, numbers as Decimal,
+    # the size limit below enforced (DRF's own parser reads past it). Errors come back in one
+    # JSON shape (core.api), never as the browsable API's or Django's HTML.
+    "DEFAULT_PARSER_CLASSES": ["core.api.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# The largest body a request may have: Django's default (2.5 MiB), written out because the API
+# relies on it (core.api.StrictJSONParser answers 413 above it). The largest valid event batch,
+# 1,000 events with every field at its longest, \u-escaped and indented, is about 1.7 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SPECTACULAR_SETTINGS = {
     "TITLE": "RiskOps API",
     "DESCRIPTION": "Events from the lending core, and the risk-operations API.",
@@ -297,3 +306,6 @@ LOGGING = {
 RISKOPS_PII_REVEAL_ROLES = ("senior_analyst", "manager", "head_of_risk", "admin")
 # The largest batch POST /api/v1/events/ accepts in one request.
 RISKOPS_EVENT_BATCH_MAX = 1000
+# How far back, and how far ahead of our clock, an event may be dated (lending.caps).
+RISKOPS_EVENT_BACKDATE_DAYS = env_int("RISKOPS_EVENT_BACKDATE_DAYS", 400)
+RISKOPS_EVENT_CLOCK_SKEW_SECONDS = env_int("RISKOPS_EVENT_CLOCK_SKEW_SECONDS", 300)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit
 from accounts.masking import mask_card, mask_mobile, mask_national_id
+from lending import caps
 from lending.choices import (
     AssetKind,
     IdentityCheckResult,
@@ -19,6 +21,7 @@ from lending.choices import (
 from lending.errors import (
     InvalidAmount,
     InvalidData,
+    InvalidDate,
 )
 from lending.models import (
     BankAccount,
@@ -41,6 +44,33 @@ from lending.services._common import (
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+
+def _require_plausible_time(
+    value: datetime, *, field: str, earliest: datetime | None = None
+) -> None:
+    """A time the book records must be one that has happened: not later than now plus the two
+    clocks' skew (caps.clock_skew_seconds()), and not before `earliest` when given (a drawdown
+    before its line opened). Raises InvalidDate.
+
+    A repayment or penalty reckoned to a date in 9999, or a schedule built from one, is money
+    that never existed. The event API refuses the same times, and those older than the
+    back-dating limit, before any service runs (monitoring.validation.events_check_dates);
+    this guard holds for every other caller.
+    """
+    latest = timezone.now() + timedelta(seconds=caps.clock_skew_seconds())
+    if value > latest:
+        raise InvalidDate(
+            _("%(field)s %(value)s is later than now (%(latest)s)."),
+            field=field,
+            value=value,
+            latest=latest,
+        )
+    if earliest is not None and value < earliest:
+        raise InvalidDate(field=field, value=value, earliest=earliest)
 
 
 # --- borrowers --------------------------------------------------------------------------------
@@ -67,7 +97,8 @@ def borrower_register(
     Replayed with the same customer_no and data it returns the stored borrower; with
     different data it raises DuplicateKeyConflict. Raises InvalidAmount (negative limit),
     InvalidRate (rate not in (0, 0.0986%]), InvalidChoice (income band), InvalidData (a field
-    too long or blank), NotAllowed (a borrower or inactive login).
+    too long or blank), InvalidDate (registered or opened in the future, opened before
+    registered), NotAllowed (a borrower or inactive login).
     """
     _require_writer(actor)
     existing = Borrower.objects.select_related("line").filter(customer_no=customer_no).first()
@@ -107,6 +138,10 @@ def borrower_register(
     _require_rate(daily_rate)
     _require_choice(income_band, IncomeBand.values, "income band")
     registered_at = registered_at or timezone.now()
+    _require_plausible_time(registered_at, field="registered_at")
+    if opened_at is not None:
+        # A line opens on approval, never before the borrower registered.
+        _require_plausible_time(opened_at, field="opened_at", earliest=registered_at)
     borrower = Borrower(
         customer_no=customer_no,
         name=name,
@@ -264,6 +299,7 @@ def _bank_account_touch(
     """Get or create the borrower's card and move its seen dates; audit only a new card."""
     if not card_no or len(card_no) > 19:
         raise InvalidData(fields="card_no")
+    _require_plausible_time(seen_at, field="seen_at")
     account = (
         BankAccount.objects.select_for_update().filter(borrower=borrower, card_no=card_no).first()
     )
@@ -298,6 +334,7 @@ def _device_touch(
     """Get or create the borrower's device and move its seen dates; audit only a new device."""
     if not device_id or len(device_id) > 64:
         raise InvalidData(fields="device_id")
+    _require_plausible_time(seen_at, field="seen_at")
     device = (
         Device.objects.select_for_update().filter(borrower=borrower, device_id=device_id).first()
     )
@@ -333,7 +370,8 @@ def bank_account_seen(
     """Note a bank card used by the borrower: created once per (borrower, card), then its
     last-seen date moves. The audit row ("bank_account.added") is written only on creation.
 
-    Raises InvalidData for a blank or over-long card number.
+    Raises InvalidData for a blank or over-long card number, InvalidDate for a time in the
+    future.
     """
     _require_writer(actor)
     return _bank_account_touch(
@@ -348,7 +386,8 @@ def device_seen(
     """Note a device the borrower used: created once per (borrower, device), then its
     last-seen date moves. The audit row ("device.added") is written only on creation.
 
-    Raises InvalidData for a blank or over-long device id.
+    Raises InvalidData for a blank or over-long device id, InvalidDate for a time in the
+    future.
     """
     _require_writer(actor)
     return _device_touch(
@@ -376,7 +415,7 @@ def transfer_out_record(
 
     Replayed with the same reference and data it returns the stored transfer; different data
     raises DuplicateKeyConflict. Raises InvalidAmount (<= 0), InvalidData (blank
-    counterparty, over-long fields).
+    counterparty, over-long fields), InvalidDate (in the future).
     """
     _require_writer(actor)
     card_no = card_no or None  # "" from a client means no card, as None does
@@ -408,6 +447,7 @@ def transfer_out_record(
         return existing
     _require_key(reference, "reference", 64)
     _require_positive(amount)
+    _require_plausible_time(occurred_at, field="occurred_at")
     bank_account = None
     if card_no:
         bank_account = _bank_account_touch(

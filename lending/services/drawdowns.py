@@ -40,7 +40,11 @@ from lending.services._common import (
     _require_rate,
     _require_writer,
 )
-from lending.services.borrowers import _bank_account_touch, _device_touch
+from lending.services.borrowers import (
+    _bank_account_touch,
+    _device_touch,
+    _require_plausible_time,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -71,7 +75,8 @@ def drawdown_create(
        (even if the line has since been frozen); different data raises DuplicateKeyConflict.
     2. Refuse: InvalidAmount (<= 0), InvalidTerm (not 1-36), InvalidRate (the rate given,
        or the line's, outside (0, 0.0986%]), InvalidChoice (mode, purpose), LineNotActive
-       (frozen or closed), InsufficientAvailable (amount above the line's available).
+       (frozen or closed), InsufficientAvailable (amount above the line's available),
+       InvalidDate (disbursed in the future, or before the line opened).
     3. Note the payout card and the device, build the schedule (money.build_schedule, due
        dates monthly on the disbursement day), fix the APR by the IRR method (money.apr_irr),
        and add the amount to the line's `used`.
@@ -125,6 +130,9 @@ def drawdown_create(
         raise InsufficientAvailable(amount=amount, available=line.available)
 
     disbursed_at = disbursed_at or timezone.now()
+    # Not in the future, not before the line opened: a drawdown dated in year 1 would be
+    # thousands of days past due at once, one dated in 9999 has no schedule.
+    _require_plausible_time(disbursed_at, field="disbursed_at", earliest=line.opened_at)
     before = _line_state(line)
     bank_account = _bank_account_touch(
         actor=actor, borrower=borrower, card_no=card_no, bank_name=bank_name, seen_at=disbursed_at

@@ -13,19 +13,16 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring.api.serializers import (
-    SERIALIZER_BY_KIND,
-    EventBatchErrorSerializer,
-    EventBatchResultSerializer,
-)
+from core.api import StrictJSONParser, error_response
+from monitoring.api.serializers import ErrorSerializer, EventBatchResultSerializer
 from monitoring.errors import EventBatchError, EventBatchInvalid
 from monitoring.services import EVENT_POSTER_ROLES, event_ingest
+from monitoring.validation import SERIALIZER_BY_KIND, events_unwrap
 
 
 class IsEventPoster(BasePermission):
@@ -97,7 +94,7 @@ class EventIngestApi(APIView):
     """Events from the lending core, recorded once per event id and applied to the book."""
 
     permission_classes = [IsEventPoster]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="events_ingest",
@@ -109,9 +106,15 @@ class EventIngestApi(APIView):
             "and `field`. An `event_id` already recorded with the same data is a replay: it "
             "is not applied again, and its result is the one it got the first time, with "
             "`status: replayed`. The same `event_id` with different data is refused (409, "
-            "code `event_id_reused`). Times need a UTC offset; amounts are decimal strings "
-            "or numbers with at most 2 decimals, daily rates at most 6. Token authentication "
-            "(`Authorization: Token <key>`) with a service account or an administrator."
+            "code `event_id_reused`). Times need a UTC offset and must be plausible: not "
+            "later than now plus the clocks' skew, not older than the back-dating limit, not "
+            "before the line opened or the loan was paid out. Digits are ASCII only; amounts "
+            "are plain decimal strings or JSON numbers (no exponent, no separator, no NaN) "
+            "with at most 2 decimals, daily rates at most 6. A batch that lost a race with a "
+            "concurrent request answers 409 with code `retry` and a `Retry-After` header: "
+            "nothing was recorded, post it again. Every error has the same body: `message`, "
+            "`code`, `extra`, `errors`. Token authentication (`Authorization: Token <key>`) "
+            "with a service account or an administrator."
         ),
         request=PolymorphicProxySerializer(
             component_name="EventIngestRequest",
@@ -122,21 +125,31 @@ class EventIngestApi(APIView):
         responses={
             200: OpenApiResponse(EventBatchResultSerializer, description=_("All recorded.")),
             400: OpenApiResponse(
-                EventBatchErrorSerializer,
+                ErrorSerializer,
                 description=_(
-                    "Malformed input; every error with its event's index and field. Nothing "
-                    "recorded."
+                    "Malformed input: a body that is not plain JSON (code parse_error), or "
+                    "events with invalid or implausible fields (code invalid_events; every "
+                    "error with its event's index and field). Nothing recorded."
                 ),
             ),
-            401: OpenApiResponse(description=_("No or bad token.")),
-            403: OpenApiResponse(description=_("Not a service account or administrator.")),
-            415: OpenApiResponse(description=_("The body is not application/json.")),
+            401: OpenApiResponse(ErrorSerializer, description=_("No or bad token.")),
+            403: OpenApiResponse(
+                ErrorSerializer, description=_("Not a service account or administrator.")
+            ),
             409: OpenApiResponse(
-                EventBatchErrorSerializer,
+                ErrorSerializer,
                 description=_(
                     "Refused by the book (e.g. a frozen line, an unknown loan) or an event id "
-                    "reused with other data. Nothing recorded."
+                    "reused with other data (code events_refused); or a race lost to a "
+                    "concurrent request (code retry, with a Retry-After header: post the same "
+                    "batch again). Nothing recorded."
                 ),
+            ),
+            413: OpenApiResponse(
+                ErrorSerializer, description=_("The body is over the size limit (too_large).")
+            ),
+            415: OpenApiResponse(
+                ErrorSerializer, description=_("The body is not application/json.")
             ),
         },
         examples=[
@@ -182,6 +195,7 @@ class EventIngestApi(APIView):
                 value={
                     "message": "The batch was not recorded: 2 invalid field(s).",
                     "code": "invalid_events",
+                    "extra": {"count": 2},
                     "errors": [
                         {
                             "index": 3,
@@ -194,11 +208,34 @@ class EventIngestApi(APIView):
                             "index": 7,
                             "event_id": "evt-0008",
                             "field": "occurred_at",
-                            "code": "naive",
-                            "message": "Give the time with its UTC offset, "
-                            "e.g. 2026-03-01T09:30:00+08:00.",
+                            "code": "in_future",
+                            "message": "9999-12-31T23:00:00+08:00 is in the future: later "
+                            "than now by more than 300 seconds.",
                         },
                     ],
+                },
+            ),
+            OpenApiExample(
+                "Lost a race",
+                status_codes=["409"],
+                response_only=True,
+                value={
+                    "message": "The batch was not recorded: a concurrent request got there "
+                    "first (deadlock). Post it again.",
+                    "code": "retry",
+                    "extra": {"reason": "deadlock", "retry_after": 1},
+                    "errors": [],
+                },
+            ),
+            OpenApiExample(
+                "Not JSON",
+                status_codes=["400"],
+                response_only=True,
+                value={
+                    "message": "The body nests arrays and objects more than 20 levels deep.",
+                    "code": "parse_error",
+                    "extra": {},
+                    "errors": [],
                 },
             ),
             OpenApiExample(
@@ -208,6 +245,7 @@ class EventIngestApi(APIView):
                 value={
                     "message": "The batch was not recorded: 1 event(s) refused.",
                     "code": "events_refused",
+                    "extra": {"count": 1},
                     "errors": [
                         {
                             "index": 0,
@@ -222,21 +260,24 @@ class EventIngestApi(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        body = request.data
-        # One event, or an envelope of many: anything else goes to the service as it is, so
-        # the error comes back in the same shape as every other.
-        events = body["events"] if isinstance(body, dict) and "events" in body else [body]
+        events, envelope_errors = events_unwrap(request.data)
         try:
+            if envelope_errors:
+                raise EventBatchInvalid(envelope_errors)
             # IsEventPoster lets only a signed-in User with a poster role this far; DRF types
             # request.user as possibly anonymous:
             results = event_ingest(actor=request.user, events=events)  # type: ignore[arg-type]
         except EventBatchError as exc:
-            code = (
-                status.HTTP_400_BAD_REQUEST
-                if isinstance(exc, EventBatchInvalid)
-                else status.HTTP_409_CONFLICT
+            return error_response(
+                status_code=(
+                    status.HTTP_400_BAD_REQUEST
+                    if isinstance(exc, EventBatchInvalid)
+                    else status.HTTP_409_CONFLICT
+                ),
+                message=exc.message,
+                code=exc.code,
+                extra=exc.extra,
+                errors=exc.errors,
             )
-            return Response(
-                {"message": exc.message, "code": exc.code, "errors": exc.errors}, status=code
-            )
+        # A lost race (EventBatchRetry) and other refusals go to core.api.exception_handler.
         return Response({"results": results})
