@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.choices import Role
 from accounts.errors import NotAllowed
@@ -42,7 +45,9 @@ def _set_role_action(role: Role) -> AdminAction:
         )
 
     action.__name__ = f"set_role_{role.value}"
-    return admin.action(description=_("Set role: %(role)s") % {"role": role.label})(action)
+    # Built when the admin is imported: formatted lazily, so each request shows it in its own
+    # language (a `%` here would fix it in English for good).
+    return admin.action(description=format_lazy(_("Set role: {role}"), role=role.label))(action)
 
 
 @admin.register(User)
@@ -116,7 +121,11 @@ class UserAdmin(DjangoUserAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, _("%(count)d login(s) updated.") % {"count": done})
+            self.message_user(
+                request,
+                ngettext("%(count)d login updated.", "%(count)d logins updated.", done)
+                % {"count": done},
+            )
 
     @admin.action(description=_("Deactivate selected logins"))
     def deactivate_logins(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -155,3 +164,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("actor_label", "action", "object_id", "reference")
     date_hierarchy = "at"
     raw_id_fields = ("actor",)
+
+
+# django-axes titles its lockout column after the method, "status", in English on every page.
+AccessAttemptAdmin.status.short_description = _("Status")

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.masking import mask_card, mask_mobile, mask_name, mask_national_id
 from lending.models import (
@@ -76,7 +77,7 @@ class BorrowerAdmin(ReadOnlyAdmin):
     )
     fields = readonly_fields
 
-    @admin.display(description=_("name"))
+    @admin.display(description=pgettext_lazy("person", "name"))
     def masked_name(self, obj: Borrower) -> str:
         return mask_name(obj.name)
 

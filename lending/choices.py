@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class IncomeBand(models.TextChoices):
@@ -23,7 +24,8 @@ class IdentityCheckResult(models.TextChoices):
 
 
 class LineStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
+    # "Active" is a line in good standing (正常) here and an unsettled loan (未结清) below.
+    ACTIVE = "active", pgettext_lazy("credit line status", "Active")
     FROZEN = "frozen", _("Frozen")
     CLOSED = "closed", _("Closed")
 
@@ -42,14 +44,16 @@ class Purpose(models.TextChoices):
     DAILY_CONSUMPTION = "daily", _("Daily consumption")
     TRAVEL = "travel", _("Travel")
     EDUCATION = "education", _("Education")
-    HOME = "home", _("Home")
+    # A context of its own: a bare "Home" would also translate Django admin's breadcrumb.
+    HOME = "home", pgettext_lazy("drawdown purpose", "Home")
     MEDICAL = "medical", _("Medical")
     OTHER = "other", _("Other")
 
 
 class DrawdownStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    SETTLED = "settled", _("Settled")
+    # Contexts: "Active" is not the line's 正常, "Settled" not the settlement date's label.
+    ACTIVE = "active", pgettext_lazy("drawdown status", "Active")
+    SETTLED = "settled", pgettext_lazy("drawdown status", "Settled")
     WRITTEN_OFF = "written_off", _("Written off")
 
 

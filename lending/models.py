@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.choices import Role
 from accounts.models import AppendOnlyQuerySet
@@ -52,7 +53,8 @@ class Borrower(models.Model):
     """A person with a credit line. Personal data is shown masked unless revealed (PiiAccess)."""
 
     customer_no = models.CharField(_("customer number"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64, db_index=True)
+    # "person": a borrower's name is 姓名; a bare "name" (a scorecard's) is 名称.
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=64, db_index=True)
     national_id = models.CharField(_("national ID number"), max_length=18)
     # Suffixes kept for search by what an analyst can see on a masked screen.
     national_id_last4 = models.CharField(_("ID last 4"), max_length=4, db_index=True)
@@ -349,7 +351,8 @@ class Repayment(models.Model):
         Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="repayments"
     )
     # The lending core's reference: a repayment is recorded once however often it is posted.
-    reference = models.CharField(_("reference"), max_length=64, unique=True)
+    # "payment": a payment's reference number is 流水号; the audit log's request reference is not.
+    reference = models.CharField(pgettext_lazy("payment", "reference"), max_length=64, unique=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     paid_at = models.DateTimeField(_("paid at"), db_index=True)
     # What was paid above the payoff of the loan: it settled, and this much is owed back.
@@ -414,7 +417,7 @@ class TransferOut(models.Model):
     borrower = models.ForeignKey(
         Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="transfers_out"
     )
-    reference = models.CharField(_("reference"), max_length=64, unique=True)
+    reference = models.CharField(pgettext_lazy("payment", "reference"), max_length=64, unique=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
     counterparty_name = models.CharField(_("counterparty"), max_length=100)

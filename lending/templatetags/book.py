@@ -85,3 +85,16 @@ def grouped(value: Any) -> str:
     if value is None or value == "":
         return DASH
     return _grouped(int(value), 0)
+
+
+@register.filter
+def days_overdue(drawdown: Any) -> int:
+    """Days past due of a drawdown's oldest overdue instalment, 0 if none is overdue.
+
+    Reads the `days_overdue` the borrower selector puts on each prefetched instalment
+    (lending.selectors.borrower_detail), so it costs no query; a drawdown loaded without that
+    display state reads 0.
+    """
+    return max(
+        (getattr(inst, "days_overdue", 0) or 0 for inst in drawdown.instalments.all()), default=0
+    )
