@@ -1,22 +1,37 @@
 """Writing the audit log, and knowing which request, task or command a change came from.
 
-Services call `audit()` inside their own transaction. The request middleware, the Celery
-task_prerun hook and management commands set the context (source, reference, IP) in a
-context variable, so a service never needs the request to record where it was called from.
+Services call `audit()` (or `audit_bulk()` for many rows at once) inside their own transaction.
+The request middleware, the Celery task_prerun hook and management commands set the context
+(source, reference, IP) in a context variable, so a service never needs the request to record
+where it was called from.
+
+The hash chain: every row stores `prev_hash`, the `row_hash` of the row before it (by id), and
+`row_hash` = SHA-256 over a version tag, `prev_hash` and a canonical serialisation of the row's
+content (`canonical_content`). Altering, removing or inserting a row in the middle breaks the
+chain at that row, which `manage.py audit_verify` (`verify_chain`) reports. Appends are
+serialized so two writers never chain onto the same tail: a transaction-level advisory lock
+on PostgreSQL, held until the writing transaction commits; on SQLite the IMMEDIATE
+transactions (settings) already let one writer in at a time. Cutting rows off the *end* of the
+chain leaves a valid shorter chain; `audit_verify` prints the head so it can be recorded
+elsewhere (a ticket, a daily report) and compared later.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import connections, models, router, transaction
+from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from accounts.choices import AuditSource
 
@@ -75,6 +90,180 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# The chain --------------------------------------------------------------------------------------
+
+# The prev_hash of the very first row: 64 zeros, so an empty prev_hash is always a break.
+GENESIS_HASH = "0" * 64
+# Bumped if the serialisation ever changes; rows keep the version they were hashed with.
+HASH_VERSION = b"riskops.audit.v1"
+# The PostgreSQL advisory lock key that serializes appends (any fixed 64-bit number, the
+# same in every process; "riskaudi" in ASCII).
+CHAIN_LOCK_KEY = 0x7269736B61756469
+
+
+def _canonical_json(value: Any) -> Any:
+    """JSON values as they read back from either database.
+
+    PostgreSQL's jsonb keeps numbers as `numeric`: an integral float such as 1e20 reads back
+    as the int 100000000000000000000, so integral floats are hashed as ints. Other floats read
+    back equal (Python writes the shortest exact decimal). Key order is fixed by sort_keys.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_json(v) for v in value]
+    return value
+
+
+def canonical_content(event: Any) -> bytes:
+    """The bytes a row's hash covers: every column but id and the two hashes.
+
+    `event` is an AuditEvent (or a migration's historical one). The timestamp is UTC with
+    microseconds, as both databases store it.
+    """
+    content = {
+        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "borrower_id": event.borrower_id,
+        "before": _canonical_json(event.before),
+        "after": _canonical_json(event.after),
+        "source": event.source,
+        "reference": event.reference,
+        "ip_address": event.ip_address,
+        "note": event.note,
+    }
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def compute_row_hash(event: Any, prev_hash: str) -> str:
+    """SHA-256 (hex) over the version tag, the previous row's hash and this row's content."""
+    digest = hashlib.sha256(HASH_VERSION)
+    digest.update(b"\n" + prev_hash.encode("ascii", "replace") + b"\n")
+    digest.update(canonical_content(event))
+    return digest.hexdigest()
+
+
+def lock_chain_tail(model: type[models.Model], using: str) -> str:
+    """Take the append lock and return the hash the next row must chain onto.
+
+    Call inside a transaction: the PostgreSQL lock is transaction-scoped, so it is held until
+    the rows written after it commit (or roll back), and the next writer then reads them as
+    the tail. On SQLite the transaction's IMMEDIATE write lock already does this.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    last = (
+        model._default_manager.using(using)
+        .order_by("-pk")
+        .values_list("row_hash", flat=True)
+        .first()
+    )
+    return last if last is not None else GENESIS_HASH
+
+
+def chain_append(model: type[models.Model], events: Sequence[Any], using: str) -> list[Any]:
+    """Chain unsaved `events` onto the tail, in order, and insert them (one INSERT per batch).
+
+    The caller holds a transaction (audit_bulk opens one). Also used by accounts' data
+    migrations with the historical model.
+    """
+    prev = lock_chain_tail(model, using)
+    for event in events:
+        event.prev_hash = prev
+        event.row_hash = compute_row_hash(event, prev)
+        prev = event.row_hash
+    return list(model._default_manager.using(using).bulk_create(events))
+
+
+# Writing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit row to write: what `audit()` takes, for `audit_bulk()`.
+
+    `obj` is the changed object; None only for an event about no stored object (a failed login
+    for an unknown username), which then names `object_type` itself. `actor_label` overrides
+    the label derived from the actor or the audit context.
+    """
+
+    action: str
+    obj: models.Model | None
+    actor: User | None = None
+    borrower_id: int | None = None
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    object_type: str = ""
+    actor_label: str = ""
+
+
+def _normal_ip(value: str | None) -> str | None:
+    # As the database will hand it back: IPv6 compressed (Django's field does the same on save).
+    if value and ":" in value:
+        return clean_ipv6_address(value)
+    return value or None
+
+
+def _event(row: AuditRow, ctx: AuditContext, at: datetime) -> AuditEvent:
+    from accounts.models import AuditEvent
+
+    if row.actor_label:
+        label = row.actor_label
+    elif row.actor is not None:
+        label = row.actor.get_username()
+    else:
+        label = ctx.reference.split(":", 1)[0] if ctx.reference else ctx.source
+    # Stored as they will read back, so the hash computed now is the hash verified later:
+    before = json.loads(json.dumps(_jsonable(row.before)))
+    after = json.loads(json.dumps(_jsonable(row.after)))
+    return AuditEvent(
+        at=at,
+        actor=row.actor,
+        actor_label=label[:150],
+        action=row.action,
+        object_type=row.obj._meta.label_lower if row.obj is not None else row.object_type,
+        object_id=str(row.obj.pk) if row.obj is not None else "",
+        borrower_id=row.borrower_id,
+        before=before,
+        after=after,
+        source=ctx.source,
+        reference=ctx.reference[:200],
+        ip_address=_normal_ip(ctx.ip_address),
+        note=row.note,
+    )
+
+
+def audit_bulk(rows: Sequence[AuditRow]) -> list[AuditEvent]:
+    """Append many audit rows, chained, in one INSERT per batch (a whole-book re-scoring).
+
+    Call it inside the service's transaction, after the changes. Takes the chain's append lock
+    until that transaction ends (module docstring): keep the rest of the transaction short.
+    """
+    from accounts.models import AuditEvent
+
+    if not rows:
+        return []
+    ctx = _context.get()
+    now = timezone.now()
+    events = [_event(row, ctx, now) for row in rows]
+    using = router.db_for_write(AuditEvent)
+    # A savepoint inside the caller's transaction, or the transaction itself when called
+    # outside one: either way the lock and the rows commit together.
+    with transaction.atomic(using=using):
+        return chain_append(AuditEvent, events, using)
+
+
 def audit(
     *,
     actor: User | None,
@@ -90,24 +279,58 @@ def audit(
     `actor` is None for changes the system makes on its own (a scheduled task); the row then
     names the task or command from the audit context.
     """
-    from accounts.models import AuditEvent
-
-    ctx = _context.get()
-    if actor is not None:
-        label = actor.get_username()
-    else:
-        label = ctx.reference.split(":", 1)[0] if ctx.reference else ctx.source
-    return AuditEvent.objects.create(
-        actor=actor,
-        actor_label=label[:150],
+    row = AuditRow(
         action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
+        obj=obj,
+        actor=actor,
         borrower_id=borrower_id,
-        before=_jsonable(before or {}),
-        after=_jsonable(after or {}),
-        source=ctx.source,
-        reference=ctx.reference[:200],
-        ip_address=ctx.ip_address,
+        before=before or {},
+        after=after or {},
         note=note,
     )
+    return audit_bulk([row])[0]
+
+
+# Verifying -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What verify_chain found: rows checked, the head, and the first broken row if any."""
+
+    rows: int
+    head_id: int | None
+    head_hash: str
+    broken_id: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
+    """Walk the audit log in id order and report the first row whose chain is broken.
+
+    A row is broken when its prev_hash is not the previous row's row_hash (a row before it was
+    removed or inserted, or its prev_hash altered) or when its row_hash does not match its
+    content (the row itself was altered).
+    """
+    from accounts.models import AuditEvent
+
+    expected_prev = GENESIS_HASH
+    rows = 0
+    head_id: int | None = None
+    for event in AuditEvent.objects.order_by("pk").iterator(chunk_size=chunk_size):
+        rows += 1
+        if event.prev_hash != expected_prev:
+            return ChainReport(
+                rows, head_id, expected_prev, event.pk, "prev_hash does not match the row before"
+            )
+        if event.row_hash != compute_row_hash(event, event.prev_hash):
+            return ChainReport(
+                rows, head_id, expected_prev, event.pk, "row_hash does not match its content"
+            )
+        expected_prev = event.row_hash
+        head_id = event.pk
+    return ChainReport(rows, head_id, expected_prev)

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import STAFF_ROLES, AuditSource, Role
@@ -59,11 +60,15 @@ class AuditEvent(models.Model):
     """One state change: who, what, on which object, before and after, when, from where.
 
     Written by the service that made the change, in the same transaction (accounts.audit.audit).
-    Append-only: the model refuses updates and deletes, and database triggers (migration 0002)
-    refuse them too, so not even raw SQL from the application can rewrite history.
+    Append-only: the model refuses updates and deletes, and database triggers (migrations 0002
+    and 0003) refuse UPDATE, DELETE and TRUNCATE too, so not even raw SQL from the application
+    can rewrite history; run as the restricted database role (accounts.db_roles), the
+    application cannot switch the triggers off either.
     """
 
-    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    # Set by accounts.audit before the row is hashed (so not auto_now_add, which would set it
+    # only at INSERT, after the hash is computed).
+    at = models.DateTimeField(_("at"), default=timezone.now, editable=False, db_index=True)
     actor = models.ForeignKey(
         User,
         verbose_name=_("actor"),

@@ -36,10 +36,16 @@ def access(senior_analyst, borrower_record) -> PiiAccess:
     return PiiAccess.objects.get()
 
 
-def _raw(sql: str, params: list[Any]) -> None:
+def _raw(sql: str, params: list[Any], *, first: tuple[str, ...] = ()) -> None:
     # A savepoint per attempt: on PostgreSQL a refused statement breaks the transaction.
     with transaction.atomic(), connection.cursor() as cursor:
+        for statement in first:
+            cursor.execute(statement)
         cursor.execute(sql, params)
+
+
+# TRUNCATE waits for no deferred foreign-key check of the rows the fixtures just wrote:
+CHECK_NOW = ("SET CONSTRAINTS ALL IMMEDIATE",)
 
 
 # Append-only, through the model ---------------------------------------------------------------
@@ -108,6 +114,59 @@ def test_raw_sql_cannot_change_or_remove_audit_events(event, sql):
 def test_raw_sql_cannot_change_or_remove_pii_accesses(access, sql, params):
     with pytest.raises(DatabaseError, match="append-only"):
         _raw(sql, params)
+    assert PiiAccess.objects.get().reason == "Verifying the caller's identity"
+
+
+def _postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no TRUNCATE and no session_replication_role")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["accounts_auditevent", "lending_piiaccess"])
+def test_truncating_an_append_only_table_is_refused(event, access, table):
+    _postgres_only()
+
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
+        _raw(f"TRUNCATE {table} CASCADE", [], first=CHECK_NOW)
+
+    assert AuditEvent.objects.exists() and PiiAccess.objects.exists()
+
+
+@pytest.mark.postgres
+def test_truncating_a_table_that_cascades_into_the_audit_log_is_refused(event):
+    # accounts_user is referenced by the audit log: CASCADE would empty it too.
+    _postgres_only()
+
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"):
+        _raw("TRUNCATE accounts_user CASCADE", [], first=CHECK_NOW)
+
+    assert AuditEvent.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE accounts_auditevent SET action = 'test.rewritten'",
+        "DELETE FROM accounts_auditevent",
+        "UPDATE lending_piiaccess SET reason = 'rewritten'",
+        "TRUNCATE accounts_auditevent",
+    ],
+)
+def test_replica_mode_does_not_switch_the_triggers_off(event, access, sql):
+    # session_replication_role = replica skips ordinary triggers; ours fire ALWAYS. (Setting it
+    # needs a superuser: the owner in the demo, never the restricted application role.)
+    _postgres_only()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if not cursor.fetchone()[0]:
+            pytest.skip("only a superuser may set session_replication_role")
+
+    with pytest.raises(DatabaseError, match="append-only"):
+        _raw(sql, [], first=(*CHECK_NOW, "SET LOCAL session_replication_role = replica"))
+
+    assert AuditEvent.objects.filter(action="test.done").exists()
     assert PiiAccess.objects.get().reason == "Verifying the caller's identity"
 
 
@@ -209,9 +268,9 @@ def test_issue_service_token_prints_the_key_and_audits_as_a_command(service_user
 
 @pytest.mark.django_db(transaction=True)
 def test_a_whole_database_flush_still_empties_the_logs(senior_analyst, borrower_record):
-    # Transactional tests (the browser tests' live server) end with `flush`; on SQLite the
-    # DELETE trigger lets exactly that through (accounts.append_only), as TRUNCATE does on
-    # PostgreSQL. Single-row deletes stay refused.
+    # Transactional tests (the browser tests' live server) end with `flush`: the triggers let
+    # exactly that through (accounts.append_only.purge_allowed), the DELETE trigger on SQLite
+    # and the TRUNCATE trigger on PostgreSQL. Single-row deletes stay refused.
     pii_reveal(
         actor=senior_analyst,
         borrower=borrower_record,
@@ -225,3 +284,16 @@ def test_a_whole_database_flush_still_empties_the_logs(senior_analyst, borrower_
 
     assert not AuditEvent.objects.exists()
     assert not PiiAccess.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_flush_the_append_only_tables_refuse_a_purge_again(analyst):
+    call_command("flush", interactive=False, verbosity=0)
+    row = audit(actor=None, action="test.after_flush", obj=User.objects.create(username="u"))
+
+    with pytest.raises(DatabaseError, match="append-only"):
+        _raw("DELETE FROM accounts_auditevent WHERE id = %s", [row.pk])
+    if connection.vendor == "postgresql":
+        with pytest.raises(DatabaseError, match="TRUNCATE refused"):
+            _raw("TRUNCATE accounts_auditevent", [])
+    assert AuditEvent.objects.filter(pk=row.pk).exists()
