@@ -9,7 +9,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 
 from accounts.models import AuditEvent
@@ -25,8 +25,12 @@ from lending.models import (
     TransferOut,
 )
 from monitoring import services
-from monitoring.api.serializers import canonical, events_parse
-from monitoring.errors import EventBatchInvalid, EventBatchRefused, EventPostNotAllowed
+from monitoring.errors import (
+    EventBatchInvalid,
+    EventBatchRefused,
+    EventBatchRetry,
+    EventPostNotAllowed,
+)
 from monitoring.models import Event
 from monitoring.services import event_ingest
 from monitoring.tests.factories import (
@@ -38,6 +42,7 @@ from monitoring.tests.factories import (
     RepaymentEventFactory,
     TransferOutEventFactory,
 )
+from monitoring.validation import canonical, events_parse
 
 pytestmark = pytest.mark.django_db
 
@@ -430,7 +435,8 @@ def test_event_ingest_owns_its_transaction(borrower_record, service_user):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_posts_of_one_event_apply_it_once(service_user, borrower_record):
-    """The second post waits on the first's claim, then replays it or is told to retry."""
+    """The second post waits on the first's line lock, then replays it (or is told to retry
+    if it lost the race on the claim instead)."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serializes writers; the race needs PostgreSQL's row locks")
     events = [DrawdownEventFactory()]
@@ -450,8 +456,8 @@ def test_two_concurrent_posts_of_one_event_apply_it_once(service_user, borrower_
     def post(name: str) -> None:
         try:
             outcomes[name] = event_ingest(actor=service_user, events=events)[0]["status"]
-        except EventBatchRefused as exc:
-            outcomes[name] = exc.errors[0]["code"]
+        except (EventBatchRefused, EventBatchRetry) as exc:
+            outcomes[name] = exc.code
         finally:
             connection.close()
 
@@ -461,12 +467,43 @@ def test_two_concurrent_posts_of_one_event_apply_it_once(service_user, borrower_
         first.start()
         assert first_applying.wait(timeout=5)
         second.start()
-        time.sleep(0.5)  # the second is now blocked on the first's uncommitted claim
+        time.sleep(0.5)  # the second is now blocked on the line the first holds
         release.set()
         first.join()
         second.join()
 
     assert outcomes["first"] == "recorded"
-    assert outcomes["second"] in {"replayed", "event_in_flight"}
+    assert outcomes["second"] in {"replayed", "retry"}
     assert Event.objects.count() == 1
     assert Drawdown.objects.count() == 1
+
+
+def test_a_lost_race_rolls_the_batch_back_and_asks_for_a_retry(borrower_record, service_user):
+    """A deadlock, or a key a concurrent request inserted first, is timing, not a bug."""
+
+    class DeadlockDetected(Exception):
+        sqlstate = "40P01"
+
+    def deadlocked(**kwargs: Any) -> dict[str, int]:
+        raise OperationalError("deadlock detected") from DeadlockDetected()
+
+    before = _book_counts()
+    with (
+        mock.patch.dict(services.APPLY, {"login": deadlocked}),
+        pytest.raises(EventBatchRetry) as retry,
+    ):
+        event_ingest(
+            actor=service_user, events=[BankAccountChangeEventFactory(), LoginEventFactory()]
+        )
+
+    assert retry.value.code == "retry"
+    assert retry.value.extra == {"reason": "deadlock", "retry_after": 1}
+    assert _book_counts() == before
+
+
+def test_a_database_error_that_is_not_a_race_is_not_hidden(borrower_record, service_user):
+    def broken(**kwargs: Any) -> dict[str, int]:
+        raise OperationalError("disk I/O error")
+
+    with mock.patch.dict(services.APPLY, {"login": broken}), pytest.raises(OperationalError):
+        event_ingest(actor=service_user, events=[LoginEventFactory()])
