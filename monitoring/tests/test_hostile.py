@@ -348,7 +348,11 @@ def test_a_full_batch_of_the_longest_events_fits_the_size_limit(raw_post):
 @pytest.mark.parametrize(
     ("factory", "field", "value"),
     [
-        (LineOpenedEventFactory, "national_id", "１１０１０１１９９００３０７１２３X"),  # full-width
+        (
+            LineOpenedEventFactory,
+            "national_id",
+            "１１０１０１１９９００３０７１２３X",
+        ),  # full-width
         (LineOpenedEventFactory, "national_id", "١١٠١٠١١٩٩٠٠٣٠٧١٢٣X"),  # Arabic-Indic
         (LineOpenedEventFactory, "mobile", "１３９００００１２３４"),
         (LineOpenedEventFactory, "mobile", "١٣٩٠٠٠٠١٢٣٤"),
