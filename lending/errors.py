@@ -116,3 +116,66 @@ class Overpayment(LendingError):
     message_template = _(
         "%(amount)s is more than the %(payoff)s that settles loan %(loan_no)s in full."
     )
+
+
+class LineLocked(LendingError):
+    """A manual limit decision holds the line: the automatic limit policy may not change it."""
+
+    code = "line_locked"
+    message_template = _(
+        "A manual limit decision holds this line until %(locked_until)s: automatic limit "
+        "changes are refused until then."
+    )
+
+
+class LimitAboveCap(LendingError):
+    """The product's hard cap on a borrower's limit (caps.product_limit_cap); never overridden."""
+
+    code = "limit_above_cap"
+    message_template = _("A limit of %(new_limit)s is above the product cap of %(cap)s.")
+
+
+class LineOverdue(LendingError):
+    """A line with an overdue instalment takes no new drawdown until it is current again."""
+
+    code = "line_overdue"
+    message_template = _(
+        "An instalment due on %(oldest_unpaid_due)s is unpaid (%(dpd)s days past due): the "
+        "line takes no new drawdown until it is repaid."
+    )
+
+
+class AprAboveCeiling(LendingError):
+    """The schedule's all-in APR (IRR method) is above the configured ceiling."""
+
+    code = "apr_above_ceiling"
+    message_template = _(
+        "The all-in annual rate of this loan (IRR method) would be %(apr)s, above the ceiling "
+        "of %(ceiling)s."
+    )
+
+
+class LineHasActiveLoans(LendingError):
+    code = "line_has_active_loans"
+    message_template = _(
+        "The credit line still has %(count)s active loans: it closes only when none is left."
+    )
+
+
+class DayNotOver(LendingError):
+    """A day close may run only for a day that has ended (in the project's time zone)."""
+
+    code = "day_not_over"
+    message_template = _("%(day)s has not ended yet: it cannot be closed.")
+
+
+class DayCloseRunning(LendingError):
+    """Another run is closing the same day (its claim is still fresh)."""
+
+    code = "day_close_running"
+    message_template = _("The day close of %(day)s is already running (since %(started_at)s).")
+
+
+class DayInFuture(LendingError):
+    code = "day_in_future"
+    message_template = _("%(day)s is after today.")

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.selectors import audit_trail_for_borrower
 from lending import money
-from lending.choices import Bucket, LineStatus
+from lending.choices import Bucket, DrawdownStatus, LineStatus
 from lending.models import (
     Borrower,
     CreditLine,
@@ -277,11 +277,14 @@ def borrower_audit_trail(*, user: User, borrower: Borrower) -> list[AuditEvent]:
 def book_summary(*, today: date | None = None) -> dict[str, Any]:
     """The book's headline figures, computed by the database and cached for a minute.
 
-    Two aggregate queries however large the book: the borrower count, and one pass over the
-    credit lines with conditional sums per delinquency bucket on `oldest_unpaid_due`.
-    Outstanding balance is drawn principal (`CreditLine.used`). Returns borrowers, open_lines,
-    total_limit, outstanding, utilisation (fraction or None), dpd1/dpd30/dpd90 (balance share,
-    fraction or None), buckets (list of dicts: code, label, lines, balance, share) and as_of.
+    Three aggregate queries however large the book: the borrower count, one pass over the
+    credit lines with conditional sums per delinquency bucket on `oldest_unpaid_due`, and one
+    over the instalments still owing (amounts_owed). Outstanding balance is drawn principal
+    (`CreditLine.used`). Returns borrowers, open_lines, total_limit, outstanding, utilisation
+    (fraction or None), dpd1/dpd30/dpd90 (balance share, fraction or None), buckets (list of
+    dicts: code, label, lines, balance, share), what is owed beyond principal (interest_owed,
+    penalty_owed, overdue_amount, overdue_principal, overdue_interest: penalty as booked by
+    the last day close), owed_total (outstanding + interest owed + penalty owed) and as_of.
     """
     today = today or _today()
     key = f"lending:book_summary:{today.isoformat()}"
@@ -292,6 +295,39 @@ def book_summary(*, today: date | None = None) -> dict[str, Any]:
     open_q = ~Q(status=LineStatus.CLOSED)
     aggregates: dict[str, Any] = {
         "open_lines": Count("id", filter=open_q),
+def amounts_owed(*, day: date) -> dict[str, Decimal]:
+    """What borrowers owe on active loans beyond the principal outstanding, as the database
+    holds it (the nightly day close books penalty through the day it closes).
+
+    One aggregate over the instalments due by `day` (penalty accrues only after a due date)
+    still owing something: principal and interest not yet paid, or penalty not yet paid.
+    Returns, in yuan:
+    - overdue_principal, overdue_interest: unpaid on instalments due before `day`;
+    - interest_owed: unpaid interest on instalments due by `day` (due today included);
+    - penalty_owed: penalty interest (罚息) booked and not yet paid (Instalment.fee_due less
+      fee_paid: penalty is the only fee);
+    - overdue_amount: overdue principal + overdue interest + penalty owed (the bureau's
+      当前逾期总额, RULES §3A.6).
+    """
+    overdue = Q(due_date__lt=day)
+    row = (
+        Instalment.objects.filter(drawdown__status=DrawdownStatus.ACTIVE, due_date__lte=day)
+        .filter(Q(paid_off_at__isnull=True) | Q(fee_paid__lt=F("fee_due")))
+        .aggregate(
+            overdue_principal=Sum(F("principal_due") - F("principal_paid"), filter=overdue),
+            overdue_interest=Sum(F("interest_due") - F("interest_paid"), filter=overdue),
+            interest_owed=Sum(F("interest_due") - F("interest_paid")),
+            penalty_owed=Sum(F("fee_due") - F("fee_paid")),
+        )
+    )
+    # Sums of fen amounts are exact; quantize only fixes how SQLite writes them.
+    owed = {name: (value or ZERO).quantize(money.FEN) for name, value in row.items()}
+    owed["overdue_amount"] = (
+        owed["overdue_principal"] + owed["overdue_interest"] + owed["penalty_owed"]
+    )
+    return owed
+
+
         "total_limit": Sum("credit_limit", filter=open_q),
         "outstanding": Sum("used"),
     }
@@ -341,6 +377,7 @@ def book_summary(*, today: date | None = None) -> dict[str, Any]:
 
 
 def pii_accesses_for_borrower(*, user: User, borrower: Borrower) -> QuerySet[PiiAccess]:
+    owed = amounts_owed(day=today)
     """Who revealed (or tried to reveal) which of a borrower's personal data, and why; risk
     staff only, empty for anyone else."""
     if not user.is_authenticated or not user.is_risk_staff:
@@ -351,6 +388,8 @@ def pii_accesses_for_borrower(*, user: User, borrower: Borrower) -> QuerySet[Pii
 # --- the book as columns, for book-wide computations (scores, features) ----------------------
 
 
+        **owed,
+        "owed_total": outstanding + owed["interest_owed"] + owed["penalty_owed"],
 def borrower_id_chunks(*, size: int) -> Iterator[list[int]]:
     """Every borrower id in ascending order, `size` at a time (keyset, no OFFSET)."""
     last = 0

@@ -309,3 +309,10 @@ RISKOPS_EVENT_BATCH_MAX = 1000
 # How far back, and how far ahead of our clock, an event may be dated (lending.caps).
 RISKOPS_EVENT_BACKDATE_DAYS = env_int("RISKOPS_EVENT_BACKDATE_DAYS", 400)
 RISKOPS_EVENT_CLOCK_SKEW_SECONDS = env_int("RISKOPS_EVENT_CLOCK_SKEW_SECONDS", 300)
+    # Every day at 00:05 Shanghai time: close the day that has just ended (penalty booked
+    # through it, delinquency transitions recorded, loans at the write-off threshold written
+    # off), and any earlier day a missed night left open, in order. Before the snapshot below.
+    "lending-day-close": {
+        "task": "lending.tasks.day_close_task",
+        "schedule": crontab(hour=0, minute=5),
+    },

@@ -4,10 +4,12 @@ Rules shared by all services here:
 
 1. Keyword-only arguments; `actor` is the User acting, or None for the system (a task, the
    seeder). A User actor must be an active staff member or the lending core's service account
-   (NotAllowed otherwise); freezing and unfreezing a line needs staff.
+   (NotAllowed otherwise); freezing and unfreezing a line needs staff; a limit change, a
+   write-off or a closure needs a manager and above (lending.services.lines).
 2. Each service runs in `@transaction.atomic`, not durable: event ingestion
    (monitoring.services.event_ingest) is the durable entry point and composes many of these
-   into one all-or-nothing batch.
+   into one all-or-nothing batch. The day close (day_close_run) is the exception: it runs
+   outside any transaction and commits chunk by chunk (lending.services.day_close).
 3. Decisions are made on rows re-read with `select_for_update()`. Lock order is always the
    credit line, then the drawdown, so two services never wait on each other in a cycle.
 4. Every change writes an audit row (accounts.audit.audit) in the same transaction, with the
@@ -34,8 +36,16 @@ from lending.services.borrowers import (
     identity_check_record,
     transfer_out_record,
 )
+from lending.services.day_close import day_close_catch_up, day_close_run
 from lending.services.drawdowns import drawdown_create
-from lending.services.lines import line_freeze, line_refresh_arrears, line_unfreeze
+from lending.services.lines import (
+    drawdown_write_off,
+    line_close,
+    line_freeze,
+    line_limit_set,
+    line_refresh_arrears,
+    line_unfreeze,
+)
 from lending.services.pii import PII_REASON_MIN_LENGTH, pii_reveal
 from lending.services.repayments import repayment_record
 
@@ -47,10 +57,15 @@ __all__ = [
     "bank_account_seen",
     "book_snapshot_take",
     "borrower_register",
+    "day_close_catch_up",
+    "day_close_run",
     "device_seen",
     "drawdown_create",
+    "drawdown_write_off",
     "identity_check_record",
+    "line_close",
     "line_freeze",
+    "line_limit_set",
     "line_refresh_arrears",
     "line_unfreeze",
     "pii_reveal",

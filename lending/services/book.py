@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Count, Q, Sum
@@ -21,10 +20,7 @@ from lending.models import (
     Borrower,
     CreditLine,
 )
-
-if TYPE_CHECKING:
-    pass
-
+from lending.selectors import amounts_owed
 
 # --- book snapshot ----------------------------------------------------------------------------
 
@@ -40,9 +36,12 @@ def book_snapshot_take(*, day: date) -> BookSnapshot:
     Borrowers registered and lines opened by the end of the day; open lines are those not
     closed; outstanding is the lines' used (principal outstanding); the balance by bucket
     places each line by its oldest unpaid due date, DPD counted at `day`
-    (money.bucket_due_date_range), so the buckets add up to the outstanding. Two aggregate
-    queries, whatever the size of the book. Balances are the lines' current ones: the task
-    runs minutes after the day closes, when they are still that day's.
+    (money.bucket_due_date_range), so the buckets add up to the outstanding. Beside the
+    principal, what is owed on it (lending.selectors.amounts_owed: interest owed, penalty
+    owed, the overdue amount) goes into the audit row "book_snapshot.taken" (the snapshot
+    row has no columns for them yet). Three aggregate queries, whatever the size of the book.
+    Balances are the lines' current ones: the task runs minutes after the day closes (and
+    after the day close has booked that day's penalty), when they are still that day's.
     """
     end = _end_of_day(day)
     borrowers = Borrower.objects.filter(registered_at__lt=end).count()
@@ -68,6 +67,7 @@ def book_snapshot_take(*, day: date) -> BookSnapshot:
         # Sums of fen amounts are exact; quantize only fixes how SQLite writes them.
         return (value or ZERO).quantize(money.FEN)
 
+    owed = amounts_owed(day=day)
     balance_by_bucket = {
         name: str(fen(figures[f"bucket_{name}"])) for name, _low, _high in money.BUCKETS
     }
@@ -90,6 +90,10 @@ def book_snapshot_take(*, day: date) -> BookSnapshot:
             "borrowers": snapshot.borrowers,
             "open_lines": snapshot.open_lines,
             "outstanding": snapshot.outstanding,
+            "interest_owed": owed["interest_owed"],
+            "penalty_owed": owed["penalty_owed"],
+            "overdue_amount": owed["overdue_amount"],
+            "owed_total": snapshot.outstanding + owed["interest_owed"] + owed["penalty_owed"],
         },
     )
     return snapshot

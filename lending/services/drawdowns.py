@@ -11,16 +11,18 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.masking import mask_card
-from lending import money
+from lending import caps, money
 from lending.choices import (
     LineStatus,
     Purpose,
     RepaymentMode,
 )
 from lending.errors import (
+    AprAboveCeiling,
     InsufficientAvailable,
     InvalidTerm,
     LineNotActive,
+    LineOverdue,
 )
 from lending.models import (
     Borrower,
@@ -76,7 +78,11 @@ def drawdown_create(
     2. Refuse: InvalidAmount (<= 0), InvalidTerm (not 1-36), InvalidRate (the rate given,
        or the line's, outside (0, 0.0986%]), InvalidChoice (mode, purpose), LineNotActive
        (frozen or closed), InsufficientAvailable (amount above the line's available),
-       InvalidDate (disbursed in the future, or before the line opened).
+       InvalidDate (disbursed in the future, or before the line opened), LineOverdue (an
+       instalment of the line unpaid past its due date on the drawdown's date: a line past
+       due lends nothing until it is current, frozen or not), AprAboveCeiling (the schedule's
+       IRR APR, which fen rounding can push above the nominal rate on a small loan, above
+       caps.apr_ceiling(); the database keeps 36% as the absolute bound).
     3. Note the payout card and the device, build the schedule (money.build_schedule, due
        dates monthly on the disbursement day), fix the APR by the IRR method (money.apr_irr),
        and add the amount to the line's `used`.
@@ -133,6 +139,23 @@ def drawdown_create(
     # Not in the future, not before the line opened: a drawdown dated in year 1 would be
     # thousands of days past due at once, one dated in 9999 has no schedule.
     _require_plausible_time(disbursed_at, field="disbursed_at", earliest=line.opened_at)
+    drawn_on = timezone.localdate(disbursed_at)
+    if line.oldest_unpaid_due is not None and line.oldest_unpaid_due < drawn_on:
+        raise LineOverdue(
+            oldest_unpaid_due=line.oldest_unpaid_due,
+            dpd=money.days_past_due(line.oldest_unpaid_due, drawn_on),
+        )
+    schedule = money.build_schedule(
+        amount=amount,
+        term_months=term_months,
+        mode=repayment_mode,
+        daily_rate=rate,
+        start=drawn_on,
+    )
+    apr = money.apr_irr(amount=amount, schedule=schedule)
+    ceiling = caps.apr_ceiling()
+    if apr > ceiling:
+        raise AprAboveCeiling(apr=f"{apr:.2%}", ceiling=f"{ceiling:.2%}")
     before = _line_state(line)
     bank_account = _bank_account_touch(
         actor=actor, borrower=borrower, card_no=card_no, bank_name=bank_name, seen_at=disbursed_at
@@ -144,13 +167,6 @@ def drawdown_create(
         if device_id
         else None
     )
-    schedule = money.build_schedule(
-        amount=amount,
-        term_months=term_months,
-        mode=repayment_mode,
-        daily_rate=rate,
-        start=timezone.localdate(disbursed_at),
-    )
     drawdown = Drawdown.objects.create(
         line=line,
         borrower=borrower,
@@ -159,7 +175,7 @@ def drawdown_create(
         term_months=term_months,
         repayment_mode=repayment_mode,
         daily_rate=rate,
-        apr=money.apr_irr(amount=amount, schedule=schedule),
+        apr=apr,
         purpose=purpose,
         disbursed_at=disbursed_at,
         bank_account=bank_account,

@@ -1,0 +1,22 @@
+"""What the lending book publishes for other apps. The book never calls them; they listen here
+or read the rows.
+
+`line_transitions_recorded` is sent once a day close has committed (never from inside its
+transaction), with:
+
+- `day`: the business day closed (a datetime.date),
+- `transition_ids`: the ids of every LineTransition row of that day (a list of int).
+
+A day close resumed after a failure sends the day's complete list again, so receivers must be
+idempotent (act on ids they have not seen). A write-off dated a day whose close is already
+done sends its own transition after it commits.
+
+Receivers run in the day close's worker: keep them quick, and hand slow work to a Celery task
+of their own app (`transaction.on_commit` is already past; call `.delay(...)` directly).
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+line_transitions_recorded = Signal()
