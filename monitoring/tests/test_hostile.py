@@ -9,12 +9,15 @@ raw bytes where the body itself is the attack. The clock stands at conftest.NOW.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -455,3 +458,18 @@ def test_the_other_api_endpoints_answer_errors_in_the_one_shape(lending_core):
         (lending_core.get("/api/schema/?format=nonsense"), 404, "not_found"),
     ]:
         _error(response, status, code)
+
+
+def test_the_readme_describes_the_error_shape_the_api_answers(lending_core):
+    readme = Path(settings.BASE_DIR, "README.md").read_text(encoding="utf-8")
+    api_section = readme.split("## API", 1)[1].split("\n## ", 1)[0]
+    [shape] = re.findall(r"`(\{\"message\".*?\})`", api_section)
+    documented = set(re.findall(r'"(\w+)":', shape))
+    item = set(re.findall(r'"(\w+)"', shape.split('"errors":', 1)[1]))
+
+    body = _error(lending_core.post(URL, {"events": []}, format="json"), 400, "invalid_events")
+
+    assert documented == set(body) == ERROR_KEYS
+    assert item | {"index", "event_id"} == set(body["errors"][0]) == EVENT_ERROR_KEYS
+    assert "index" in api_section
+    assert "event_id" in api_section
