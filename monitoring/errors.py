@@ -4,7 +4,8 @@ Event ingestion reports every problem of a batch at once, each with the position
 the event in the batch and the field it concerns, so the two errors carry a list of them:
 `EventBatchInvalid` for malformed input (the API answers 400) and `EventBatchRefused` for a
 business refusal or an event id reused with other data (the API answers 409). In both cases
-nothing of the batch was recorded.
+nothing of the batch was recorded. `EventBatchRetry` is neither: the batch lost a race with a
+concurrent request, and posting it again is safe (409, code retry, with Retry-After).
 """
 
 from __future__ import annotations
