@@ -13,10 +13,13 @@ Interest: a period's scheduled interest is its opening principal x daily rate x 
 nominal month), so the IRR-method APR of an equal-instalment loan equals daily rate x 365, the
 figure PBOC asks lenders to show (RULES §4C: ¥10,000, 12 months, 0.05%/day -> ¥917.99,
 18.25%). Interest is owed only for the days principal is used (RULES §4B.3): principal repaid
-early, d days into its period, is charged d days of interest instead of the period's 365/12
-(the period's interest drops by to_fen(repaid x daily rate x (365/12 - d))); principal that
-stays through a period is charged the nominal month. Settling ¥10,000 on day 15 therefore costs
-¥75.00 of interest, and every fen less than the payoff costs at most a fen more.
+early, d days into its period, is charged d days of interest instead of the period's 365/12;
+principal that stays through a period is charged the nominal month. Precisely, with P the
+principal not yet due before the payment, the current instalment's interest drops by
+to_fen(P x r x 365/12) - to_fen(P x r x 365/12 - repaid x r x (365/12 - d)), so repaying all
+of P leaves to_fen(P x r x d) on an instalment scheduled at to_fen(P x r x 365/12). Settling
+¥10,000 on day 15 therefore costs ¥75.00 of interest, and every fen less than the payoff costs
+at most a fen more.
 
 Penalty: from the day after its due date, an instalment's unpaid principal no longer earns
 contract interest but penalty interest at penalty_daily_rate (caps.penalty_rate_factor() x the
@@ -62,7 +65,7 @@ import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Protocol
 
 from django.utils import timezone
@@ -425,16 +428,20 @@ def accrue_penalties(
 
 @dataclass
 class _Current:
-    """The current period at a payment date: the first instalment not yet due, and what the
-    rule of interest by the day needs to price paying it (and the rest) ahead of time."""
+    """The current period at a payment date, and what paying ahead of time needs to price.
+
+    `inst` is the instalment that carries the current period's interest: the first one not yet
+    due and not yet cleared. Normally its period contains the payment date (span_months 1);
+    when the instalment of that period was already cleared ahead of time, the next one carries
+    the rest of the period's interest (rule 3), and the span counts both periods.
+    """
 
     inst: InstalmentLike
-    later: list[InstalmentLike]
+    later: list[InstalmentLike]  # the instalments after `inst`
     daily_rate: Decimal
-    # 12 x the days of a nominal month not used: 365 - 12 x days used (kept whole, so the
-    # saving below is one product and one division).
-    unused_twelfths: int
-    principal_current: Decimal  # unpaid principal of the current instalment
+    span_months: int  # nominal months from the start of the payment's period to inst's due date
+    days_used: int  # days from the start of the payment's period to the payment date
+    principal_current: Decimal  # unpaid principal of `inst`
     principal_later: Decimal  # unpaid principal of the later instalments
     fees: Decimal  # unpaid fees of all instalments not yet due (none in practice)
 
@@ -442,72 +449,56 @@ class _Current:
     def principal(self) -> Decimal:
         return self.principal_current + self.principal_later
 
-    @property
-    def saving_rate(self) -> Decimal:
-        """Interest taken off per yuan repaid now: daily rate x (365/12 - days used)."""
-        return self.daily_rate * self.unused_twelfths / MONTHS_PER_YEAR
-
-    def saving(self, repaid: Decimal) -> Decimal:
-        """The unused days' interest on `repaid`, to the fen."""
-        return to_fen(repaid * self.daily_rate * self.unused_twelfths / MONTHS_PER_YEAR)
+    def _span_less(self, repaid: Decimal) -> Decimal:
+        """Interest on the principal not yet due for the whole span, less the days not used
+        (from the payment to inst's due date) on `repaid` of it, to the fen:
+        (P x r x 365 x n - repaid x r x (365 x n - 12 x days used)) / 12, one division, so an
+        exact half fen rounds up."""
+        r, n = self.daily_rate, self.span_months
+        unused_twelfths = max(int(DAYS_PER_YEAR) * n - 12 * self.days_used, 0)
+        twelfths = self.principal * r * DAYS_PER_YEAR * n - repaid * r * unused_twelfths
+        return to_fen(twelfths / MONTHS_PER_YEAR)
 
     def interest_after(self, repaid: Decimal) -> Decimal:
-        """The current instalment's interest once `repaid` principal is repaid now: its
-        interest less the unused days' interest on it, never below what is already paid."""
-        return max(self.inst.interest_due - self.saving(repaid), self.inst.interest_paid)
+        """inst's interest once `repaid` of the principal not yet due is repaid now: less the
+        drop of _span_less, so that repaying all of it leaves exactly to_fen(P x r x days
+        used) on an instalment charged a nominal month on P; never below what is paid."""
+        saving = self._span_less(ZERO) - self._span_less(repaid)
+        return max(self.inst.interest_due - saving, self.inst.interest_paid, ZERO)
 
-    def cost(self, repaid: Decimal) -> Decimal:
-        """What repaying `repaid` principal now takes: the current instalment's interest then
-        owed (by interest_after) plus the principal. Non-decreasing in `repaid`, in steps of
-        0 or 1 fen per fen (the saving rate is below 1)."""
-        return repaid + self.interest_after(repaid) - self.inst.interest_paid
+    def earned(self) -> Decimal:
+        """Interest earned by the payment date and not yet paid: what settling now charges."""
+        return self.interest_after(self.principal) - self.inst.interest_paid
 
     def payoff(self) -> Decimal:
-        """Everything not yet due, settled now: fees, all principal, interest by the day."""
-        return self.fees + self.cost(self.principal)
-
-    def principal_for(self, money: Decimal) -> Decimal:
-        """The most principal `money` repays once it has paid the interest it leaves owed:
-        the largest `repaid` with cost(repaid) <= money; 0 when money does not cover the
-        current interest. For money below the payoff."""
-        if money <= self.cost(ZERO):
-            return ZERO
-        top = min(money, self.principal)
-        if self.interest_after(top) == self.inst.interest_paid:
-            # The interest left is already paid: cost(r) = r here, all of it repays principal.
-            return top
-        # Below the floor: cost(r) = r - to_fen(r x saving) + unpaid interest. Start from the
-        # unrounded solution and step by the fen (a step or two at most).
-        target = money - (self.inst.interest_due - self.inst.interest_paid)
-        repaid = (target / (1 - self.saving_rate)).quantize(FEN, rounding=ROUND_FLOOR)
-        repaid = min(max(repaid, ZERO), self.principal)
-        while repaid < self.principal and self.cost(repaid + FEN) <= money:
-            repaid += FEN
-        while repaid > 0 and self.cost(repaid) > money:
-            repaid -= FEN
-        return repaid
+        """Everything not yet due, settled now: fees, interest earned, all principal."""
+        return self.fees + self.earned() + self.principal
 
 
 def _current_period(
     ordered: list[InstalmentLike], paid_date: date, daily_rate: Decimal, disbursed_on: date
 ) -> _Current | None:
+    """The current period at `paid_date`, or None when every instalment is due by then."""
     future = [inst for inst in ordered if inst.due_date > paid_date]
     if not future:
         return None
-    current = future[0]
-    previous = [inst for inst in ordered if inst.seq < current.seq]
+    first = future[0]
+    previous = [inst for inst in ordered if inst.seq < first.seq]
     period_start = previous[-1].due_date if previous else disbursed_on
-    days_used = (paid_date - period_start).days
-    # A period is at most 31 days and its due date is not in it, so days_used <= 30 < 365/12;
-    # the floor only guards against a schedule that breaks that.
-    unused_twelfths = max(int(DAYS_PER_YEAR) - 12 * days_used, 0)
+    # The carrier: the first instalment not yet due whose principal or interest is unpaid
+    # (the last one if all are cleared; then nothing is left but fees, if any).
+    carrier = next((inst for inst in future if not is_cleared(inst)), future[-1])
+    later = [inst for inst in future if inst.seq > carrier.seq]
     return _Current(
-        inst=current,
-        later=future[1:],
+        inst=carrier,
+        later=later,
         daily_rate=daily_rate,
-        unused_twelfths=unused_twelfths,
-        principal_current=current.principal_due - current.principal_paid,
-        principal_later=sum((i.principal_due - i.principal_paid for i in future[1:]), ZERO),
+        # A period is at most 31 days and its due date is not in it, so days used <= 30 <
+        # 365/12: what is left of the span is never negative.
+        span_months=carrier.seq - first.seq + 1,
+        days_used=(paid_date - period_start).days,
+        principal_current=carrier.principal_due - carrier.principal_paid,
+        principal_later=sum((i.principal_due - i.principal_paid for i in later), ZERO),
         fees=sum((i.fee_due - i.fee_paid for i in future), ZERO),
     )
 
@@ -574,45 +565,56 @@ def _pay_ahead(
     daily_rate: Decimal,
     parts: dict[int, InstalmentOutcome],
 ) -> Decimal:
-    """Rules 3 and 4: `money` (what is left once everything due is paid) pays the instalments
-    not yet due ahead of time, or settles them. Returns what is above the payoff."""
+    """Rules 3 and 4: `money` (what is left once everything due is paid) pays ahead of time,
+    or settles. Returns what is above the payoff."""
     inst = current.inst
-    payoff = current.payoff()
-    settle = money >= payoff
     # Fees first (there are none on instalments not yet due unless a schedule was edited).
     fees_paid = min(money, current.fees)
     _allocate_fees(fees_paid, [inst, *current.later], parts)
-    money_left = money - fees_paid
-    repaid = current.principal if settle else current.principal_for(money_left)
+    left = money - fees_paid
     part = parts.setdefault(inst.seq, InstalmentOutcome())
+    # Interest earned to date, then principal: nothing is paid for days not yet passed.
+    earned = min(current.earned(), left)
+    left -= earned
+    repaid = min(left, current.principal)
     if repaid > 0:
         interest = current.interest_after(repaid)
         if interest != inst.interest_due:
             inst.interest_due = interest
             part.fields.add("interest_due")
-    interest_paid = min(inst.interest_due - inst.interest_paid, money_left)
-    if interest_paid > 0:
-        inst.interest_paid += interest_paid
-        part.interest += interest_paid
+    if earned > 0:
+        inst.interest_paid += earned
+        part.interest += earned
         part.fields.add("interest_paid")
-    if repaid > 0:
-        beyond = repaid - current.principal_current
-        if beyond > 0:
-            # Booked on the current instalment: the principal repaid in its period.
-            inst.principal_due += beyond
-            part.fields.add("principal_due")
-            _reamortise(
-                current.later,
-                current.principal_later - beyond,
-                mode=mode,
-                daily_rate=daily_rate,
-                start=inst.due_date,
-                parts=parts,
-            )
-        inst.principal_paid += repaid
-        part.principal += repaid
-        part.fields.add("principal_paid")
-    return money - payoff if settle else ZERO
+    if repaid <= 0:
+        return ZERO
+    beyond = repaid - current.principal_current
+    if beyond > 0:
+        # Booked on `inst`, the principal repaid in its period; the later instalments are
+        # re-amortised on what they still owe.
+        inst.principal_due += beyond
+        part.fields.add("principal_due")
+        _reamortise(
+            current.later,
+            current.principal_later - beyond,
+            mode=mode,
+            daily_rate=daily_rate,
+            start=inst.due_date,
+            parts=parts,
+        )
+    inst.principal_paid += repaid
+    part.principal += repaid
+    part.fields.add("principal_paid")
+    unearned = inst.interest_due - inst.interest_paid
+    if beyond >= 0 and unearned > 0 and current.later:
+        # Its principal repaid ahead of time, `inst` is cleared with the interest earned so
+        # far; the rest of its period's interest, on the principal still owed, is due with
+        # the next instalment (whose interest thus runs from the payment date).
+        following = current.later[0]
+        inst.interest_due = inst.interest_paid
+        following.interest_due += unearned
+        parts.setdefault(following.seq, InstalmentOutcome()).fields.add("interest_due")
+    return left - repaid
 
 
 def _allocate_fees(

@@ -464,17 +464,22 @@ def test_one_fen_under_the_payoff_leaves_one_fen_of_principal_and_no_more_intere
     assert rows[-1].principal_due == Decimal("0.01")  # due with the last instalment
 
 
-def test_paying_the_instalment_shown_early_clears_it_with_the_unused_days_taken_off():
+def test_paying_the_instalment_shown_early_clears_it_and_the_next_one_carries_the_rest():
     rows = anchor_loan()
     plan = plan_anchor(rows, "917.99", paid_at=at(2026, 2, 5))
-    # 26 days of 30 5/12 used: 4 5/12 days of interest on the 767.61 repaid (0.05%/day) = 1.70
-    # off the 152.08; the 1.70 the borrower paid above the cleared instalment repays principal
-    # of the later ones, re-amortised.
+    # 26 days used: 10,000 x 0.05% x 26 = 130.00 of interest earned, the rest repays principal
+    # (765.91 of the first instalment, 22.08 of the later ones, re-amortised).
     assert (plan.parts[1].interest, plan.parts[1].principal) == (
-        Decimal("150.38"),
-        Decimal("767.61"),
+        Decimal("130.00"),
+        Decimal("787.99"),
     )
+    assert (rows[0].interest_due, rows[0].principal_due) == (Decimal("130.00"), Decimal("787.99"))
     assert rows[0].paid_off_at == at(2026, 2, 5)
     later_principal = sum(r.principal_due - r.principal_paid for r in rows[1:])
-    assert later_principal == Decimal("10000.00") - Decimal("767.61")
-    assert rows[1].interest_due == money.month_interest(Decimal("9232.39"), Decimal("0.0005"))
+    assert later_principal == Decimal("9212.01")
+    # The period's interest on the principal that stays runs on to 10 Feb (a nominal month,
+    # less the 787.99 repaid for its 4 5/12 unused days): 152.0833 - 787.99 x 0.05% x
+    # 4 5/12 = 150.34, of which 130.00 is paid; the 20.34 left is due with the next
+    # instalment, on top of its own month on 9,212.01 (140.10).
+    assert rows[1].interest_due == Decimal("140.10") + Decimal("20.34")
+    assert rows[1].paid_off_at is None

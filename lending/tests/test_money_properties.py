@@ -164,42 +164,34 @@ class RefLoan:
         future = [i for i in self.insts if i.due > on]
         unapplied = left
         if left > 0 and future:
-            cur, later = future[0], future[1:]
-            start = self.insts[cur.seq - 2].due if cur.seq > 1 else START
-            unused = self.rate * (Fraction(365, 12) - (on - start).days)
+            first = future[0]
+            start = self.insts[first.seq - 2].due if first.seq > 1 else START
+            used = (on - start).days
+            # The current period's interest sits on the first instalment not yet cleared; when
+            # that is a later one (the first was cleared ahead of time), it spans both periods.
+            cur = next((i for i in future if not i.cleared), future[-1])
+            months = cur.seq - first.seq + 1
+            later = [i for i in future if i.seq > cur.seq]
             p_cur = cur.p_due - cur.p_paid
             p_later = sum((i.p_due - i.p_paid for i in later), Fraction(0))
+            span = (p_cur + p_later) * self.rate * Fraction(365, 12) * months
 
             def interest(x: Fraction) -> Fraction:
-                return max(cur.i_due - fen(x * unused), cur.i_paid)
-
-            def cost(x: Fraction) -> Fraction:
-                return x + interest(x) - cur.i_paid
+                # x of the principal is charged the days used instead of the whole span.
+                unused = x * self.rate * (Fraction(365, 12) * months - used)
+                return max(cur.i_due - fen(span) + fen(span - unused), cur.i_paid, Fraction(0))
 
             for inst in future:  # fees (none expected on instalments not yet due)
                 take = min(inst.f_due - inst.f_paid, left)
                 inst.f_paid += take
                 left -= take
-            if left >= cost(p_cur + p_later):
-                x = p_cur + p_later
-                unapplied = left - cost(x)
-            else:
-                unapplied = Fraction(0)
-                lo, hi = 0, int((p_cur + p_later) * 100)  # largest x (in fen) with cost <= left
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    if cost(Fraction(mid, 100)) <= left:
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                x = Fraction(lo, 100)
+            earned = min(interest(p_cur + p_later) - cur.i_paid, left)
+            x = min(left - earned, p_cur + p_later)
+            unapplied = left - earned - x
             if x > 0:
                 cur.i_due = interest(x)
-            take = min(cur.i_due - cur.i_paid, left)
-            cur.i_paid += take
-            left -= take
+            cur.i_paid += earned
             if x > 0:
-                assert left - unapplied == x, "the split must use the money exactly"
                 if x > p_cur:
                     cur.p_due += x - p_cur
                     rest = p_later - (x - p_cur)
@@ -212,6 +204,9 @@ class RefLoan:
                         inst.p_due = inst.p_paid + p
                         inst.i_due = max(i, inst.i_paid)
                 cur.p_paid += x
+                if x >= p_cur and cur.i_due > cur.i_paid and later:
+                    later[0].i_due += cur.i_due - cur.i_paid
+                    cur.i_due = cur.i_paid
         self.paid += amount - unapplied
         return unapplied
 
@@ -487,3 +482,81 @@ def test_a_nightly_day_close_books_the_same_penalty_as_one_accrual(loan, nights,
     ref = RefLoan(F(amount), term, mode, F(rate))
     ref.accrue(due + timedelta(days=nights))
     assert [F(r.fee_due) for r in once.rows] == [i.f_due for i in ref.insts]
+
+
+payment_steps = st.lists(
+    st.tuples(st.integers(0, 45), st.integers(1, 3_000_000)), min_size=1, max_size=4
+)
+
+
+def life(loan: tuple, payments: list[tuple[date, Decimal]]) -> Loan:
+    """A borrower who makes `payments` (in date order) and then pays every instalment left on
+    its due date."""
+    mine = Loan(*loan)
+    last = START
+    for day, amount in sorted(payments):
+        if mine.settled:
+            break
+        mine.pay(amount, day)
+        last = day
+    if not mine.settled:
+        mine.finish(last)
+    return mine
+
+
+def dated(steps: list[tuple[int, int]]) -> list[tuple[date, Decimal]]:
+    day, out = START, []
+    for gap, fen_amount in steps:
+        day += timedelta(days=gap)
+        out.append((day, Decimal(fen_amount) / 100))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(loan=loans(), steps=payment_steps, which=st.integers(0, 3), sooner=st.integers(1, 40))
+def test_moving_any_payment_of_a_history_earlier_never_costs_more(loan, steps, which, sooner):
+    payments = dated(steps)
+    k = which % len(payments)
+    day, amount = payments[k]
+    earlier = [
+        *payments[:k],
+        (max(START, day - timedelta(days=sooner)), amount),
+        *payments[k + 1 :],
+    ]
+    tolerance = Decimal("0.01") * loan[1]  # rounding of re-amortised instalments, a fen each
+    assert life(loan, earlier).cost <= life(loan, payments).cost + tolerance
+
+
+@settings(max_examples=150, deadline=None)
+@given(loan=loans(), steps=payment_steps, which=st.integers(0, 3), more=st.integers(1, 500_000))
+def test_paying_more_at_any_point_of_a_history_never_costs_more(loan, steps, which, more):
+    payments = dated(steps)
+    k = which % len(payments)
+    day, amount = payments[k]
+    bigger = [*payments[:k], (day, amount + Decimal(more) / 100), *payments[k + 1 :]]
+    tolerance = Decimal("0.01") * loan[1]
+    assert life(loan, bigger).cost <= life(loan, payments).cost + tolerance
+
+
+@settings(max_examples=100, deadline=None)
+@given(loan=loans(), first=st.integers(0, 28), gap=st.integers(0, 20), part=st.integers(1, 10_000))
+def test_paying_part_early_then_settling_costs_no_more_than_settling_at_once(
+    loan, first, gap, part
+):
+    """The case that keeps interest in advance honest: a part paid ahead early in a period,
+    the rest settled later in the same period."""
+    early_day = START + timedelta(days=first)
+    settle_day = early_day + timedelta(days=gap)
+    once = Loan(*loan)
+    once.pay(
+        money.payoff_amount(once.rows, daily_rate=loan[3], disbursed_on=START, on=settle_day),
+        settle_day,
+    )
+    split = Loan(*loan)
+    split.pay(Decimal(part), early_day)
+    if not split.settled:
+        rest = money.payoff_amount(
+            split.rows, daily_rate=loan[3], disbursed_on=START, on=settle_day
+        )
+        assert split.pay(rest, settle_day).settles
+    assert split.cost <= once.cost + Decimal("0.01")
