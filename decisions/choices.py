@@ -18,3 +18,18 @@ class BinKind(models.TextChoices):
     CATEGORIES = "categories", _("Categories")
     SPECIAL = "special", _("Special values")
     MISSING = "missing", _("Missing")
+
+
+class PolicyStatus(models.TextChoices):
+    """A limit policy version: drafted by a manager, approved into force by the head of risk."""
+
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    RETIRED = "retired", _("Retired")
+
+
+class LimitAction(models.TextChoices):
+    RAISE = "raise", _("Raise")
+    HOLD = "hold", _("Hold")
+    CUT = "cut", _("Cut")
+    FREEZE = "freeze", _("Freeze")

@@ -22,3 +22,20 @@ class InvalidTransition(DomainError):
 class TrainingFailed(DomainError):
     code = "training_failed"
     message_template = _("The scorecard could not be trained: %(problem)s")
+
+
+class InvalidPolicy(DomainError):
+    code = "invalid_policy"
+    message_template = _("The policy cannot be used: %(problem)s")
+
+
+class FourEyes(DomainError):
+    """A policy version is approved by someone other than the person who drafted it."""
+
+    code = "four_eyes"
+    message_template = _("You drafted this version: another person must approve it.")
+
+
+class NoActivePolicy(DomainError):
+    code = "no_active_policy"
+    message_template = _("No limit policy is in force.")

@@ -19,13 +19,18 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.choices import Role
-from decisions.choices import ModelStatus
-from decisions.errors import InvalidTransition, NotAllowed
+from decisions import policy as limit_policy
+from decisions.choices import LimitAction, ModelStatus, PolicyStatus
+from decisions.errors import FourEyes, InvalidPolicy, InvalidTransition, NoActivePolicy, NotAllowed
 from decisions.features import book_features
-from decisions.models import Score, ScorecardBin, ScorecardModel
+from decisions.models import LimitDecision, LimitPolicy, Score, ScorecardBin, ScorecardModel
 from decisions.reasons import reason_codes
 from decisions.scorecard import PointsTable, TrainingResult
 from decisions.selectors import points_table
+from lending import caps
+from lending.choices import LineStatusCode
+from lending.models import CreditLine
+from lending.services import line_freeze, line_limit_set
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -256,3 +261,156 @@ def score_chunk(
         },
     )
     return len(written)
+
+
+# --- the limit policy ------------------------------------------------------------------------
+
+POLICY_DRAFTERS = frozenset({Role.MANAGER, Role.HEAD_OF_RISK, Role.ADMIN})
+POLICY_APPROVERS = frozenset({Role.HEAD_OF_RISK, Role.ADMIN})
+
+
+@transaction.atomic(durable=True)
+def policy_draft(*, actor: User | None, rules: dict[str, Any], note: str = "") -> LimitPolicy:
+    """Store a new draft version of the limit policy. Raises NotAllowed (below manager),
+    InvalidPolicy (the rules do not describe a usable policy; the message says why)."""
+    if actor is not None and (not actor.is_active or actor.role not in POLICY_DRAFTERS):
+        raise NotAllowed(role=actor.role)
+    try:
+        limit_policy.policy_rules(rules)
+    except limit_policy.PolicyInvalid as exc:
+        raise InvalidPolicy(problem=str(exc)) from exc
+    # Lock the table's newest row so two drafts never take the same version number.
+    latest = LimitPolicy.objects.select_for_update().order_by("-version").first()
+    draft = LimitPolicy.objects.create(
+        version=(latest.version + 1) if latest else 1,
+        rules=rules,
+        note=note,
+        created_at=timezone.now(),
+        created_by=actor,
+    )
+    audit(
+        actor=actor,
+        action="policy.drafted",
+        obj=draft,
+        after={"version": draft.version, "note": note},
+    )
+    return draft
+
+
+@transaction.atomic(durable=True)
+def policy_activate(*, actor: User | None, policy: LimitPolicy, note: str = "") -> LimitPolicy:
+    """Put a draft policy in force: the head of risk approves a version someone else drafted
+    (four eyes); the active version retires in the same transaction. Raises NotAllowed,
+    FourEyes (the drafter approving), InvalidTransition (not a draft)."""
+    if actor is not None and (not actor.is_active or actor.role not in POLICY_APPROVERS):
+        raise NotAllowed(role=actor.role)
+    policy = LimitPolicy.objects.select_for_update().get(pk=policy.pk)
+    if policy.status != PolicyStatus.DRAFT:
+        raise InvalidTransition(current=policy.status, wanted=PolicyStatus.ACTIVE)
+    if actor is not None and policy.created_by_id == actor.pk:
+        raise FourEyes()
+    now = timezone.now()
+    for old in LimitPolicy.objects.select_for_update().filter(status=PolicyStatus.ACTIVE):
+        old.status = PolicyStatus.RETIRED
+        old.save(update_fields=["status"])
+        audit(actor=actor, action="policy.retired", obj=old, after={"replaced_by": policy.version})
+    policy.status = PolicyStatus.ACTIVE
+    policy.approved_at = now
+    policy.approved_by = actor
+    policy.save(update_fields=["status", "approved_at", "approved_by"])
+    audit(
+        actor=actor,
+        action="policy.activated",
+        obj=policy,
+        before={"status": PolicyStatus.DRAFT},
+        after={"status": PolicyStatus.ACTIVE, "version": policy.version},
+        note=note,
+    )
+    return policy
+
+
+def _line_state(
+    borrower_id: int, *, today: date
+) -> tuple[Any, limit_policy.LineState, Score | None]:
+    """The line and what the policy reads of it (scores, behaviour, locks) for one borrower."""
+    line = CreditLine.objects.get(borrower_id=borrower_id)
+    scores = list(
+        Score.objects.filter(borrower_id=borrower_id, acting=True).order_by("-scored_at", "-id")[:2]
+    )
+    features = book_features(as_of=today, borrower_ids=[borrower_id]).iloc[0]
+    last_cut = (
+        LimitDecision.objects.filter(borrower_id=borrower_id, action=LimitAction.CUT, applied=True)
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    dpd = (today - line.oldest_unpaid_due).days if line.oldest_unpaid_due else 0
+    state = limit_policy.LineState(
+        limit=line.credit_limit,
+        used=line.used,
+        dpd=max(dpd, 0),
+        score=scores[0].total if scores else None,
+        previous_score=scores[1].total if len(scores) > 1 else None,
+        on_time_streak=int(features["on_time_streak"]),
+        small_early_settlements=int(features["early_settlements"]),
+        lender_transfers_90d=int(features["lender_transfers_90d"]),
+        identity_mismatch=bool(features["identity_mismatch"]),
+        fraud_confirmed=False,  # set by confirmed fraud cases once they exist
+        locked=line.locked_until is not None and line.locked_until > today,
+        pending_override=False,  # set by the override workflow once it exists
+        last_cut_on=timezone.localdate(last_cut) if last_cut else None,
+        closed=line.status == "closed",
+        frozen=line.status == "frozen",
+    )
+    return line, state, scores[0] if scores else None
+
+
+def active_policy() -> LimitPolicy:
+    policy = LimitPolicy.objects.filter(status=PolicyStatus.ACTIVE).first()
+    if policy is None:
+        raise NoActivePolicy()
+    return policy
+
+
+@transaction.atomic(durable=True)
+def line_review(*, borrower_id: int, run_id: str = "") -> LimitDecision | None:
+    """Review one borrower's line by the active policy and apply the decision at once.
+
+    The decision goes through lending's services (line_limit_set with automatic=True, which
+    honours the line's lock; line_freeze with the reason code), and is stored with the policy
+    version, the score read, the old and new limit and the reason codes. A hold is stored only
+    when a lock forced it; a plain hold writes nothing. Returns the decision, or None.
+    Raises NoActivePolicy.
+    """
+    policy = active_policy()
+    rules = limit_policy.policy_rules(policy.rules)
+    today = timezone.localdate()
+    line, state, score = _line_state(borrower_id, today=today)
+    decision = limit_policy.review(rules, state, today=today, product_cap=caps.product_limit_cap())
+    if decision.action == limit_policy.HOLD and not decision.reasons:
+        return None
+    if decision.action in (limit_policy.RAISE, limit_policy.CUT):
+        line_limit_set(
+            actor=None,
+            line=line,
+            new_limit=decision.new_limit,
+            reason_code=LineStatusCode.POLICY,
+            note=" ".join(decision.reasons),
+            automatic=True,
+        )
+    elif decision.action == limit_policy.FREEZE:
+        code = LineStatusCode.FRAUD if "F02" in decision.reasons else LineStatusCode.OVERDUE
+        line_freeze(actor=None, line=line, status_code=code, note=" ".join(decision.reasons))
+    return LimitDecision.objects.create(
+        borrower_id=borrower_id,
+        policy=policy,
+        score=score,
+        action=decision.action,
+        old_limit=state.limit,
+        new_limit=decision.new_limit,
+        band=decision.band,
+        reasons=list(decision.reasons),
+        applied=decision.action != limit_policy.HOLD,
+        decided_at=timezone.now(),
+        run_id=run_id,
+    )

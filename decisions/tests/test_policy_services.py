@@ -1,0 +1,131 @@
+"""Policy versions (drafted by a manager, approved by the head of risk) and line reviews that
+apply the active policy through lending's services."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from accounts.models import AuditEvent
+from decisions.choices import ModelStatus, PolicyStatus
+from decisions.errors import FourEyes, InvalidPolicy, NoActivePolicy, NotAllowed
+from decisions.models import LimitDecision, Score
+from decisions.policy import DEFAULT_RULES
+from decisions.services import (
+    line_review,
+    policy_activate,
+    policy_draft,
+    scorecard_set_status,
+    scorecard_store,
+)
+from decisions.tests.test_scoring import _result
+from lending.models import CreditLine, Notice
+from lending.tests.factories import BorrowerFactory, at
+
+pytestmark = pytest.mark.django_db
+NOW = at(2026, 11, 20)
+
+
+@pytest.fixture
+def active(manager, head_of_risk):
+    draft = policy_draft(actor=manager, rules=DEFAULT_RULES, note="first")
+    return policy_activate(actor=head_of_risk, policy=draft)
+
+
+def _scored(borrower, *totals):
+    model = scorecard_store(actor=None, name="book", result=_result((300, 200)), target="90+")
+    model = scorecard_set_status(actor=None, model=model, status=ModelStatus.CHAMPION)
+    for n, total in enumerate(totals):
+        Score.objects.create(
+            borrower=borrower,
+            model=model,
+            total=total,
+            inputs={},
+            reasons=[],
+            as_of=date(2026, 11, 1),
+            scored_at=at(2026, 11, 1 + n),
+        )
+
+
+def test_a_manager_drafts_and_the_head_of_risk_activates(manager, head_of_risk):
+    draft = policy_draft(actor=manager, rules=DEFAULT_RULES, note="first")
+    assert (draft.version, draft.status) == (1, PolicyStatus.DRAFT)
+    active = policy_activate(actor=head_of_risk, policy=draft)
+    assert (active.status, active.approved_by) == (PolicyStatus.ACTIVE, head_of_risk)
+
+    second = policy_draft(actor=manager, rules={**DEFAULT_RULES, "freeze_dpd": 15})
+    policy_activate(actor=head_of_risk, policy=second)
+    draft.refresh_from_db()
+    assert draft.status == PolicyStatus.RETIRED
+    assert AuditEvent.objects.filter(action="policy.activated").count() == 2
+
+
+def test_the_drafter_cannot_approve_and_an_analyst_cannot_draft(head_of_risk, analyst, manager):
+    own = policy_draft(actor=head_of_risk, rules=DEFAULT_RULES)
+    with pytest.raises(FourEyes):
+        policy_activate(actor=head_of_risk, policy=own)
+    with pytest.raises(NotAllowed):
+        policy_activate(actor=manager, policy=own)
+    with pytest.raises(NotAllowed):
+        policy_draft(actor=analyst, rules=DEFAULT_RULES)
+
+
+def test_an_unusable_draft_is_refused_with_the_reason(manager):
+    with pytest.raises(InvalidPolicy, match="cut_share"):
+        policy_draft(actor=manager, rules={**DEFAULT_RULES, "cut_share": "2"})
+
+
+def test_a_review_without_an_active_policy_is_refused():
+    borrower = BorrowerFactory()
+    with pytest.raises(NoActivePolicy):
+        line_review(borrower_id=borrower.pk)
+
+
+def test_a_score_drop_cuts_the_line_with_its_reason_and_tells_the_borrower(active):
+    with time_machine.travel(NOW, tick=False):
+        borrower = BorrowerFactory(credit_limit=Decimal("5000.00"))
+        _scored(borrower, 680, 630)  # the newest, 630, is 50 below the one before
+
+        decision = line_review(borrower_id=borrower.pk)
+
+    line = CreditLine.objects.get(borrower=borrower)
+    assert line.credit_limit == Decimal("3500.00")
+    assert (decision.action, decision.old_limit, decision.new_limit) == (
+        "cut",
+        Decimal("5000.00"),
+        Decimal("3500.00"),
+    )
+    assert decision.reasons == ["C01"] and decision.policy == active
+    assert decision.score.total == 630
+    notice = Notice.objects.get(borrower=borrower)
+    assert notice.params["new"] == "3500.00"
+
+
+def test_a_locked_line_is_held_and_the_hold_is_recorded(active, manager):
+    from lending.services import line_limit_set
+
+    with time_machine.travel(NOW, tick=False):
+        borrower = BorrowerFactory(credit_limit=Decimal("5000.00"))
+        line_limit_set(
+            actor=manager,
+            line=borrower.line,
+            new_limit=Decimal("6000"),
+            reason_code="manual",
+            lock_days=30,
+        )
+        _scored(borrower, 680, 600)
+        decision = line_review(borrower_id=borrower.pk)
+
+    assert (decision.action, decision.reasons, decision.applied) == ("hold", ["L01"], False)
+    assert CreditLine.objects.get(borrower=borrower).credit_limit == Decimal("6000.00")
+
+
+def test_a_plain_hold_writes_nothing(active):
+    with time_machine.travel(NOW, tick=False):
+        borrower = BorrowerFactory()
+        _scored(borrower, 640, 640)
+        assert line_review(borrower_id=borrower.pk) is None
+    assert not LimitDecision.objects.exists()
