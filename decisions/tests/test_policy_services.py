@@ -129,3 +129,31 @@ def test_a_plain_hold_writes_nothing(active):
         _scored(borrower, 640, 640)
         assert line_review(borrower_id=borrower.pk) is None
     assert not LimitDecision.objects.exists()
+
+
+def test_a_simulation_counts_what_a_draft_would_do_and_applies_nothing(manager):
+    from decisions.policy import policy_rules
+    from decisions.selectors import policy_simulation
+
+    with time_machine.travel(NOW, tick=False):
+        dropping = BorrowerFactory(credit_limit=Decimal("5000.00"))
+        _scored(dropping, 680, 630)
+        steady = BorrowerFactory(credit_limit=Decimal("2000.00"))
+        Score.objects.create(
+            borrower=steady,
+            model=Score.objects.first().model,
+            total=640,
+            inputs={},
+            reasons=[],
+            as_of=date(2026, 11, 1),
+            scored_at=at(2026, 11, 3),
+        )
+        result = policy_simulation(rules=policy_rules(DEFAULT_RULES), as_of=date(2026, 11, 20))
+
+    band_b = next(row for row in result["rows"] if row["band"] == "B")
+    assert (band_b["cut"], band_b["hold"], band_b["lines"]) == (1, 1, 2)
+    assert band_b["change"] == Decimal("-1500.00")
+    assert result["totals"]["cut"] == 1 and result["totals"]["lines"] == 2
+    assert CreditLine.objects.get(borrower=dropping).credit_limit == Decimal("5000.00")
+    assert not LimitDecision.objects.exists()
+    assert result["figure"]["data"][0]["type"] == "bar"
