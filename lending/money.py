@@ -5,9 +5,11 @@ the tests share one implementation. The product's rates and caps come from lendi
 
 Rounding: every amount is rounded to the fen (0.01) half-up, once per instalment component, at
 the moment it is fixed (when the schedule is built, when interest is reduced by a prepayment,
-when penalty is accrued). Sums of rounded components are never rounded again; the last
-instalment of a schedule takes the principal residue, so its principal adds up exactly to the
-amount drawn.
+when penalty is accrued); a figure that is revised (penalty as days pass, interest as
+principal is repaid early) changes by the difference of two rounded cumulative figures, so
+rounding errors do not pile up (penalty accrued nightly equals penalty accrued at once).
+Sums of rounded components are never rounded again; the last instalment of a schedule takes
+the principal residue, so its principal adds up exactly to the amount drawn.
 
 Interest: a period's scheduled interest is its opening principal x daily rate x 365/12 (a
 nominal month), so the IRR-method APR of an equal-instalment loan equals daily rate x 365, the
@@ -44,19 +46,24 @@ zone (django.utils.timezone); an instalment is due on its due date.
    oldest first; then their unpaid penalty, oldest first (allocate). Penalty comes last so
    that a borrower who pays the principal and interest shown is cleared for DPD and owes only
    the penalty, instead of being left a few fen of principal short and still delinquent.
-3. What is left pays the current instalment (the first not yet due) ahead of time: its
-   interest, reduced for the principal this payment repays (rule above), then principal. The
-   split is the one that repays the most principal for the money. Principal beyond the current
-   instalment's is booked on the current instalment (its principal_due grows by it) and the
-   principal left for the later instalments is re-amortised over them on the same due dates,
-   as build_schedule would schedule a loan of that principal over that many months in the
-   loan's repayment mode. So an early payment of the instalment shown clears it, with the
-   interest for the unused days taken off; an early payment of part of it leaves the rest due
-   on the due date.
-4. At or above the payoff (payoff_amount: everything due, all principal not yet due, the
-   current period's interest by rule 3, unpaid fees) the loan settles; the later instalments'
-   interest is waived. The excess above the payoff is returned as RepaymentPlan.unapplied
-   (repayment_record stores it as Repayment.unapplied_amount, owed back to the borrower).
+3. What is left pays ahead of time: first the interest earned so far in the current period
+   (what settling now would charge, rule above, less what is paid), then principal: the
+   current instalment's, then the later instalments'. Interest is never paid for days not yet
+   passed, so paying part early and the rest later never costs more than paying it all later.
+   The current instalment's interest becomes the period's interest with that principal
+   repaid (rule above). Principal beyond the current instalment's is booked on it (its
+   principal_due grows by it) and what the later instalments still owe is re-amortised over
+   them on the same due dates, as build_schedule would schedule a loan of that principal over
+   that many months in the loan's repayment mode. When the current instalment's principal is
+   repaid ahead of time it is cleared with the interest earned so far, and the rest of its
+   period's interest, on the principal still owed, moves to the next instalment (whose
+   interest thus runs from the payment date; until the period ends that instalment carries
+   the period's interest, and the days are counted over both periods). An early payment of
+   part of an instalment leaves the rest due on its due date.
+4. At or above the payoff (payoff_amount: everything due, the interest earned so far, all
+   principal not yet due, unpaid fees) the loan settles; later interest is waived. What is
+   above the payoff is returned as RepaymentPlan.unapplied (repayment_record stores it as
+   Repayment.unapplied_amount, owed back to the borrower).
 """
 
 from __future__ import annotations

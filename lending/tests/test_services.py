@@ -1,4 +1,6 @@
-"""The lending services: happy paths, each refusal, permission denials, replays, the money."""
+"""The lending services: happy paths, each refusal, permission denials, replays, the money.
+
+repayment_record has its own module, test_repayments.py."""
 
 from __future__ import annotations
 
@@ -14,25 +16,21 @@ from django.db import connection, connections
 
 from accounts.models import AuditEvent
 from lending import money
-from lending.choices import DrawdownStatus, LineStatus
+from lending.choices import LineStatus
 from lending.errors import (
     AlreadyFrozen,
-    DrawdownNotActive,
     DuplicateKeyConflict,
     InsufficientAvailable,
     InvalidAmount,
     InvalidChoice,
     InvalidData,
-    InvalidDate,
     InvalidRate,
     InvalidTerm,
     LineClosed,
     LineNotActive,
     NotAllowed,
     NotFrozen,
-    Overpayment,
     ReasonRequired,
-    UnknownLoan,
 )
 from lending.models import (
     BankAccount,
@@ -44,7 +42,6 @@ from lending.models import (
     Drawdown,
     Instalment,
     Repayment,
-    RepaymentAllocation,
     TransferOut,
 )
 from lending.services import (
@@ -526,264 +523,6 @@ def test_drawdown_is_refused_to_a_borrower_login(borrower_user, borrower_record)
     with pytest.raises(NotAllowed):
         DrawdownFactory(borrower=borrower_record, actor=borrower_user)
     assert not Drawdown.objects.exists()
-
-
-# --- repayment_record -------------------------------------------------------------------------
-
-
-def test_an_on_time_payment_pays_the_first_instalment_and_moves_the_oldest_due_date(
-    service_user,
-):
-    borrower, loan = borrower_with_drawdown()
-    first = loan.instalments.get(seq=1)
-
-    repayment = repayment_record(
-        actor=service_user,
-        loan_no=loan.loan_no,
-        reference="R1",
-        amount=D("917.99"),
-        paid_at=at(2026, 2, 10, 9),
-        card_no=loan.bank_account.card_no,
-    )
-
-    first.refresh_from_db()
-    assert first.paid_off_at == at(2026, 2, 10, 9)
-    assert first.fee_due == 0
-    (alloc,) = repayment.allocations.all()
-    assert (alloc.fee, alloc.interest, alloc.principal) == (D("0"), D("152.08"), D("765.91"))
-    loan.refresh_from_db()
-    assert loan.principal_outstanding == D("9234.09")
-    line = line_of(borrower)
-    assert line.used == D("9234.09")
-    assert line.oldest_unpaid_due == date(2026, 3, 10)
-    assert repayment.bank_account == loan.bank_account
-    (event,) = audits("repayment.recorded")
-    assert event.actor == service_user
-    assert event.borrower_id == borrower.pk
-    assert event.before["line"]["oldest_unpaid_due"] == "2026-02-10"
-    assert event.after["line"]["oldest_unpaid_due"] == "2026-03-10"
-    assert event.after["allocations"] == {
-        "1": {"fee": "0.00", "interest": "152.08", "principal": "765.91"}
-    }
-
-
-def test_a_late_payment_accrues_penalty_on_overdue_principal_and_pays_it_first():
-    borrower, loan = borrower_with_drawdown()
-
-    # Ten days late: penalty = 765.91 x 0.05% x 0.5 x 10 = 1.91.
-    repayment = pay(loan, "R-LATE", "919.90", at(2026, 2, 20))
-
-    first = loan.instalments.get(seq=1)
-    assert first.fee_due == D("1.91")
-    assert first.penalty_through == date(2026, 2, 20)
-    assert first.paid_off_at == at(2026, 2, 20)
-    (alloc,) = repayment.allocations.all()
-    assert (alloc.fee, alloc.interest, alloc.principal) == (D("1.91"), D("152.08"), D("765.91"))
-    assert audits("repayment.recorded")[0].after["penalty_accrued"] == "1.91"
-    assert line_of(borrower).oldest_unpaid_due == date(2026, 3, 10)
-
-
-def test_penalty_is_accrued_once_per_day_across_partial_payments():
-    borrower, loan = borrower_with_drawdown()
-
-    pay(loan, "R-P1", "100.00", at(2026, 2, 20))  # 10 days: 1.91, then 98.09 of interest
-    pay(loan, "R-P2", "100.00", at(2026, 2, 25))  # 5 more days on 765.91: 0.96
-
-    first = loan.instalments.get(seq=1)
-    assert first.fee_due == D("1.91") + D("0.96")
-    assert first.penalty_through == date(2026, 2, 25)
-    assert first.fee_paid == first.fee_due
-    assert first.interest_paid == D("152.08")
-    assert first.principal_paid == D("200.00") - first.fee_due - D("152.08")
-    assert first.paid_off_at is None
-    assert line_of(borrower).oldest_unpaid_due == date(2026, 2, 10)
-
-
-def test_a_partial_payment_leaves_the_instalment_unpaid_and_the_line_in_arrears():
-    borrower, loan = borrower_with_drawdown()
-
-    with time_machine.travel(at(2026, 3, 1), tick=False):
-        pay(loan, "R-PART", "500.00", at(2026, 2, 10))
-        line = line_of(borrower)
-        assert line.oldest_unpaid_due == date(2026, 2, 10)
-        assert money.days_past_due(line.oldest_unpaid_due, date(2026, 3, 1)) == 19
-        assert money.bucket_for(19) == "M1"
-    first = loan.instalments.get(seq=1)
-    assert first.interest_paid == D("152.08")
-    assert first.principal_paid == D("347.92")
-    assert line.used == D("10000.00") - D("347.92")
-
-
-def test_paying_ahead_of_time_pays_the_next_instalments_in_order_without_settling():
-    borrower, loan = borrower_with_drawdown()
-
-    repayment = pay(loan, "R-AHEAD", "1500.00", at(2026, 1, 25))
-
-    first, second = loan.instalments.get(seq=1), loan.instalments.get(seq=2)
-    assert first.paid_off_at == at(2026, 1, 25)
-    assert first.interest_due == D("152.08")  # the schedule stands
-    assert second.interest_paid == second.interest_due
-    assert second.principal_paid == D("1500.00") - D("917.99") - second.interest_due
-    assert repayment.allocations.count() == 2
-    loan.refresh_from_db()
-    assert loan.status == DrawdownStatus.ACTIVE
-    assert line_of(borrower).oldest_unpaid_due == date(2026, 3, 10)
-
-
-def test_early_settlement_charges_interest_by_the_day_and_settles_the_loan():
-    borrower, loan = borrower_with_drawdown()
-
-    # 15 days after disbursement: 10,000 x 0.05% x 15 = 75.00 of interest, later periods waived.
-    pay(loan, "R-SETTLE", "10075.00", at(2026, 1, 25))
-
-    loan.refresh_from_db()
-    assert loan.status == DrawdownStatus.SETTLED
-    assert loan.settled_at == at(2026, 1, 25)
-    assert loan.principal_outstanding == 0
-    instalments = list(loan.instalments.order_by("seq"))
-    assert instalments[0].interest_due == D("75.00")
-    assert all(i.interest_due == 0 for i in instalments[1:])
-    assert all(i.paid_off_at == at(2026, 1, 25) for i in instalments)
-    line = line_of(borrower)
-    assert line.used == 0
-    assert line.oldest_unpaid_due is None
-    assert RepaymentAllocation.objects.count() == 12
-
-
-def test_early_settlement_after_an_instalment_counts_days_from_its_due_date():
-    borrower, loan = borrower_with_drawdown()
-    pay(loan, "R-1", "917.99", at(2026, 2, 10))
-
-    # 10 days after the 10 Feb due date on 9,234.09: 46.17 of interest.
-    pay(loan, "R-SETTLE", "9280.26", at(2026, 2, 20))
-
-    loan.refresh_from_db()
-    assert loan.status == DrawdownStatus.SETTLED
-    assert loan.instalments.get(seq=2).interest_due == D("46.17")
-    assert line_of(borrower).used == 0
-
-
-def test_paying_more_than_the_payoff_is_refused_and_changes_nothing():
-    borrower, loan = borrower_with_drawdown()
-
-    with pytest.raises(Overpayment) as exc:
-        pay(loan, "R-OVER", "10075.01", at(2026, 1, 25))
-
-    assert exc.value.extra["payoff"] == D("10075.00")
-    assert not Repayment.objects.exists()
-    assert not audits("repayment.recorded")
-    loan.refresh_from_db()
-    assert loan.status == DrawdownStatus.ACTIVE
-    assert loan.instalments.get(seq=1).interest_due == D("152.08")
-
-
-def test_an_overpayment_of_a_late_loan_accrues_no_penalty():
-    borrower, loan = borrower_with_drawdown(term_months=1, amount=D("1000"))
-    with pytest.raises(Overpayment):
-        pay(loan, "R-OVER", "5000.00", at(2026, 3, 20))
-    assert loan.instalments.get().fee_due == 0
-
-
-def test_paying_every_instalment_on_its_due_date_settles_the_loan():
-    borrower, loan = borrower_with_drawdown(amount=D("3000"), term_months=3)
-    for inst in loan.instalments.order_by("seq"):
-        pay(
-            loan,
-            f"R-{inst.seq}",
-            str(inst.principal_due + inst.interest_due),
-            at(inst.due_date.year, inst.due_date.month, inst.due_date.day),
-        )
-
-    loan.refresh_from_db()
-    assert loan.status == DrawdownStatus.SETTLED
-    assert loan.principal_outstanding == 0
-    line = line_of(borrower)
-    assert line.used == 0
-    assert line.oldest_unpaid_due is None
-
-
-def test_a_settled_loan_refuses_a_further_repayment():
-    _, loan = borrower_with_drawdown()
-    pay(loan, "R-SETTLE", "10075.00", at(2026, 1, 25))
-    with pytest.raises(DrawdownNotActive):
-        pay(loan, "R-AFTER", "1.00", at(2026, 1, 26))
-
-
-def test_a_repayment_replayed_returns_the_stored_one_and_writes_nothing():
-    borrower, loan = borrower_with_drawdown()
-    first = pay(loan, "R-TWICE", "917.99", at(2026, 2, 10))
-    again = pay(loan, "R-TWICE", "917.99", at(2026, 2, 10))
-
-    assert again.pk == first.pk
-    assert Repayment.objects.count() == 1
-    assert len(audits("repayment.recorded")) == 1
-    assert line_of(borrower).used == D("9234.09")
-
-
-def test_a_settling_repayment_replayed_is_still_a_replay_not_a_refusal():
-    _, loan = borrower_with_drawdown()
-    first = pay(loan, "R-SETTLE", "10075.00", at(2026, 1, 25))
-    assert pay(loan, "R-SETTLE", "10075.00", at(2026, 1, 25)).pk == first.pk
-
-
-def test_a_repayment_reference_with_other_data_is_a_conflict():
-    _, loan = borrower_with_drawdown()
-    pay(loan, "R-DUP", "917.99", at(2026, 2, 10))
-    with pytest.raises(DuplicateKeyConflict):
-        pay(loan, "R-DUP", "900.00", at(2026, 2, 10))
-
-
-def test_a_repayment_is_refused_for_an_unknown_loan_bad_amount_or_date():
-    _, loan = borrower_with_drawdown()
-    with pytest.raises(UnknownLoan):
-        repayment_record(
-            actor=None, loan_no="NOPE", reference="R", amount=D("1"), paid_at=at(2026, 2, 1)
-        )
-    with pytest.raises(InvalidAmount):
-        pay(loan, "R-ZERO", "0", at(2026, 2, 10))
-    with pytest.raises(InvalidDate):
-        pay(loan, "R-EARLY", "100", at(2026, 1, 9))
-    assert not Repayment.objects.exists()
-
-
-def test_a_repayment_is_refused_to_a_borrower_login(borrower_user):
-    _, loan = borrower_with_drawdown()
-    with pytest.raises(NotAllowed):
-        repayment_record(
-            actor=borrower_user,
-            loan_no=loan.loan_no,
-            reference="R",
-            amount=D("1"),
-            paid_at=at(2026, 2, 1),
-        )
-
-
-def test_a_repayment_from_a_new_card_notes_the_card():
-    borrower, loan = borrower_with_drawdown()
-    repayment = pay(loan, "R-CARD", "917.99", at(2026, 2, 10), card_no="6217000011112222")
-    assert repayment.bank_account is not None
-    assert repayment.bank_account.card_no == "6217000011112222"
-    assert BankAccount.objects.filter(borrower=borrower).count() == 2
-
-
-def test_a_frozen_line_still_takes_repayments():
-    borrower, loan = borrower_with_drawdown()
-    line_freeze(actor=None, line=line_of(borrower), reason="Collections hold")
-    pay(loan, "R-FROZEN", "917.99", at(2026, 2, 10))
-    line = line_of(borrower)
-    assert line.status == LineStatus.FROZEN
-    assert line.used == D("9234.09")
-
-
-def test_the_oldest_unpaid_due_date_spans_every_drawdown_of_the_line():
-    borrower = BorrowerFactory(credit_limit=D("50000"))
-    older = DrawdownFactory(borrower=borrower, disbursed_at=at(2026, 1, 10))
-    DrawdownFactory(borrower=borrower, disbursed_at=at(2026, 1, 20))
-    assert line_of(borrower).oldest_unpaid_due == date(2026, 2, 10)
-
-    pay(older, "R-OLD", "917.99", at(2026, 2, 10))
-    assert line_of(borrower).oldest_unpaid_due == date(2026, 2, 20)
-    assert line_of(borrower).used == D("20000.00") - D("765.91")
 
 
 # --- transfer_out_record ----------------------------------------------------------------------
