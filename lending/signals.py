@@ -11,8 +11,15 @@ A day close resumed after a failure sends the day's complete list again, so rece
 idempotent (act on ids they have not seen). A write-off dated a day whose close is already
 done sends its own transition after it commits.
 
-Receivers run in the day close's worker: keep them quick, and hand slow work to a Celery task
-of their own app (`transaction.on_commit` is already past; call `.delay(...)` directly).
+`borrower_activity` is sent after the transaction that recorded a drawdown or a repayment
+commits (never for a replay, which records nothing), with:
+
+- `borrower_id`: whose book moved (int),
+- `kind`: "drawdown" or "repayment".
+
+Receivers of either run in the worker that committed (the day close's, a request's): keep
+them quick, and hand slow work to a Celery task of their own app (`transaction.on_commit`
+is already past; call `.delay(...)` directly).
 """
 
 from __future__ import annotations
@@ -20,3 +27,4 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 line_transitions_recorded = Signal()
+borrower_activity = Signal()

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Min, Sum
 
 from accounts.choices import STAFF_ROLES, Role
@@ -28,6 +29,7 @@ from lending.models import (
     Drawdown,
     Instalment,
 )
+from lending.signals import borrower_activity
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -140,3 +142,11 @@ def _lock_line(borrower_id: int) -> CreditLine:
     # Row lock on the line: drawdowns, repayments and freezes of one borrower queue up here,
     # so `used` is decided on the latest committed value.
     return CreditLine.objects.select_for_update().get(borrower_id=borrower_id)
+
+
+def _publish_after_commit(*, borrower_id: int, kind: str) -> None:
+    """Tell other apps (lending.signals.borrower_activity) once the change has committed: a
+    rolled-back batch announces nothing, and receivers see the committed rows."""
+    transaction.on_commit(
+        lambda: borrower_activity.send(sender="lending", borrower_id=borrower_id, kind=kind)
+    )

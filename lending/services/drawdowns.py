@@ -36,6 +36,7 @@ from lending.services._common import (
     _line_sync,
     _lock_line,
     _money,
+    _publish_after_commit,
     _require_choice,
     _require_key,
     _require_positive,
@@ -213,4 +214,5 @@ def drawdown_create(
             "line": _line_state(line),
         },
     )
+    _publish_after_commit(borrower_id=borrower.pk, kind="drawdown")
     return drawdown

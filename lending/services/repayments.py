@@ -32,6 +32,7 @@ from lending.services._common import (
     _line_sync,
     _lock_line,
     _money,
+    _publish_after_commit,
     _require_key,
     _require_positive,
     _require_writer,
@@ -203,4 +204,5 @@ def repayment_record(
             "line": _line_state(line),
         },
     )
+    _publish_after_commit(borrower_id=drawdown.borrower_id, kind="repayment")
     return repayment
