@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
@@ -257,12 +257,35 @@ def _accrue_chunk(*, close_pk: int, day: date, line_ids: list[int]) -> None:
         total += sum(accrued.values(), ZERO)
     if not changed:
         return
-    Instalment.objects.bulk_update(changed, ["fee_due", "penalty_through"], batch_size=500)
+    _save_penalties(changed, day)
     # The tally moves with the accrual it counts: exact across a failed run's resume.
     DayClose.objects.filter(pk=close_pk).update(
         penalty_accrued=F("penalty_accrued") + total,
         instalments_accrued=F("instalments_accrued") + len(changed),
     )
+
+
+def _save_penalties(instalments: list[Instalment], day: date) -> None:
+    """Write fee_due and penalty_through (= day) of `instalments`: one statement sent many
+    times (a pipeline on PostgreSQL), by primary key.
+
+    Not QuerySet.bulk_update: it builds a CASE WHEN branch per row in Python, about 3 ms a
+    row, which is most of a day close's time on a large book.
+    """
+    ops = connection.ops
+    table = ops.quote_name(Instalment._meta.db_table)
+    # Instalment's columns carry its fields' names (no db_column).
+    fee, through, pk = (ops.quote_name(name) for name in ("fee_due", "penalty_through", "id"))
+    through_value = ops.adapt_datefield_value(day)
+    rows = [
+        (ops.adapt_decimalfield_value(inst.fee_due, 14, 2), through_value, inst.pk)
+        for inst in instalments
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {fee} = %s, {through} = %s WHERE {pk} = %s",  # noqa: S608 (names from the model)
+            rows,
+        )
 
 
 # --- b. transitions ---------------------------------------------------------------------------
