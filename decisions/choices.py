@@ -33,3 +33,9 @@ class LimitAction(models.TextChoices):
     HOLD = "hold", _("Hold")
     CUT = "cut", _("Cut")
     FREEZE = "freeze", _("Freeze")
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")

@@ -91,6 +91,7 @@ def test_a_score_drop_cuts_the_line_with_its_reason_and_tells_the_borrower(activ
 
         decision = line_review(borrower_id=borrower.pk)
 
+    assert decision is not None and decision.score is not None
     line = CreditLine.objects.get(borrower=borrower)
     assert line.credit_limit == Decimal("3500.00")
     assert (decision.action, decision.old_limit, decision.new_limit) == (
@@ -119,6 +120,7 @@ def test_a_locked_line_is_held_and_the_hold_is_recorded(active, manager):
         _scored(borrower, 680, 600)
         decision = line_review(borrower_id=borrower.pk)
 
+    assert decision is not None
     assert (decision.action, decision.reasons, decision.applied) == ("hold", ["L01"], False)
     assert CreditLine.objects.get(borrower=borrower).credit_limit == Decimal("6000.00")
 
@@ -141,7 +143,7 @@ def test_a_simulation_counts_what_a_draft_would_do_and_applies_nothing(manager):
         steady = BorrowerFactory(credit_limit=Decimal("2000.00"))
         Score.objects.create(
             borrower=steady,
-            model=Score.objects.first().model,
+            model=Score.objects.get(borrower=dropping, total=630).model,
             total=640,
             inputs={},
             reasons=[],

@@ -1,0 +1,51 @@
+"""Celery tasks of decisions: ids in, one service call out."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import group, shared_task
+from django.conf import settings
+from django.utils import timezone
+
+
+# A borrower's re-score is a handful of queries; a minute is ample.
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
+def borrower_rescore_task(*, borrower_id: int) -> str:
+    """Score one borrower and review their line (after a drawdown, repayment, transition)."""
+    from decisions.services import borrower_rescore
+
+    decision = borrower_rescore(borrower_id=borrower_id)
+    return decision.action if decision is not None else "none"
+
+
+# A chunk of 20,000 borrowers takes seconds to a minute; retries cover a lost worker.
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=30, time_limit=1800)
+def scoring_chunk_task(self, *, run_id: str, index: int) -> int:
+    """Score and review one chunk of a whole-book run; a redelivery applies nothing twice."""
+    from decisions.services import scoring_chunk_run
+
+    try:
+        return scoring_chunk_run(run_id=run_id, index=index).size
+    except Exception as exc:
+        raise self.retry(exc=exc) from exc
+
+
+# Planning a run reads the borrower ids once; the chunks then run as independent tasks.
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
+def book_rescore_task(*, as_of: str | None = None, run_id: str | None = None) -> str:
+    """Plan the nightly whole-book run and queue its chunks (more workers: faster)."""
+    from datetime import date
+
+    from decisions.services import scoring_run_start
+
+    day = date.fromisoformat(as_of) if as_of else timezone.localdate()
+    run = scoring_run_start(
+        as_of=day,
+        chunk_size=int(getattr(settings, "RISKOPS_SCORING_CHUNK", 20_000)),
+        run_id=run_id or f"nightly-{day.isoformat()}-{uuid.uuid4().hex[:6]}",
+    )
+    pending = list(run.chunks.exclude(status="done").values_list("index", flat=True))
+    if pending:
+        group(scoring_chunk_task.si(run_id=run.run_id, index=i) for i in pending).apply_async()
+    return run.run_id
