@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from accounts.request_log import request_log_without_query_strings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,6 +55,34 @@ def env_secret(name: str) -> str:
     return env_required(name)
 
 
+# Keys that appear in docs, CI scripts and examples: whoever reads those could sign sessions.
+WEAK_SECRET_KEYS = frozenset(
+    {"ci", "change-me", "changeme", "secret", "secret-key", "test-secret", "bench", "dev"}
+    | {"django-insecure", "insecure", "password", "embedded-profile-only-not-a-secret"}
+)
+SECRET_KEY_MIN_LENGTH = 32
+
+
+def refuse_weak_secret_key(key: str) -> str:
+    """The production SECRET_KEY, if it is long, varied and not a published value.
+
+    It signs sessions, password-reset links and CSRF tokens; a guessable one gives any login.
+    Generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'.
+    """
+    if (
+        len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < 5
+        or key.lower() in WEAK_SECRET_KEYS
+        or key.startswith("django-insecure")
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak for the production profile: use at least "
+            f"{SECRET_KEY_MIN_LENGTH} random characters, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
+    return key
+
+
 PROFILE = env_str("RISKOPS_PROFILE", "embedded")
 if PROFILE not in {"embedded", "production"}:
     raise ImproperlyConfigured("RISKOPS_PROFILE must be 'embedded' or 'production'.")
@@ -65,7 +96,7 @@ VAR_DIR = Path(env_str("RISKOPS_VAR_DIR", str(BASE_DIR / "var")))
 if PROFILE == "production":
     import dj_database_url
 
-    SECRET_KEY = env_secret("SECRET_KEY")
+    SECRET_KEY = refuse_weak_secret_key(env_secret("SECRET_KEY"))
     DATABASES: dict[str, Any] = {
         "default": dj_database_url.parse(env_required("DATABASE_URL"), conn_max_age=60)
     }
@@ -74,7 +105,6 @@ if PROFILE == "production":
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
-    DEBUG = env_bool("RISKOPS_DEBUG", False)
     CELERY_TASK_ALWAYS_EAGER = env_bool("RISKOPS_CELERY_EAGER", TESTING)
 else:
     SECRET_KEY = env_str("SECRET_KEY", "embedded-profile-only-not-a-secret")
@@ -92,7 +122,6 @@ else:
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    DEBUG = env_bool("RISKOPS_DEBUG", True)
     # A real worker on the filesystem transport by default; eager where no worker runs (tests).
     CELERY_TASK_ALWAYS_EAGER = env_bool("RISKOPS_CELERY_EAGER", TESTING)
     CELERY_BROKER_URL = "filesystem://"
@@ -108,10 +137,17 @@ else:
         "store_processed": False,
     }
 
+# Off in both profiles: Django's debug pages list every URL and setting to whoever mistypes an
+# address. RISKOPS_DEBUG=1 turns it on, by choice, on a developer's machine.
+DEBUG = env_bool("RISKOPS_DEBUG", False)
+
 ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
+    # First: its changepassword command (through accounts.services, audited) must win over
+    # django.contrib.auth's, and the first app to name a command wins.
+    "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -129,7 +165,6 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "core",
-    "accounts",
     "lending",
     "decisions",
     "monitoring",
@@ -138,12 +173,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.ContentSecurityPolicyMiddleware",  # django-csp, plus the Swagger page
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: pages for a signed-in person and the API are never cached.
+    "accounts.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -175,7 +213,7 @@ TEMPLATES = [
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first, so a locked-out user is refused before checking
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.PasswordBackend",  # Django's ModelBackend; no password sign-in for machines
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -197,6 +235,42 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PROFILE == "production" and not env_bool("RISKOPS_INSECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Security headers (SecurityMiddleware; accounts.middleware for CSP and Cache-Control).
+# HSTS in production: browsers then refuse plain HTTP to this host for a year. Django sends it
+# only on HTTPS requests; behind a TLS-terminating proxy set RISKOPS_PROXY_SSL_HEADER=1 so
+# Django believes the proxy's X-Forwarded-Proto (only if the proxy always sets it).
+SECURE_HSTS_SECONDS = (
+    env_int("RISKOPS_HSTS_SECONDS", 365 * 24 * 60 * 60) if PROFILE == "production" else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("RISKOPS_HSTS_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = False  # preloading is a commitment browsers ship; decide it deliberately
+if env_bool("RISKOPS_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("RISKOPS_SSL_REDIRECT", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Full URLs (search terms included) go only to this site, never to another one.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# django-csp: scripts, styles, images, fonts and requests from this site only; no inline
+# script or style, no plugin, no framing, forms post only here. The pages hold to it (STYLE
+# §10: no inline scripts, htmx told not to inject its indicator style). The Swagger UI at
+# /api/docs/ gets its own, looser policy (accounts.middleware.SWAGGER_UI_POLICY).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # django-axes: 5 failed logins for one username from one address lock it for 30 minutes.
 AXES_FAILURE_LIMIT = env_int("RISKOPS_LOGIN_FAILURE_LIMIT", 5)
@@ -276,11 +350,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Every day at 00:05 Shanghai time: close the day that has just ended (penalty booked
+    # through it, delinquency transitions recorded, loans at the write-off threshold written
+    # off), and any earlier day a missed night left open, in order. Before the snapshot below.
+    "lending-day-close": {
+        "task": "lending.tasks.day_close_task",
+        "schedule": crontab(hour=0, minute=5),
+    },
     # Every day at 00:10 Shanghai time: store yesterday's closing book figures (balance by
     # delinquency bucket), the series the trend charts read.
     "lending-book-snapshot": {
         "task": "lending.tasks.book_snapshot_task",
         "schedule": crontab(hour=0, minute=10),
+    },
+    # Every day at 02:00 Shanghai time, after the day close: re-score the whole book by the
+    # champion (and challenger) and review every line by the active limit policy, in chunks
+    # of RISKOPS_SCORING_CHUNK borrowers that run as independent tasks.
+    "decisions-book-rescore": {
+        "task": "decisions.tasks.book_rescore_task",
+        "schedule": crontab(hour=2, minute=0),
     },
     # Every minute, only when RISKOPS_DEMO_FEED is on (make run): a few synthetic lending-core
     # events through the real ingestion service, so the demo book keeps moving.
@@ -289,17 +377,51 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(minute="*"),
     },
 }
+# Borrowers per chunk of the nightly re-scoring (one task each), and the share of the book
+# the challenger scorecard acts for (a stable hash of the borrower decides who).
+RISKOPS_SCORING_CHUNK = env_int("RISKOPS_SCORING_CHUNK", 20_000)
+RISKOPS_CHALLENGER_SHARE = float(env_str("RISKOPS_CHALLENGER_SHARE", "0.1"))
 # Synthetic events for the demo (see the beat entry above); never on in production.
 RISKOPS_DEMO_FEED = env_bool("RISKOPS_DEMO_FEED", False) and PROFILE != "production"
+
+
+def _traceback_only_for_server_errors(record: Any) -> bool:
+    """Log a refused request (403, 400) on one line; a 500 keeps its traceback.
+
+    django.request logs every PermissionDenied at WARNING with the exception attached, and
+    django.security every SuspiciousOperation: a traceback per refusal buried the real errors.
+    Records without a status code (a task's logger.exception) keep theirs.
+    """
+    if getattr(record, "status_code", 500) < 500:
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "traceback_only_for_server_errors": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": _traceback_only_for_server_errors,
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["traceback_only_for_server_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("RISKOPS_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Request logs keep no query strings: staff search terms (names, last-4 digits) travel in ?q=.
+# runserver's request lines are filtered here; gunicorn's access log format is
+# accounts.request_log.GUNICORN_ACCESS_LOG_FORMAT (scripts/run).
+LOGGING = request_log_without_query_strings(LOGGING)
 
 # Business constants, explained where they are defined.
 # Staff roles that may reveal a borrower's full personal data, with a stated reason.
@@ -309,10 +431,3 @@ RISKOPS_EVENT_BATCH_MAX = 1000
 # How far back, and how far ahead of our clock, an event may be dated (lending.caps).
 RISKOPS_EVENT_BACKDATE_DAYS = env_int("RISKOPS_EVENT_BACKDATE_DAYS", 400)
 RISKOPS_EVENT_CLOCK_SKEW_SECONDS = env_int("RISKOPS_EVENT_CLOCK_SKEW_SECONDS", 300)
-    # Every day at 00:05 Shanghai time: close the day that has just ended (penalty booked
-    # through it, delinquency transitions recorded, loans at the write-off threshold written
-    # off), and any earlier day a missed night left open, in order. Before the snapshot below.
-    "lending-day-close": {
-        "task": "lending.tasks.day_close_task",
-        "schedule": crontab(hour=0, minute=5),
-    },
