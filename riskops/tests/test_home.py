@@ -1,7 +1,10 @@
-"""The staff home page: who may open it, and figures equal to hand-computed sums."""
+"""The home page at `/`: who may open it, where a borrower lands, figures equal to hand-computed
+sums; and the error pages a mistyped, refused or failing address shows (DEBUG off)."""
 
 from __future__ import annotations
 
+import io
+import logging
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -9,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from lending.selectors import book_summary
@@ -63,11 +67,20 @@ def test_every_staff_role_opens_the_home_page(client, request, role):
     assert "riskops/home.html" in [t.name for t in response.templates]
 
 
-def test_borrower_login_is_refused_the_home_page(client, borrower_user):
+def test_a_borrower_opening_the_home_address_lands_on_their_own_line(client, borrower_user):
     client.force_login(borrower_user)
-    response = client.get(reverse("home"))
-    assert response.status_code == 403
-    assert reverse("lending:my-line") in response.content.decode()  # the way to their own page
+
+    response = client.get(reverse("home"), follow=True)
+
+    assert response.redirect_chain == [(reverse("lending:my-line"), 302)]
+    assert response.status_code == 200
+    assert "lending/my_line.html" in [t.name for t in response.templates]
+
+
+def test_the_service_account_is_still_refused_the_home_page(client, service_user):
+    client.force_login(service_user)  # signed in, but neither staff nor a borrower
+
+    assert client.get(reverse("home")).status_code == 403
 
 
 def test_summary_equals_hand_computed_sums(small_book):
@@ -136,3 +149,137 @@ def test_home_page_shows_the_figures(client, analyst, small_book):
     assert "46.51%" in html  # utilisation 20,000 / 43,000
     assert "30.00%" in html  # M5 share
     assert "2026-06-15 12:00:00" in html  # as-of time
+
+
+# The error pages, as the demo serves them with DEBUG off (test_run_script.py checks the default).
+
+
+@pytest.fixture
+def console_log():
+    """What the console handler (the run script's web.log) writes while the test runs."""
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and h.get_name() == "console"
+    )
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
+
+
+@pytest.fixture
+def failing_home(monkeypatch):
+    """The home page's figures fail: a bug, as a 500 would meet the user."""
+
+    def broken(**kwargs):
+        raise RuntimeError("figures unavailable")
+
+    monkeypatch.setattr("riskops.views.book_summary", broken)
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "lang"), [("en", "Not found", "en"), ("zh-hans", "未找到", "zh-Hans")]
+)
+def test_a_mistyped_address_shows_a_friendly_404_without_the_url_list(
+    client, analyst, language, title, lang
+):
+    client.force_login(analyst)
+
+    response = client.get("/borrowerz/?bucket=M1", HTTP_ACCEPT_LANGUAGE=language)
+
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert f'<html lang="{lang}">' in html
+    assert f"<h1>{title}</h1>" in html
+    assert "URLconf" not in html  # Django's debug page lists every URL pattern
+    assert "api/schema/" not in html
+    assert f'href="{reverse("home")}"' in html  # a way back
+
+
+def test_a_borrowers_404_leads_back_to_their_line(client, borrower_user):
+    client.force_login(borrower_user)
+
+    html = client.get("/borrowers/me/nothing/").content.decode()
+
+    assert reverse("lending:my-line") in html
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "Not allowed"), ("zh-hans", "无权访问")])
+def test_a_refused_page_is_friendly_in_both_languages(client, borrower_user, language, title):
+    client.force_login(borrower_user)
+
+    response = client.get(reverse("lending:borrower-list"), HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 403
+    assert f"<h1>{title}</h1>" in response.content.decode()
+    assert reverse("lending:my-line") in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "The request failed. Reload the page and try again."),
+        ("zh-hans", "请求失败，请刷新页面后重试。"),
+    ],
+)
+def test_a_server_error_shows_the_friendly_500_page(client, analyst, failing_home, language, text):
+    client.raise_request_exception = False
+    client.force_login(analyst)
+
+    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE=language)
+
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert "500.html" in [t.name for t in response.templates]
+    assert text in html
+    assert "figures unavailable" not in html  # nothing of the error reaches the page
+    assert "Traceback" not in html
+
+
+def test_a_bad_host_gets_the_friendly_400_page(client):
+    response = client.get(reverse("home"), HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert "400.html" in [t.name for t in response.templates]
+    assert "evil.example" not in response.content.decode()
+
+
+def test_a_stale_form_gets_the_friendly_csrf_page(analyst):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(analyst)
+
+    response = client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+
+    assert response.status_code == 403
+    assert "403_csrf.html" in [t.name for t in response.templates]
+    assert "This form has expired" in response.content.decode()
+
+
+def test_a_refused_page_is_one_line_in_the_log_without_a_traceback(
+    client, borrower_user, console_log
+):
+    client.force_login(borrower_user)
+
+    client.get(reverse("lending:borrower-list"))
+    client.get(reverse("home"), HTTP_HOST="evil.example")  # django.security: a 400
+
+    log = console_log.getvalue()
+    refusals = [line for line in log.splitlines() if " django.request " in line]
+    refusals += [line for line in log.splitlines() if " django.security." in line]
+    assert len(refusals) == 2
+    assert "WARNING django.request Forbidden (Permission denied): /borrowers/" in refusals[0]
+    assert "Invalid HTTP_HOST header: 'evil.example'" in refusals[1]
+    assert "Traceback" not in log
+
+
+def test_a_server_error_is_logged_with_its_traceback(client, analyst, failing_home, console_log):
+    client.raise_request_exception = False
+    client.force_login(analyst)
+
+    client.get(reverse("home"))
+
+    log = console_log.getvalue()
+    assert "ERROR django.request Internal Server Error: /" in log
+    assert "Traceback (most recent call last)" in log
+    assert "RuntimeError: figures unavailable" in log
