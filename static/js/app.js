@@ -28,3 +28,12 @@ document.addEventListener("htmx:responseError", (event) => {
   banner.textContent = `${main ? main.dataset.requestFailed : "Request failed."} (${status})`;
   if (main && !banner.isConnected) main.prepend(banner);
 });
+
+// The language switch returns to the page as it is now. Its `next` was written with the page,
+// and htmx has since put the filters and the page being read into the address bar (hx-push-url).
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.classList.contains("lang-switch")) return;
+  const next = form.querySelector("input[name=next]");
+  if (next) next.value = window.location.pathname + window.location.search;
+}, true);

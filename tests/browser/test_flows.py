@@ -142,6 +142,46 @@ def test_borrower_sees_their_own_line_on_a_phone(browser, live_server, borrower_
         # Nothing is wider than the phone's screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.goto(f"{live_server.url}/")
-        assert "Not allowed" in page.inner_text("h1")
+        assert page.url.endswith("/borrowers/me/")  # `/` is their own line, not a refusal
+        assert page.inner_text("#my-available") == "¥20,000.00"
     finally:
         context.close()
+
+
+def test_language_switch_keeps_the_filter_and_the_page_being_read(
+    page, live_server, analyst, monkeypatch
+):
+    # Two borrowers a page, five in M1 (their first instalment ten days late): three pages.
+    monkeypatch.setattr("lending.selectors.PAGE_SIZE", 2)
+    for _ in range(5):
+        DrawdownFactory(disbursed_at=timezone.now() - timedelta(days=40))
+    BorrowerFactory()  # M0, filtered out
+    _login(page, live_server, analyst.username)
+    page.goto(f"{live_server.url}/borrowers/")
+
+    page.select_option("select[name=bucket]", "M1")  # htmx swaps the table, pushes the URL
+    page.wait_for_url("**bucket=M1**")
+    page.click("a[rel=next]")
+    page.wait_for_url("**after=**")
+    reading = page.url
+    customers = page.locator("#borrower-table tbody tr td:first-child").all_inner_texts()
+
+    page.click("button[name=language][value=zh-hans]")
+    page.wait_for_load_state()
+
+    assert page.url == reading  # same path, same ?q=&status=&bucket=M1&city=&after=…
+    assert page.get_attribute("html", "lang") == "zh-Hans"
+    assert page.input_value("select[name=bucket]") == "M1"
+    assert page.locator("#borrower-table tbody tr td:first-child").all_inner_texts() == customers
+
+
+def test_a_mistyped_address_shows_a_friendly_page_without_the_url_list(page, live_server, analyst):
+    _login(page, live_server, analyst.username)
+
+    response = page.goto(f"{live_server.url}/borrowerz/")
+
+    assert response is not None and response.status == 404
+    assert page.inner_text("h1") == "Not found"
+    assert "URLconf" not in page.content()
+    page.click("main >> text=Go to the home page")
+    assert page.url == f"{live_server.url}/"
