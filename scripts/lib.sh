@@ -18,26 +18,32 @@ find_python() {
   return 1
 }
 
-# ensure_venv REQUIREMENTS_FILE: create .venv if needed and install the file, unless the stamp
-# (a hash of the requirement files and the interpreter) shows that exact set is installed.
+# _venv_installed REQUIREMENTS_FILE: whether its stamp (_venv_hash: the interpreter and the
+# requirement files) shows that exact set is installed in .venv. requirements-dev.txt includes
+# requirements.txt (-r), so both are part of its hash.
+_venv_hash() { { .venv/bin/python -VV; cat requirements.txt "$1"; } | sha256sum | cut -d' ' -f1; }
+_venv_installed() {
+  local stamp=".venv/.installed-$(basename "$1").sha256"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(_venv_hash "$1")" ]
+}
+
+# ensure_venv REQUIREMENTS_FILE: create .venv if needed and install the file, unless it is
+# installed already. A current requirements-dev.txt install (make test, CI) holds
+# requirements.txt too, so make run (and the test that starts it) installs nothing more.
 ensure_venv() {
-  local req="$1" python stamp wanted
+  local req="$1" python
   if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys' 2>/dev/null; then
     python="$(find_python)" || die "Python 3.11 is needed (python3.11, or python3 being 3.11)."
     say "Creating .venv with $python"
     rm -rf .venv
     "$python" -m venv .venv || die "could not create .venv (on Debian: apt-get install python3.11-venv)"
   fi
-  stamp=".venv/.installed-$(basename "$req").sha256"
-  # requirements-dev.txt includes requirements.txt (-r), so both are part of its hash.
-  wanted="$( { .venv/bin/python -VV; cat requirements.txt "$req"; } | sha256sum | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-    return 0
-  fi
+  _venv_installed "$req" && return 0
+  [ "$req" = requirements.txt ] && _venv_installed requirements-dev.txt && return 0
   say "Installing $req into .venv"
   .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$req" \
     2> >(grep -v "^WARNING: Location .* is ignored: it is neither a file nor a directory" >&2)
-  echo "$wanted" > "$stamp"
+  _venv_hash "$req" > ".venv/.installed-$(basename "$req").sha256"
 }
 
 # Debian's chromium (browser tests) and CJK fonts (Chinese pages in screenshots), when missing
