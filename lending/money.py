@@ -211,7 +211,7 @@ def penalty_interest(*, overdue_principal: Decimal, daily_rate: Decimal, days: i
     if days <= 0 or overdue_principal <= 0:
         return ZERO
     factor, ceiling = caps.penalty_rate_factor(), caps.apr_ceiling()
-    if daily_rate * DAYS_PER_YEAR >= ceiling:  # the contract rate itself is at the ceiling
+    if factor <= 1 or daily_rate * DAYS_PER_YEAR >= ceiling:  # the contract rate is the floor
         return to_fen(overdue_principal * daily_rate * days)
     if daily_rate * factor * DAYS_PER_YEAR <= ceiling:
         return to_fen(overdue_principal * daily_rate * factor * days)

@@ -304,6 +304,14 @@ def test_penalty_rate_follows_the_configured_caps(settings):
     ) == Decimal("2.40")
 
 
+def test_a_penalty_factor_below_one_never_makes_overdue_cheaper_than_the_contract(settings):
+    settings.RISKOPS_PENALTY_RATE_FACTOR = "0.5"
+    assert money.penalty_daily_rate(Decimal("0.0004")) == Decimal("0.0004")
+    assert money.penalty_interest(
+        overdue_principal=Decimal("1000"), daily_rate=Decimal("0.0004"), days=3
+    ) == Decimal("1.20")
+
+
 def test_month_interest_rounds_an_exact_half_fen_up():
     # 24.00 x 0.0005 x 365 / 12 = 0.365 exactly: half-up gives 0.37.
     assert money.month_interest(Decimal("24.00"), Decimal("0.0005")) == Decimal("0.37")
