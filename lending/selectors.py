@@ -9,6 +9,7 @@ row in Python.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -20,7 +21,7 @@ from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.selectors import audit_trail_for_borrower
+from accounts.selectors import audit_trail_for_borrower, pii_reveal_allowed
 from lending import money
 from lending.choices import Bucket, DrawdownStatus, LineStatus
 from lending.models import (
@@ -83,13 +84,30 @@ def bucket_q(bucket: str, today: date, prefix: str = "line__") -> Q:
     return condition
 
 
-def search_q(term: str) -> Q:
-    """What one search box matches: name (prefix), customer number, borrower id, or the last
-    four digits of the national ID or mobile (what an analyst can read on a masked screen)."""
+# A full national ID number (18 characters, the last a digit or X; or the old 15 digits) and a
+# full mainland mobile number: searchable only by staff who may reveal them (search_q).
+_FULL_NATIONAL_ID = re.compile(r"\d{17}[\dX]|\d{15}")
+_FULL_MOBILE = re.compile(r"1\d{10}")
+
+
+def search_q(term: str, *, user: User | None = None) -> Q:
+    """What one search box matches, for `user`: no search confirms what their screen masks.
+
+    Everyone: the customer number, the borrower id, and the last four digits of the national
+    ID or mobile (what a masked screen shows). Staff who may reveal personal data
+    (accounts.selectors.pii_reveal_allowed) also match a name by prefix, a full ID number and
+    a full mobile number. Anyone else (and `user=None`) matches a name by its surname only:
+    the first character of the query, as the masked name shows it (张** for 张浩浩); so
+    searching a guessed full name lists every borrower with that surname and confirms
+    nothing. The list page says so in the search box (lending.filters).
+    """
     term = term.strip()
     if not term:
         return Q()
-    condition = Q(name__startswith=term) | Q(customer_no=term.upper())
+    full = pii_reveal_allowed(user)
+    condition = Q(name__startswith=term if full else term[0]) | Q(customer_no=term.upper())
+    if full and (_FULL_NATIONAL_ID.fullmatch(term.upper()) or _FULL_MOBILE.fullmatch(term)):
+        condition |= Q(national_id=term.upper()) | Q(mobile=term)
     if term.isdigit():
         if len(term) == 4:
             condition |= Q(national_id_last4=term) | Q(mobile_last4=term)
@@ -125,7 +143,7 @@ def borrower_list(
     today = today or _today()
     queryset = borrower_visible_to(user=user).select_related("line")
     if search.strip():
-        queryset = queryset.filter(search_q(search))
+        queryset = queryset.filter(search_q(search, user=user))
     if status:
         queryset = queryset.filter(line__status=status)
     if bucket:
@@ -261,6 +279,9 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
             inst.due_to_date = inst.principal_due + inst.interest_due + fees_to_date  # type: ignore[attr-defined]
             if inst.remaining <= 0:
                 inst.state, inst.days_overdue = "paid", 0  # type: ignore[attr-defined]
+            elif money.is_cleared(inst):
+                # Principal and interest paid: DPD has stopped; only penalty is still owed.
+                inst.state, inst.days_overdue = "penalty", 0  # type: ignore[attr-defined]
             else:
                 late = money.days_past_due(inst.due_date, today)
                 inst.state = "overdue" if late else "due"  # type: ignore[attr-defined]
@@ -274,27 +295,6 @@ def borrower_audit_trail(*, user: User, borrower: Borrower) -> list[AuditEvent]:
     return list(events.order_by("-at", "-id")[:AUDIT_TRAIL_LIMIT])
 
 
-def book_summary(*, today: date | None = None) -> dict[str, Any]:
-    """The book's headline figures, computed by the database and cached for a minute.
-
-    Three aggregate queries however large the book: the borrower count, one pass over the
-    credit lines with conditional sums per delinquency bucket on `oldest_unpaid_due`, and one
-    over the instalments still owing (amounts_owed). Outstanding balance is drawn principal
-    (`CreditLine.used`). Returns borrowers, open_lines, total_limit, outstanding, utilisation
-    (fraction or None), dpd1/dpd30/dpd90 (balance share, fraction or None), buckets (list of
-    dicts: code, label, lines, balance, share), what is owed beyond principal (interest_owed,
-    penalty_owed, overdue_amount, overdue_principal, overdue_interest: penalty as booked by
-    the last day close), owed_total (outstanding + interest owed + penalty owed) and as_of.
-    """
-    today = today or _today()
-    key = f"lending:book_summary:{today.isoformat()}"
-    cached: dict[str, Any] | None = cache.get(key)
-    if cached is not None:
-        return cached
-
-    open_q = ~Q(status=LineStatus.CLOSED)
-    aggregates: dict[str, Any] = {
-        "open_lines": Count("id", filter=open_q),
 def amounts_owed(*, day: date) -> dict[str, Decimal]:
     """What borrowers owe on active loans beyond the principal outstanding, as the database
     holds it (the nightly day close books penalty through the day it closes).
@@ -328,6 +328,27 @@ def amounts_owed(*, day: date) -> dict[str, Decimal]:
     return owed
 
 
+def book_summary(*, today: date | None = None) -> dict[str, Any]:
+    """The book's headline figures, computed by the database and cached for a minute.
+
+    Three aggregate queries however large the book: the borrower count, one pass over the
+    credit lines with conditional sums per delinquency bucket on `oldest_unpaid_due`, and one
+    over the instalments still owing (amounts_owed). Outstanding balance is drawn principal
+    (`CreditLine.used`). Returns borrowers, open_lines, total_limit, outstanding, utilisation
+    (fraction or None), dpd1/dpd30/dpd90 (balance share, fraction or None), buckets (list of
+    dicts: code, label, lines, balance, share), what is owed beyond principal (interest_owed,
+    penalty_owed, overdue_amount, overdue_principal, overdue_interest: penalty as booked by
+    the last day close), owed_total (outstanding + interest owed + penalty owed) and as_of.
+    """
+    today = today or _today()
+    key = f"lending:book_summary:{today.isoformat()}"
+    cached: dict[str, Any] | None = cache.get(key)
+    if cached is not None:
+        return cached
+
+    open_q = ~Q(status=LineStatus.CLOSED)
+    aggregates: dict[str, Any] = {
+        "open_lines": Count("id", filter=open_q),
         "total_limit": Sum("credit_limit", filter=open_q),
         "outstanding": Sum("used"),
     }
@@ -359,6 +380,7 @@ def amounts_owed(*, day: date) -> dict[str, Decimal]:
         }
         for code, label in Bucket.choices
     ]
+    owed = amounts_owed(day=today)
     summary = {
         "borrowers": Borrower.objects.count(),
         "open_lines": row["open_lines"],
@@ -369,6 +391,8 @@ def amounts_owed(*, day: date) -> dict[str, Decimal]:
         "dpd30": share(row["dpd30"]),
         "dpd90": share(row["dpd90"]),
         "buckets": buckets,
+        **owed,
+        "owed_total": outstanding + owed["interest_owed"] + owed["penalty_owed"],
         "as_of": timezone.now(),
         "today": today,
     }
@@ -377,7 +401,6 @@ def amounts_owed(*, day: date) -> dict[str, Decimal]:
 
 
 def pii_accesses_for_borrower(*, user: User, borrower: Borrower) -> QuerySet[PiiAccess]:
-    owed = amounts_owed(day=today)
     """Who revealed (or tried to reveal) which of a borrower's personal data, and why; risk
     staff only, empty for anyone else."""
     if not user.is_authenticated or not user.is_risk_staff:
@@ -388,8 +411,6 @@ def pii_accesses_for_borrower(*, user: User, borrower: Borrower) -> QuerySet[Pii
 # --- the book as columns, for book-wide computations (scores, features) ----------------------
 
 
-        **owed,
-        "owed_total": outstanding + owed["interest_owed"] + owed["penalty_owed"],
 def borrower_id_chunks(*, size: int) -> Iterator[list[int]]:
     """Every borrower id in ascending order, `size` at a time (keyset, no OFFSET)."""
     last = 0
