@@ -10,6 +10,9 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import AuditEvent
 from lending.choices import DrawdownStatus, LineStatus, LineStatusCode, NoticeKind, TransitionKind
@@ -390,3 +393,46 @@ def test_a_write_off_dated_a_closed_day_is_published_after_commit(
         line_transitions_recorded.disconnect(receiver)
     (transition,) = LineTransition.objects.all()
     assert heard == [(date(2026, 3, 19), [transition.pk])]
+
+
+# --- what people see --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", LineStatusCode.values)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_every_reason_code_in_a_notice_reads_as_its_label(code, language):
+    # The notices partial spells the labels out (a notice keeps only the code): same msgids.
+    with translation.override(language):
+        shown = render_to_string("lending/partials/status_code.html", {"code": code}).strip()
+        assert shown == str(LineStatusCode(code).label)
+
+
+def test_the_portal_shows_the_borrower_their_notices_but_never_the_staff_note(
+    client, borrower_user, borrower_record, manager
+):
+    line = line_freeze(
+        actor=None, line=line_of(borrower_record), status_code="fraud", note="Ring #42 lead"
+    )
+    line_limit_set(
+        actor=manager, line=line, new_limit=D("8000"), reason_code="fraud", note="Ring #42"
+    )
+    client.force_login(borrower_user)
+
+    page = client.get(reverse("lending:my-line"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "Your credit line was frozen" in page
+    assert "Your credit limit was changed from ¥20,000.00 to ¥8,000.00." in page
+    assert page.count("Confirmed fraud") == 3  # the line's status and both notices
+    assert "Ring #42" not in page
+
+
+def test_the_staff_page_shows_the_status_code_translated_and_the_note(client, manager):
+    borrower = BorrowerFactory()
+    line_freeze(actor=None, line=line_of(borrower), status_code="overdue", note="Called twice")
+    client.force_login(manager)
+
+    url = reverse("lending:borrower-detail", args=[borrower.pk])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "逾期：额度冻结" in page
+    assert "Called twice" in page
