@@ -8,12 +8,15 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from core.errors import DomainError
 from lending.errors import AprAboveCeiling, InsufficientAvailable, LineOverdue
 from lending.models import CreditLine, Drawdown
 from lending.services import line_limit_set, repayment_record
 from lending.tests.factories import BorrowerFactory, DrawdownFactory, at, borrower_with_drawdown
+from monitoring.tests.factories import DrawdownEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +90,22 @@ def test_after_a_cut_below_the_balance_nothing_is_available_until_repaid(manager
     with pytest.raises(InsufficientAvailable) as exc:
         DrawdownFactory(borrower=borrower, amount=D("0.01"), disbursed_at=at(2026, 1, 20))
     assert exc.value.extra["available"] == 0
+
+
+def test_the_event_api_answers_409_to_a_drawdown_on_a_line_past_due(borrower_record, service_user):
+    # The lending core once paid out ¥3,000 to a borrower 328 days past due through this API.
+    token, _created = Token.objects.get_or_create(user=service_user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    first = DrawdownEventFactory(occurred_at="2026-01-10T10:00:00+08:00")  # due 2026-02-10
+    assert api.post("/api/v1/events/", first, format="json").status_code == 200
+
+    late = DrawdownEventFactory(occurred_at="2027-01-04T10:00:00+08:00", amount="3000.00")
+    with time_machine.travel(at(2027, 1, 5), tick=False):
+        response = api.post("/api/v1/events/", late, format="json")
+
+    assert response.status_code == 409
+    [error] = response.json()["errors"]
+    assert error["code"] == "line_overdue"
+    assert "328 days past due" in error["message"]
+    assert Drawdown.objects.filter(borrower=borrower_record).count() == 1
