@@ -24,7 +24,33 @@ is already past; call `.delay(...)` directly).
 
 from __future__ import annotations
 
+import logging
+from datetime import date
+
 from django.dispatch import Signal
 
+logger = logging.getLogger(__name__)
+
 line_transitions_recorded = Signal()
+
+
+def publish_transitions(*, day: date, transition_ids: list[int]) -> None:
+    """Send line_transitions_recorded; the lending services call it after commit.
+
+    A receiver that fails is logged and fails nothing else: the day close stays done, the
+    other receivers still hear, and the rows are there for it to read again.
+    """
+    answers = line_transitions_recorded.send_robust(
+        sender="lending", day=day, transition_ids=transition_ids
+    )
+    for receiver, answer in answers:
+        if isinstance(answer, Exception):
+            logger.error(
+                "A receiver of the transitions of %s failed: %r",
+                day,
+                receiver,
+                exc_info=(type(answer), answer, answer.__traceback__),
+            )
+
+
 borrower_activity = Signal()

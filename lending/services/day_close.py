@@ -62,7 +62,7 @@ from lending.models import (
     Repayment,
 )
 from lending.services.lines import drawdown_write_off
-from lending.signals import line_transitions_recorded
+from lending.signals import publish_transitions
 
 logger = logging.getLogger(__name__)
 
@@ -197,11 +197,7 @@ def _finish(*, close_pk: int, day: date) -> DayClose:
         },
     )
     # Other apps hear of the day's transitions only once they are committed.
-    transaction.on_commit(
-        lambda: line_transitions_recorded.send(
-            sender=LineTransition, day=day, transition_ids=transition_ids
-        )
-    )
+    transaction.on_commit(lambda: publish_transitions(day=day, transition_ids=transition_ids))
     return close
 
 

@@ -67,7 +67,7 @@ from lending.services._common import (
     _money,
     _require_staff,
 )
-from lending.signals import line_transitions_recorded
+from lending.signals import publish_transitions
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -534,11 +534,7 @@ def drawdown_write_off(
         )
     if DayClose.objects.filter(day=day, status=DayCloseStatus.DONE).exists():
         # That day's close has published its transitions already: publish this one.
-        transaction.on_commit(
-            lambda: line_transitions_recorded.send(
-                sender=LineTransition, day=day, transition_ids=[transition.pk]
-            )
-        )
+        transaction.on_commit(lambda: publish_transitions(day=day, transition_ids=[transition.pk]))
     return drawdown
 
 

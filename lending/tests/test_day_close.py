@@ -239,6 +239,31 @@ def test_the_transitions_are_published_after_commit(django_capture_on_commit_cal
     assert heard == [(date(2026, 2, 11), list(LineTransition.objects.values_list("pk", flat=True)))]
 
 
+def test_a_failing_receiver_fails_neither_the_day_close_nor_the_other_receivers(
+    django_capture_on_commit_callbacks, caplog
+):
+    borrower_with_drawdown()
+    heard = []
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("scores are down")
+
+    def listening(sender, day, transition_ids, **kwargs):
+        heard.append(day)
+
+    line_transitions_recorded.connect(broken)
+    line_transitions_recorded.connect(listening)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            result = close(date(2026, 2, 11))
+    finally:
+        line_transitions_recorded.disconnect(broken)
+        line_transitions_recorded.disconnect(listening)
+    assert result.status == DayCloseStatus.DONE
+    assert heard == [date(2026, 2, 11)]
+    assert "scores are down" in caplog.text
+
+
 # --- c. write-off -----------------------------------------------------------------------------
 
 
