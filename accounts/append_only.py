@@ -45,17 +45,17 @@ def purge_allowed(connection: BaseDatabaseWrapper | None = None) -> Iterator[Non
     one flush runs on) gets the session variable the TRUNCATE trigger lets through, reset after.
     """
     global _purge_allowed
-    pg = connection is not None and connection.vendor == "postgresql"
+    pg = connection if connection is not None and connection.vendor == "postgresql" else None
     _purge_allowed = True
     try:
-        if pg:
-            with connection.cursor() as cursor:
+        if pg is not None:
+            with pg.cursor() as cursor:
                 cursor.execute(f"SET {PG_PURGE_SETTING} = 'on'")
         yield
     finally:
         _purge_allowed = False
-        if pg:
-            with connection.cursor() as cursor:
+        if pg is not None:
+            with pg.cursor() as cursor:
                 cursor.execute(f"RESET {PG_PURGE_SETTING}")
 
 

@@ -64,3 +64,10 @@ class CannotChangeOwnAccount(DomainError):
 class NotAServiceAccount(DomainError):
     code = "not_a_service_account"
     message_template = _("API tokens are issued only to active service accounts.")
+
+
+class ServiceAccountPassword(DomainError):
+    """Service accounts authenticate with an API token only; they never get a password."""
+
+    code = "service_account_password"
+    message_template = _("Service accounts have no password: they use an API token.")

@@ -17,13 +17,16 @@ Asia/Shanghai).
 
 from __future__ import annotations
 
+import os
 import resource
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
@@ -98,20 +101,50 @@ def peak_rss_mb() -> float:
     )
 
 
+class DemoPasswordRefused(CommandError):
+    """The production profile refuses demo logins with the published demo password."""
+
+
+def demo_login_password() -> str:
+    """The password the demo logins get: DEMO_PASSWORD, except in the production profile.
+
+    The demo password is published (README), so on the production profile (outside tests) a
+    login with it would be anyone's: seed_demo refuses to create logins there unless
+    RISKOPS_DEMO_PASSWORD gives another password, which the password validators must accept.
+    Raises DemoPasswordRefused (a CommandError: seed_demo stops with the message).
+    """
+    if settings.PROFILE != "production" or settings.TESTING:
+        return DEMO_PASSWORD
+    password = os.environ.get("RISKOPS_DEMO_PASSWORD", "")
+    if not password or password == DEMO_PASSWORD:
+        raise DemoPasswordRefused(
+            "The production profile does not create demo logins with the published demo "
+            "password: set RISKOPS_DEMO_PASSWORD to a strong password of your own."
+        )
+    return password
+
+
 def ensure_staff_logins() -> tuple[User, str]:
     """Create the staff and service demo logins that are missing; return (service user, token).
 
-    Existing logins are left alone (a changed password stays changed).
+    Staff logins get demo_login_password() (refused on the production profile without
+    RISKOPS_DEMO_PASSWORD); the service account gets no password at all: it uses its API
+    token. Existing logins are left alone (a changed password stays changed).
     """
-    for username, role in (*STAFF_LOGINS, (SERVICE_USERNAME, Role.SERVICE)):
-        if not User.objects.filter(username=username).exists():
-            user_create(
-                actor=None,
-                username=username,
-                password=DEMO_PASSWORD,
-                role=role,
-                is_superuser=role == Role.ADMIN,
-            )
+    missing = [
+        (username, role)
+        for username, role in (*STAFF_LOGINS, (SERVICE_USERNAME, Role.SERVICE))
+        if not User.objects.filter(username=username).exists()
+    ]
+    password = demo_login_password() if any(r != Role.SERVICE for _, r in missing) else None
+    for username, role in missing:
+        user_create(
+            actor=None,
+            username=username,
+            password=None if role == Role.SERVICE else password,
+            role=role,
+            is_superuser=role == Role.ADMIN,
+        )
     service = User.objects.get(username=SERVICE_USERNAME)
     token = Token.objects.filter(user=service).first()
     key = token.key if token else service_token_issue(actor=None, user=service)
@@ -129,7 +162,7 @@ def ensure_borrower_login() -> User | None:
     return user_create(
         actor=None,
         username=BORROWER_USERNAME,
-        password=DEMO_PASSWORD,
+        password=demo_login_password(),
         role=Role.BORROWER,
         borrower_id=first.pk,
     )

@@ -11,9 +11,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.selectors import pii_reveal_allowed
 from lending.choices import Bucket, LineStatus
 from lending.models import Borrower
 from lending.selectors import bucket_q, city_choices, search_q
+
+# The search box's hint, by what the searcher may confirm (lending.selectors.search_q).
+SEARCH_HINT_FULL = _("Name, ID or mobile last 4, customer no.")
+SEARCH_HINT_SURNAME_ONLY = _("Surname (first character only), ID or mobile last 4, customer no.")
 
 
 class BorrowerFilter(django_filters.FilterSet):
@@ -21,7 +26,9 @@ class BorrowerFilter(django_filters.FilterSet):
 
     The matching rules live in lending.selectors (search_q, bucket_q) so the selector
     `borrower_list` and this FilterSet cannot drift apart. Unknown choices are form errors and
-    are ignored by the list page.
+    are ignored by the list page. Given the `request`, the search follows what its user may
+    see: someone who may not reveal personal data searches names by surname only, and the
+    search box says so.
     """
 
     q = django_filters.CharFilter(
@@ -30,7 +37,7 @@ class BorrowerFilter(django_filters.FilterSet):
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": _("Name, ID or mobile last 4, customer no."),
+                "placeholder": SEARCH_HINT_FULL,
                 "autocomplete": "off",
             }
         ),
@@ -61,11 +68,17 @@ class BorrowerFilter(django_filters.FilterSet):
         # Cities come from the data (cached), so they are set per instance, before the form
         # (built lazily on first use) reads them.
         self.filters["city"].extra["choices"] = [(c, c) for c in city_choices()]
+        self.user = getattr(self.request, "user", None)
+        if not pii_reveal_allowed(self.user):
+            # A copy per instance: the class's widget is shared by every request.
+            widget = forms.TextInput(attrs=dict(self.filters["q"].extra["widget"].attrs))
+            widget.attrs["placeholder"] = SEARCH_HINT_SURNAME_ONLY
+            self.filters["q"].extra["widget"] = widget
 
     def filter_search(
         self, queryset: QuerySet[Borrower], name: str, value: str
     ) -> QuerySet[Borrower]:
-        return queryset.filter(search_q(value)) if value.strip() else queryset
+        return queryset.filter(search_q(value, user=self.user)) if value.strip() else queryset
 
     def filter_bucket(
         self, queryset: QuerySet[Borrower], name: str, value: str

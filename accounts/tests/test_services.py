@@ -5,6 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from rest_framework.authtoken.models import Token
 
 from accounts.audit import clear_audit_context, set_audit_context
@@ -14,6 +15,7 @@ from accounts.errors import (
     NotAllowed,
     NotAServiceAccount,
     RoleBorrowerMismatch,
+    ServiceAccountPassword,
     UsernameTaken,
     WeakPassword,
 )
@@ -22,7 +24,9 @@ from accounts.services import (
     service_token_issue,
     user_create,
     user_deactivate,
+    user_set_password,
     user_set_role,
+    user_update,
 )
 from lending.models import BankAccount, Borrower
 
@@ -246,3 +250,160 @@ def test_tokens_are_issued_only_to_active_service_accounts(request, admin_user, 
 def test_a_non_administrator_cannot_issue_tokens(manager, service_user):
     with pytest.raises(NotAllowed):
         service_token_issue(actor=manager, user=service_user)
+
+
+# Service accounts: an API token, never a password ------------------------------------------------
+
+
+def test_a_service_account_is_created_without_a_usable_password(admin_user):
+    user = user_create(actor=admin_user, username="core-2", password=None, role="service")
+
+    assert not user.has_usable_password()
+    assert AuditEvent.objects.get(action="user.created").after["usable_password"] is False
+    # Replayed, it is the same login:
+    assert user_create(actor=admin_user, username="core-2", password=None, role="service") == user
+
+
+def test_a_service_account_cannot_be_given_a_password(admin_user, service_user):
+    with pytest.raises(ServiceAccountPassword):
+        user_create(actor=admin_user, username="core-2", password=NEW_PASSWORD, role="service")
+    with pytest.raises(ServiceAccountPassword):
+        user_set_password(actor=admin_user, user=service_user, password=NEW_PASSWORD)
+    assert not User.objects.filter(username="core-2").exists()
+
+
+def test_the_migration_takes_existing_service_accounts_their_passwords(service_user):
+    # conftest's service account was made the old way, with a password (accounts 0003 fixes it).
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = import_module("accounts.migrations.0003_audit_chain_and_guards")
+    assert service_user.has_usable_password()
+
+    migration.service_accounts_without_password(apps, type("E", (), {"connection": connection}))
+
+    service_user.refresh_from_db()
+    assert not service_user.has_usable_password()
+    event = AuditEvent.objects.get(action="user.password_disabled")
+    assert (event.object_id, event.actor_label) == (str(service_user.pk), "migrate")
+
+
+# Passwords ---------------------------------------------------------------------------------------
+
+
+def _row_text(event: AuditEvent) -> str:
+    return " ".join(str(v) for v in (event.before, event.after, event.note, event.reference))
+
+
+def test_a_login_changes_its_own_password_and_the_audit_row_holds_no_password(analyst):
+    old_hash = analyst.password
+
+    user = user_set_password(actor=analyst, user=analyst, password=NEW_PASSWORD)
+
+    assert user.check_password(NEW_PASSWORD)
+    event = AuditEvent.objects.get(action="user.password_changed")
+    assert (event.actor, event.after) == (analyst, {"by": "self", "usable_password": True})
+    for secret in (NEW_PASSWORD, old_hash, user.password):
+        assert secret not in _row_text(event)
+
+
+def test_an_administrator_sets_or_disables_someone_elses_password(admin_user, analyst):
+    user_set_password(actor=admin_user, user=analyst, password=NEW_PASSWORD)
+    user_set_password(actor=admin_user, user=analyst, password=None)
+
+    analyst.refresh_from_db()
+    assert not analyst.has_usable_password()
+    assert list(
+        AuditEvent.objects.filter(object_id=str(analyst.pk))
+        .order_by("pk")
+        .values_list("action", "after")
+    ) == [
+        ("user.password_changed", {"by": "administrator", "usable_password": True}),
+        ("user.password_disabled", {"by": "administrator", "usable_password": False}),
+    ]
+
+
+def test_nobody_else_sets_a_password(manager, analyst):
+    with pytest.raises(NotAllowed):
+        user_set_password(actor=manager, user=analyst, password=NEW_PASSWORD)
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_weak_new_password_is_refused_and_nothing_is_recorded(analyst):
+    with pytest.raises(WeakPassword):
+        user_set_password(actor=analyst, user=analyst, password="alice")
+    analyst.refresh_from_db()
+    assert not analyst.check_password("alice")
+    assert not AuditEvent.objects.exists()
+
+
+# Profile, groups and permissions ----------------------------------------------------------------
+
+
+def test_an_administrator_edits_a_profile_and_each_change_is_recorded(admin_user, analyst):
+    joined = datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    user_update(
+        actor=admin_user,
+        user=analyst,
+        changes={
+            "first_name": "Alice",
+            "email": "alice@example.com",
+            "date_joined": joined,
+            "last_name": analyst.last_name,  # unchanged: not recorded
+        },
+    )
+
+    event = AuditEvent.objects.get(action="user.updated")
+    assert event.actor == admin_user
+    assert event.before == {
+        "first_name": "",
+        "email": "",
+        "date_joined": event.before["date_joined"],
+    }
+    assert event.after == {
+        "first_name": "Alice",
+        "email": "alice@example.com",
+        "date_joined": joined.isoformat(),
+    }
+    analyst.refresh_from_db()
+    assert (analyst.first_name, analyst.date_joined) == ("Alice", joined)
+
+
+def test_group_and_permission_changes_are_recorded_by_name(admin_user, analyst):
+    reviewers = Group.objects.create(name="reviewers")
+    view_audit = Permission.objects.get(codename="view_auditevent")
+
+    user_update(
+        actor=admin_user, user=analyst, changes={}, groups=[reviewers], permissions=[view_audit]
+    )
+
+    event = AuditEvent.objects.get(action="user.updated")
+    assert event.before == {"groups": [], "permissions": []}
+    assert event.after == {"groups": ["reviewers"], "permissions": ["accounts.view_auditevent"]}
+    assert list(analyst.groups.all()) == [reviewers]
+
+
+def test_an_edit_that_changes_nothing_writes_no_audit_row(admin_user, analyst):
+    user_update(
+        actor=admin_user,
+        user=analyst,
+        changes={"username": analyst.username},
+        groups=[],
+        permissions=[],
+    )
+    assert not AuditEvent.objects.exists()
+
+
+def test_only_an_administrator_edits_profiles_and_usernames_stay_unique(
+    manager, admin_user, analyst
+):
+    with pytest.raises(NotAllowed):
+        user_update(actor=manager, user=analyst, changes={"email": "x@example.com"})
+    with pytest.raises(UsernameTaken):
+        user_update(actor=admin_user, user=analyst, changes={"username": manager.username})
+    with pytest.raises(ValueError, match="role"):
+        user_update(actor=admin_user, user=analyst, changes={"role": "admin"})
+    assert not AuditEvent.objects.exists()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.models import AuditEvent
 from conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +166,100 @@ def test_browser_language_is_honoured(client):
     ).content.decode()
     assert '<html lang="zh-Hans">' in html
     assert "用户名" in html  # "Username"
+
+
+# Sign-ins and passwords leave audit rows -------------------------------------------------------
+
+
+def _auth_rows(action: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=action).order_by("pk"))
+
+
+def test_a_sign_in_is_recorded_with_the_address_and_request_id(client, analyst):
+    client.post(
+        reverse("accounts:login"),
+        {"username": analyst.username, "password": PASSWORD},
+        REMOTE_ADDR="192.0.2.10",
+        HTTP_X_REQUEST_ID="req-login-1",
+    )
+
+    (row,) = _auth_rows("auth.login")
+    assert (row.actor, row.object_id) == (analyst, str(analyst.pk))
+    assert (row.ip_address, row.reference) == ("192.0.2.10", "request:req-login-1")
+
+
+def test_a_sign_out_is_recorded(client, analyst):
+    client.force_login(analyst)
+    client.post(reverse("accounts:logout"))
+
+    (row,) = _auth_rows("auth.logout")
+    assert row.actor == analyst
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_a_refused_sign_in_is_recorded_without_the_password_or_a_typed_unknown_name(
+    client, analyst, known
+):
+    typed = analyst.username if known else "my-secret-passphrase"  # a password in the wrong box
+    client.post(
+        reverse("accounts:login"),
+        {"username": typed, "password": "Tr0ub4dor&3-not-hers"},
+        REMOTE_ADDR="192.0.2.11",
+    )
+
+    (row,) = _auth_rows("auth.login_failed")
+    assert (row.actor, row.actor_label, row.ip_address) == (None, "anonymous", "192.0.2.11")
+    assert row.after == {"username_known": known}
+    assert row.object_id == (str(analyst.pk) if known else "")
+    text = f"{row.before} {row.after} {row.note} {row.object_id} {row.reference}"
+    assert "Tr0ub4dor" not in text and "my-secret-passphrase" not in text
+
+
+def test_a_locked_out_attempt_is_recorded_too(client, analyst):
+    for _ in range(6):
+        _login(client, analyst.username, "not-the-password")
+
+    assert len(_auth_rows("auth.login_failed")) == 6
+
+
+def test_a_service_account_cannot_sign_in_to_the_pages_even_with_a_password(client, service_user):
+    # conftest's service account still has a password (made before accounts 0003 took them).
+    assert service_user.check_password(PASSWORD)
+
+    response = _login(client, service_user.username)
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    assert "_auth_user_id" not in client.session
+    assert len(_auth_rows("auth.login_failed")) == 1
+    assert client.get(reverse("admin:login")).status_code == 200  # the admin's form alike:
+    client.post(reverse("admin:login"), {"username": "lending-core", "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_password_change_page_records_the_change_and_keeps_the_session(client, analyst):
+    client.force_login(analyst)
+    new = "a-much-longer-passphrase-2026"
+
+    client.post(
+        reverse("accounts:password-change"),
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+
+    (row,) = _auth_rows("user.password_changed")
+    assert (row.actor, row.after) == (analyst, {"by": "self", "usable_password": True})
+    assert new not in str(row.after)
+    assert client.get(reverse("home")).status_code == 200  # still signed in
+
+
+def test_changepassword_goes_through_the_service(analyst, monkeypatch):
+    from accounts.management.commands import changepassword
+
+    monkeypatch.setattr(changepassword.getpass, "getpass", lambda prompt="": "a-new-passphrase-77")
+
+    call_command("changepassword", analyst.username, stdout=io.StringIO())
+
+    (row,) = _auth_rows("user.password_changed")
+    assert (row.actor, row.source, row.after["by"]) == (None, "command", "system")
+    analyst.refresh_from_db()
+    assert analyst.check_password("a-new-passphrase-77")

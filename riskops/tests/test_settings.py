@@ -61,7 +61,8 @@ def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[s
 
 PRODUCTION = {
     "RISKOPS_PROFILE": "production",
-    "SECRET_KEY": "test-secret",
+    # Long and varied: the production profile refuses short or published keys.
+    "SECRET_KEY": "test-secret-4f9c2a7e1b8d3f6a0c5e9b2d7f1a4c8e",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/riskops_unused",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
 }
@@ -86,7 +87,7 @@ def test_production_refuses_a_blank_secret_key(tmp_path):
 
 def test_production_reads_the_secret_key_from_a_file(tmp_path):
     secret = tmp_path / "secret"
-    secret.write_text("from-a-file\n", encoding="utf-8")
+    secret.write_text("from-a-file-7d3e9a1c5b8f2e6d0a4c9b3f7e1d5a8c\n", encoding="utf-8")
     env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
 
     result = _run(
@@ -98,7 +99,7 @@ def test_production_reads_the_secret_key_from_a_file(tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("from-a-file")
+    assert result.stdout.strip().endswith("from-a-file-7d3e9a1c5b8f2e6d0a4c9b3f7e1d5a8c")
 
 
 def test_an_unknown_profile_is_refused(tmp_path):
