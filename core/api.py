@@ -85,6 +85,9 @@ class StrictJSONParser(BaseParser):
     5. At most MAX_JSON_DEPTH levels of arrays and objects. The standard decoder recurses, so
        `[` x 100,000 would otherwise end in a RecursionError.
     6. No lone surrogate in any string or key (see _SURROGATE).
+    7. No key twice in one object: parsers disagree on which one counts (Python's takes the
+       last), so {"amount": "1", "amount": "1000"} could mean one thing to the sender's
+       checks and another to ours.
     """
 
     media_type = "application/json"
@@ -113,7 +116,12 @@ class StrictJSONParser(BaseParser):
         except UnicodeDecodeError:
             raise exceptions.ParseError(_("The body is not UTF-8.")) from None
         try:
-            data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+            data = json.loads(
+                text,
+                parse_float=Decimal,
+                parse_constant=_refuse_constant,
+                object_pairs_hook=_object_without_repeats,
+            )
         except RecursionError:
             raise exceptions.ParseError(_nested_too_deep()) from None
         except json.JSONDecodeError as exc:
@@ -122,7 +130,7 @@ class StrictJSONParser(BaseParser):
                 _("The body is not valid JSON: %(reason)s (line %(line)s, column %(column)s).")
                 % {"reason": exc.msg, "line": exc.lineno, "column": exc.colno}
             ) from None
-        except ValueError as exc:  # NaN/Infinity, an integer of more than 4,300 digits
+        except ValueError as exc:  # NaN/Infinity, a repeated key, a 4,301-digit integer
             raise exceptions.ParseError(
                 _("The body is not plain JSON: %(reason)s.") % {"reason": exc}
             ) from None
@@ -132,6 +140,13 @@ class StrictJSONParser(BaseParser):
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key appears twice in one object")
+    return found
 
 
 def _nested_too_deep() -> str:

@@ -280,6 +280,7 @@ def test_the_book_refuses_a_future_or_premature_time_from_any_caller(borrower_re
         pytest.param(b'{"events": [{"amount": Infinity}]}', id="Infinity"),
         pytest.param(b'{"events": [{"amount": -Infinity}]}', id="-Infinity"),
         pytest.param(b'{"term_months": ' + b"9" * 5000 + b"}", id="a 5,000-digit integer"),
+        pytest.param(b'{"amount": "1.00", "amount": "9000.00"}', id="a key twice"),
     ],
 )
 def test_a_body_that_is_not_plain_json_answers_400_in_the_error_shape(
