@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import secrets
 import statistics
 import subprocess
 import sys
@@ -33,12 +34,17 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+# The production profile refuses a short or published SECRET_KEY, and demo logins with the
+# published password: both are random, for this run only (nothing signed outlives it).
+_SECRET_KEY = secrets.token_urlsafe(50)
+_DEMO_PASSWORD = secrets.token_urlsafe(24)
 
 
 def _configure(database: str) -> None:
     os.environ.update(
         RISKOPS_PROFILE="production",
-        SECRET_KEY="bench",  # noqa: S106 (a throwaway benchmark database, not a secret)
+        SECRET_KEY=_SECRET_KEY,
+        RISKOPS_DEMO_PASSWORD=_DEMO_PASSWORD,
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}",
         REDIS_URL="redis://127.0.0.1:6379/7",
         RISKOPS_LOG_LEVEL="WARNING",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import time
 from datetime import date
@@ -58,7 +59,10 @@ def main() -> None:
     os.environ.update(
         {
             "RISKOPS_PROFILE": "production",
-            "SECRET_KEY": "bench",
+            # The production profile refuses a short or published key, and demo logins with
+            # the published password: both random, for this run only.
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "RISKOPS_DEMO_PASSWORD": secrets.token_urlsafe(24),
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
             "REDIS_URL": "redis://127.0.0.1:6379/3",
             "DJANGO_SETTINGS_MODULE": "riskops.settings",
