@@ -16,4 +16,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("borrowers/", include("lending.urls")),
+    path("decisions/", include("decisions.urls")),
 ]
