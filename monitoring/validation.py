@@ -412,7 +412,9 @@ def events_check_dates(
     for index, event in events:
         at: datetime = event["occurred_at"]
         kind = event["kind"]
-        when = {"at": at.isoformat()}
+        # Times in messages in UTC, as the canonical form has them: local time before 1901 is
+        # Shanghai's mean solar time (+08:05:43), which would only confuse.
+        when = {"at": at.astimezone(UTC).isoformat()}
         problem: tuple[str, str] | None = None
         if at > latest:
             problem = (
@@ -430,13 +432,13 @@ def events_check_dates(
             problem = (
                 "before_line_opened",
                 _("%(at)s is before the line opened, at %(opened)s.")
-                % {**when, "opened": opened[event["customer_no"]].isoformat()},
+                % {**when, "opened": opened[event["customer_no"]].astimezone(UTC).isoformat()},
             )
         elif kind == EventKind.REPAYMENT and at < paid_out.get(event["loan_no"], at):
             problem = (
                 "before_disbursement",
                 _("%(at)s is before the loan was paid out, at %(paid)s.")
-                % {**when, "paid": paid_out[event["loan_no"]].isoformat()},
+                % {**when, "paid": paid_out[event["loan_no"]].astimezone(UTC).isoformat()},
             )
         if problem is not None:
             errors.append(

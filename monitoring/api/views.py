@@ -209,7 +209,7 @@ class EventIngestApi(APIView):
                             "event_id": "evt-0008",
                             "field": "occurred_at",
                             "code": "in_future",
-                            "message": "9999-12-31T23:00:00+08:00 is in the future: later "
+                            "message": "9999-12-31T15:00:00+00:00 is in the future: later "
                             "than now by more than 300 seconds.",
                         },
                     ],
