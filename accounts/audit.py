@@ -258,9 +258,9 @@ def audit_bulk(rows: Sequence[AuditRow]) -> list[AuditEvent]:
     now = timezone.now()
     events = [_event(row, ctx, now) for row in rows]
     using = router.db_for_write(AuditEvent)
-    # A savepoint inside the caller's transaction, or the transaction itself when called
-    # outside one: either way the lock and the rows commit together.
-    with transaction.atomic(using=using):
+    # The caller's transaction (no savepoint: a failed audit row fails the whole change), or a
+    # transaction of its own when called outside one: the lock and the rows commit together.
+    with transaction.atomic(using=using, savepoint=False):
         return chain_append(AuditEvent, events, using)
 
 
