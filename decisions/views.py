@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
-from decisions.choices import LimitAction, ModelStatus, PolicyStatus
+from decisions.choices import BinKind, LimitAction, ModelStatus, PolicyStatus
 from decisions.features import FEATURES
 from decisions.forms import (
     SCALARS,
@@ -136,10 +136,17 @@ def _iv_figure(iv: Mapping[str, float]) -> dict[str, Any]:
     )
 
 
+def _bin_label(row: ScorecardBin) -> str:
+    """A bin as the table and chart show it: its range or categories, or what it holds."""
+    if row.kind in (BinKind.SPECIAL, BinKind.MISSING):
+        return str(row.get_kind_display())
+    return row.label
+
+
 def _bins_figure(bins: list[ScorecardBin]) -> dict[str, Any]:
     """Bad rate (bars) and WoE (line) by bin; empty bins (no training rows) are left out."""
     shown = [b for b in bins if b.count]
-    labels = [b.label for b in shown]
+    labels = [_bin_label(b) for b in shown]
     return _figure(
         [
             {
@@ -161,9 +168,17 @@ def _bins_figure(bins: list[ScorecardBin]) -> dict[str, Any]:
         ],
         {
             "yaxis": {"title": {"text": gettext("Bad rate")}, "tickformat": ".0%"},
-            "yaxis2": {"title": {"text": gettext("WoE")}, "overlaying": "y", "side": "right"},
+            "yaxis2": {
+                "title": {"text": gettext("WoE")},
+                "overlaying": "y",
+                "side": "right",
+                "tickmode": "auto",
+                "tickformat": ".1f",
+                "showgrid": False,
+                "zeroline": False,
+            },
             "legend": {"orientation": "h", "y": 1.15},
-            "margin": {"t": 30, "r": 50, "l": 50, "b": 60},
+            "margin": {"t": 30, "r": 60, "l": 55, "b": 60},
         },
     )
 
@@ -396,9 +411,15 @@ def _simulation(rules: PolicyRules) -> dict[str, Any]:
     layout = {
         **figure["layout"],
         "yaxis": {"title": {"text": gettext("Lines")}},
-        "yaxis2": {**figure["layout"].get("yaxis2", {}), "title": {"text": "¥"}},
-        "legend": {"orientation": "h", "y": 1.15},
-        "margin": {"t": 30, "r": 70, "l": 50, "b": 40},
+        "yaxis2": {
+            **figure["layout"].get("yaxis2", {}),
+            "title": {"text": gettext("Change in exposure (¥)")},
+            "tickmode": "auto",
+            "tickformat": ",.0f",
+            "showgrid": False,
+        },
+        "legend": {"orientation": "h", "y": 1.15, "traceorder": "normal"},
+        "margin": {"t": 30, "r": 90, "l": 50, "b": 40},
         "height": 300,
     }
     return {**result, "figure": {"data": data, "layout": layout, "config": CHART_CONFIG}}
@@ -535,22 +556,17 @@ def _history_figure(scores: list[Score]) -> dict[str, Any]:
     """One line per scorecard version, oldest score first."""
     lines: dict[str, dict[str, Any]] = {}
     for score in reversed(scores):
+        name = str(score.model) if score.acting else f"{score.model} ({gettext('not acting')})"
         line = lines.setdefault(
-            str(score.model),
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": str(score.model),
-                "x": [],
-                "y": [],
-            },
+            name, {"type": "scatter", "mode": "lines+markers", "name": name, "x": [], "y": []}
         )
-        line["x"].append(timezone.localtime(score.scored_at).strftime("%Y-%m-%d %H:%M"))
+        line["x"].append(timezone.localtime(score.scored_at).strftime("%Y-%m-%d %H:%M:%S"))
         line["y"].append(score.total)
     return _figure(
         list(lines.values()),
         {
             "height": 200,
+            "xaxis": {"type": "date", "tickformat": "%Y-%m-%d"},
             "yaxis": {"title": {"text": gettext("Score")}},
             "legend": {"orientation": "h", "y": 1.2},
             "margin": {"t": 30, "r": 10, "l": 50, "b": 40},

@@ -137,7 +137,7 @@ def test_a_policy_change_goes_from_draft_to_the_borrowers_screen(
     page = mia.page
     page.click("nav.mainnav >> text=Limit policy")
     page.click("#new-draft")
-    page.wait_for_load_state()  # htmx set up (after the deferred Plotly), or Simulate posts the page
+    page.wait_for_load_state()  # htmx ready (after the deferred Plotly), or Simulate posts the page
     assert page.input_value("input[name=bands-1-name]") == "B"
     assert page.input_value("input[name=bands-1-raise_step]") == "2000"
     page.fill("input[name=bands-1-raise_step]", "3000")
