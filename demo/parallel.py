@@ -1,25 +1,33 @@
-"""Bulk seeding on both cores: worker processes generate chunks and COPY them themselves.
+"""Seeding on both cores: worker processes generate chunks side by side.
 
-Generating the history in Python costs about as much CPU as PostgreSQL spends taking it in, so
-two worker processes (forked, each with its own database connection) each generate a chunk,
-then write it with COPY and commit. Ids stay deterministic and dense: a worker generates its
-chunk with ids counted from 0, then waits its turn (chunks reserve id ranges strictly in chunk
-order, right after generating, so the wait is short) and shifts the ids by the reserved
-offsets before writing. The result is the same rows, ids included, as the one-process path.
+Generating the history in Python costs about as much CPU as the database spends taking it in.
+Two ways to share it out, both giving the same rows, ids included, as the one-process path:
+
+- PostgreSQL bulk mode (seed_parallel): two worker processes (forked, each with its own
+  database connection) each generate a chunk, then write it with COPY and commit. A worker
+  generates its chunk with ids counted from 0, then waits its turn (chunks reserve id ranges
+  strictly in chunk order, right after generating, so the wait is short) and shifts the ids by
+  the reserved offsets before writing.
+- Any database, one transaction (generate_parallel): worker processes only generate (ids from
+  0); the parent shifts the ids, in chunk order, and writes each chunk itself, so SQLite keeps
+  its single writer while the workers generate the next chunks.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import time as clock
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from multiprocessing.pool import AsyncResult
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Condition
 from typing import Any
 
 from django.db import connections, transaction
 
-from demo import book, writers
+from demo import book, history, writers
+from demo.plan import BookPlan
 
 # Set in each worker by _init (inherited through fork, never pickled).
 _state: dict[str, Any] = {}
@@ -36,16 +44,18 @@ def _id_columns() -> dict[str, list[tuple[int, int]]]:
         refs = []
         for i, column in enumerate(writers.COLUMNS[name]):
             field = fields[column]
-            if field.primary_key:
-                refs.append((i, tables.index(name)))
-            elif field.is_relation and field.related_model in table_of:
+            # A relation first: a one-to-one primary key (a borrower's profile) is the
+            # borrower's id, not an id of its own.
+            if field.is_relation and field.related_model in table_of:
                 refs.append((i, tables.index(table_of[field.related_model])))
+            elif field.primary_key:
+                refs.append((i, tables.index(name)))
         result[name] = refs
     return result
 
 
 def _init(
-    plan: book.BookPlan,
+    plan: BookPlan,
     chunk_size: int,
     turn: Synchronized,
     failed: Synchronized,
@@ -65,8 +75,28 @@ def _init(
     connections.close_all()
 
 
-def _work(chunk: int) -> tuple[int, dict[str, int], dict[str, float], float]:
-    plan: book.BookPlan = _state["plan"]
+def shift_ids(rows: book.Rows, base: list[int], refs: dict[str, list[tuple[int, int]]]) -> None:
+    """Move a chunk generated with ids from 0 to the id ranges reserved for it: `base` is the
+    first id per table (in book.TABLES order), `refs` what _id_columns returns."""
+    tables = list(book.TABLES)
+    result_shifts = {key: base[tables.index(table)] for key, table in book.RESULT_ID_TABLES.items()}
+    for row in rows["event"]:
+        result = row[7]  # the API's answer names the rows it wrote, by id
+        for key in result.keys() & result_shifts.keys():
+            result[key] += result_shifts[key]
+    for table in book.TABLES:
+        shifts = [(i, base[t]) for i, t in refs[table]]
+        batch = rows[table]
+        for n, row in enumerate(batch):
+            values = list(row)
+            for i, shift in shifts:
+                if values[i] is not None:
+                    values[i] += shift
+            batch[n] = tuple(values)
+
+
+def _work(chunk: int) -> tuple[int, dict[str, int], dict[str, float], float, list[tuple[Any, ...]]]:
+    plan: BookPlan = _state["plan"]
     cond: Condition = _state["cond"]
     turn, failed, offsets = _state["turn"], _state["failed"], _state["offsets"]
     try:
@@ -74,7 +104,7 @@ def _work(chunk: int) -> tuple[int, dict[str, int], dict[str, float], float]:
         last = min(first + _state["chunk_size"], plan.borrowers)
         started = clock.perf_counter()
         local = book.Ids(dict.fromkeys(book.TABLES, 0))
-        rows = book.generate_chunk(plan, first, last, local)
+        rows = history.generate_chunk(plan, first, last, local)
         generated = clock.perf_counter() - started
         with cond:
             if not cond.wait_for(lambda: turn.value == chunk or failed.value, TURN_TIMEOUT):
@@ -86,28 +116,11 @@ def _work(chunk: int) -> tuple[int, dict[str, int], dict[str, float], float]:
                 offsets[i] += local.next[table]
             turn.value = chunk + 1
             cond.notify_all()
-        refs: dict[str, list[tuple[int, int]]] = _state["refs"]
-        tables = list(book.TABLES)
-        result_shifts = {
-            key: base[tables.index(table)] for key, table in book.RESULT_ID_TABLES.items()
-        }
-        for row in rows["event"]:
-            result = row[7]  # the API's answer names the rows it wrote, by id
-            for key in result.keys() & result_shifts.keys():
-                result[key] += result_shifts[key]
-        for table in book.TABLES:
-            shifts = [(i, base[t]) for i, t in refs[table]]
-            batch = rows[table]
-            for n, row in enumerate(batch):
-                values = list(row)
-                for i, shift in shifts:
-                    if values[i] is not None:
-                        values[i] += shift
-                batch[n] = tuple(values)
+        shift_ids(rows, base, _state["refs"])
         writer = writers.CopyWriter()
         with transaction.atomic():
             writer.write(rows)
-        return last - first, writer.counts, writer.seconds, generated
+        return last - first, writer.counts, writer.seconds, generated, rows[book.TALLY]
     except BaseException:
         with cond:
             failed.value = 1
@@ -116,12 +129,12 @@ def _work(chunk: int) -> tuple[int, dict[str, int], dict[str, float], float]:
 
 
 def seed_parallel(
-    plan: book.BookPlan,
+    plan: BookPlan,
     *,
     start_ids: dict[str, int],
     chunk_size: int,
     workers: int,
-    on_chunk: Callable[[int, dict[str, int], dict[str, float], float], None],
+    on_chunk: Callable[[int, dict[str, int], dict[str, float], float, list[tuple[Any, ...]]], None],
 ) -> None:
     """Write the whole plan with `workers` processes; `on_chunk` is told of each chunk done.
 
@@ -138,5 +151,48 @@ def seed_parallel(
     with context.Pool(
         workers, initializer=_init, initargs=(plan, chunk_size, turn, failed, offsets, cond)
     ) as pool:
-        for done, counts, seconds, generated in pool.imap(_work, range(n_chunks)):
-            on_chunk(done, counts, seconds, generated)
+        for done, counts, seconds, generated, tally in pool.imap(_work, range(n_chunks)):
+            on_chunk(done, counts, seconds, generated, tally)
+
+
+def _init_generate(plan: BookPlan, chunk_size: int) -> None:
+    # No database here: the parent keeps its connection (and SQLite's single writer); this
+    # process never touches the inherited one.
+    _state.update(plan=plan, chunk_size=chunk_size)
+
+
+def _generate(chunk: int) -> tuple[book.Rows, dict[str, int], float]:
+    plan: BookPlan = _state["plan"]
+    first = chunk * _state["chunk_size"]
+    last = min(first + _state["chunk_size"], plan.borrowers)
+    started = clock.perf_counter()
+    local = book.Ids(dict.fromkeys(book.TABLES, 0))
+    rows = history.generate_chunk(plan, first, last, local)
+    return rows, local.next, clock.perf_counter() - started
+
+
+def generate_parallel(
+    plan: BookPlan, *, start_ids: dict[str, int], chunk_size: int, workers: int
+) -> Iterator[tuple[int, book.Rows, float]]:
+    """Yield (borrowers, rows, seconds generating) per chunk, in chunk order, ids final.
+
+    At most workers + 1 chunks are generated ahead of the one being written, so memory stays
+    bounded by a few chunks whatever the book's size.
+    """
+    context = mp.get_context("fork")
+    offsets = [start_ids[t] for t in book.TABLES]
+    refs = _id_columns()
+    n_chunks = -(-plan.borrowers // chunk_size)
+    with context.Pool(workers, initializer=_init_generate, initargs=(plan, chunk_size)) as pool:
+        pending: deque[AsyncResult[tuple[book.Rows, dict[str, int], float]]] = deque()
+        queued = 0
+        for _ in range(n_chunks):
+            while queued < n_chunks and len(pending) <= workers:
+                pending.append(pool.apply_async(_generate, (queued,)))
+                queued += 1
+            rows, used, seconds = pending.popleft().get()
+            base = list(offsets)
+            for i, table in enumerate(book.TABLES):
+                offsets[i] += used[table]
+            shift_ids(rows, base, refs)
+            yield len(rows["borrower"]), rows, seconds

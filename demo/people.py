@@ -1,4 +1,5 @@
-"""Realistic-looking Chinese demo identities: names, national IDs, mobiles, cards, employers.
+"""Realistic-looking Chinese demo identities: names, national IDs, mobiles, cards, employers,
+home addresses, emergency contacts and network addresses.
 
 Everything is drawn from a `random.Random` the caller owns, so a borrower's identity depends
 only on the seed. None of it is real: national IDs have a valid check digit and a real area
@@ -306,3 +307,60 @@ def device_id(rng: random.Random, platform: str) -> str:
 
 def account_no(rng: random.Random) -> str:
     return "".join(str(rng.randrange(10)) for _ in range(rng.choice((16, 19))))
+
+
+# Street names common to most Chinese cities, and the kinds of residential compound.
+ROADS = (
+    "人民路",
+    "解放路",
+    "中山路",
+    "建设路",
+    "和平路",
+    "长江路",
+    "新华路",
+    "光明路",
+    "文化路",
+    "胜利路",
+    "青年路",
+    "朝阳路",
+    "滨江路",
+    "学府路",
+    "工业大道",
+    "迎宾大道",
+)
+COMPOUNDS = ("小区", "花园", "家园", "公寓", "新村", "苑")
+COMPOUND_NAMES = "阳光金色幸福锦绣华府翠湖碧水东方明珠世纪龙湖万科恒大保利绿地富力"
+
+
+def home_address(rng: random.Random, city: str) -> str:
+    """A street address down to the flat: "<city>市<road><n>号<compound><b>栋<u>单元<room>室".
+
+    About four million combinations per city, so two unrelated borrowers practically never
+    share one by chance: a shared address is a household or a ring.
+    """
+    compound = rng.choice(COMPOUND_NAMES[::2]) + rng.choice(COMPOUND_NAMES[1::2])
+    room = f"{rng.randint(1, 33)}{rng.randint(1, 4):02d}"
+    return (
+        f"{city}市{rng.choice(ROADS)}{rng.randint(1, 999)}号{compound}{rng.choice(COMPOUNDS)}"
+        f"{rng.randint(1, 30)}栋{rng.randint(1, 4)}单元{room}室"
+    )
+
+
+def relative_name(rng: random.Random, surname_of: str) -> str:
+    """An emergency contact's name: a parent or sibling half the time (the same surname)."""
+    if rng.random() < 0.5:
+        chars = MALE_CHARS if rng.random() < 0.5 else FEMALE_CHARS
+        given = rng.choice(chars) if rng.random() < 0.35 else rng.choice(chars) + rng.choice(chars)
+        surname = surname_of[:2] if surname_of.startswith("欧阳") else surname_of[:1]
+        return surname + given
+    return person_name(rng, male=rng.random() < 0.5)
+
+
+# First octets of Chinese broadband and mobile carriers' public ranges.
+IP_FIRST_OCTETS = (36, 58, 113, 116, 117, 120, 183, 223)
+
+
+def ip_address(rng: random.Random) -> str:
+    """A public IPv4 address, as a home Wi-Fi router or a mobile network shows it."""
+    first = rng.choice(IP_FIRST_OCTETS)
+    return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection, models
 
 from demo.book import TABLES, Rows
+from demo.models import DemoBorrowerProfile
 from lending.models import (
     BankAccount,
     Borrower,
@@ -26,6 +27,8 @@ from lending.models import (
     Device,
     Drawdown,
     Instalment,
+    LineTransition,
+    Notice,
     Repayment,
     RepaymentAllocation,
     TransferOut,
@@ -44,6 +47,9 @@ MODELS: dict[str, type[models.Model]] = {
     "allocation": RepaymentAllocation,
     "transfer": TransferOut,
     "event": Event,
+    "transition": LineTransition,
+    "notice": Notice,
+    "profile": DemoBorrowerProfile,
 }
 # The tuple layout of each table's rows (attnames), as demo.book builds them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -159,6 +165,20 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "posted_by_id",
         "payload_digest",
     ),
+    "transition": (
+        "id",
+        "line_id",
+        "borrower_id",
+        "day",
+        "kind",
+        "from_bucket",
+        "to_bucket",
+        "dpd",
+        "balance",
+        "created_at",
+    ),
+    "notice": ("id", "borrower_id", "kind", "params", "created_at", "read_at"),
+    "profile": ("borrower_id", "latent_risk", "archetype"),
 }
 PLUS_8 = timezone(timedelta(hours=8))
 EIGHT_HOURS = timedelta(hours=8)

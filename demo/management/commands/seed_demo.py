@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -39,7 +39,8 @@ class Command(BaseCommand):
             "--as-of",
             type=date.fromisoformat,
             default=None,
-            help="YYYY-MM-DD the history runs up to (default: today in Asia/Shanghai)",
+            help="YYYY-MM-DD the history runs through, its day close included (default: "
+            "yesterday in Asia/Shanghai, the last day that has ended)",
         )
         parser.add_argument(
             "--reset",
@@ -78,7 +79,7 @@ class Command(BaseCommand):
             borrowers=opts["borrowers"],
             months=opts["months"],
             seed=opts["seed"],
-            as_of=opts["as_of"] or timezone.localdate(),
+            as_of=opts["as_of"] or timezone.localdate() - timedelta(days=1),
             bulk=opts["bulk"],
             chunk_size=opts["chunk_size"],
             writer=opts["writer"],
