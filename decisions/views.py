@@ -58,7 +58,7 @@ SCORE_REASONS: dict[str, Reason] = {reason.code: reason for reason in REASONS.va
 DECISION_SENTENCES: dict[str, Any] = {
     "L01": _("The limit was set by a recent manual decision and is not changed automatically"),
     "F01": _("A payment is long overdue"),
-    "F02": _("The line is under a fraud review"),
+    "F02": _("The line is under a security review"),
     "C01": _("The credit score fell since the last review"),
     "C02": _("The credit score is in the lowest band"),
     "C03": _("Money was moved to other lenders soon after drawing"),
@@ -482,7 +482,7 @@ def _editor(request: AuthenticatedRequest, *, save: bool) -> dict[str, Any]:
         except PolicyInvalid as exc:
             context["error"] = str(exc)
     else:
-        context["error"] = gettext("Some values are not numbers, or are missing: see below.")
+        context["error"] = gettext("Some values are missing or not numbers: see the marked fields.")
     return context
 
 
