@@ -117,7 +117,13 @@ def _line_sync(line: CreditLine) -> list[str]:
     )["total"]
     # A sum of fen amounts is exact; quantize only fixes how SQLite's sum is written.
     used = (total or ZERO).quantize(money.FEN)
-    oldest = Instalment.objects.filter(drawdown__line=line, paid_off_at__isnull=True).aggregate(
+    # Written-off loans are off the book: their unpaid instalments no longer drive the line's
+    # DPD (the write-off froze or closed the line, so it lends nothing on them either).
+    oldest = Instalment.objects.filter(
+        drawdown__line=line,
+        drawdown__status=DrawdownStatus.ACTIVE,
+        paid_off_at__isnull=True,
+    ).aggregate(
         oldest=Min("due_date")
     )["oldest"]
     changed = []

@@ -466,6 +466,8 @@ def drawdown_write_off(
         raise InvalidDate(field="day", value=day, earliest=disbursed_on)
 
     principal = drawdown.principal_outstanding
+    # The line's DPD as the write-off finds it (after it, the loan no longer counts).
+    dpd = money.days_past_due(line.oldest_unpaid_due, day)
     drawdown.written_off_principal = principal
     drawdown.principal_outstanding = ZERO
     drawdown.status = DrawdownStatus.WRITTEN_OFF
@@ -482,7 +484,6 @@ def drawdown_write_off(
     if changed:
         line.save(update_fields=changed)
 
-    dpd = money.days_past_due(line.oldest_unpaid_due, day)
     bucket = money.bucket_for(dpd)
     transition, created = LineTransition.objects.get_or_create(
         line=line,
@@ -521,10 +522,23 @@ def drawdown_write_off(
         kind=NoticeKind.WRITTEN_OFF,
         params={"loan_no": drawdown.loan_no, "principal": str(principal), "day": day.isoformat()},
     )
-    if (
-        line.status != LineStatus.CLOSED
-        and not Drawdown.objects.filter(line=line, status=DrawdownStatus.ACTIVE).exists()
-    ):
+    others_active = Drawdown.objects.filter(line=line, status=DrawdownStatus.ACTIVE).exists()
+    if line.status == LineStatus.ACTIVE and others_active:
+        # Loans still running on the line: it cannot close yet, and it must not lend on a
+        # written-off debt, so it is frozen with the write-off as its reason.
+        frozen_before = {"status": line.status, "status_code": line.status_code}
+        line.status, line.status_code = LineStatus.FROZEN, LineStatusCode.WRITTEN_OFF
+        line.save(update_fields=["status", "status_code"])
+        audit(
+            actor=actor,
+            action="line.frozen",
+            obj=line,
+            borrower_id=line.borrower_id,
+            before=frozen_before,
+            after={"status": line.status, "status_code": line.status_code},
+            note=note,
+        )
+    if line.status != LineStatus.CLOSED and not others_active:
         _close_locked(
             actor=actor,
             line=line,

@@ -339,7 +339,7 @@ def test_a_write_off_moves_the_principal_off_the_book_and_closes_the_last_loans_
     }
 
 
-def test_writing_off_one_of_two_loans_keeps_the_line_open():
+def test_writing_off_one_of_two_loans_freezes_the_line_and_leaves_the_other_on_the_book():
     borrower = BorrowerFactory(credit_limit=D("30000"))
     first = DrawdownFactory(borrower=borrower, disbursed_at=at(2026, 1, 10))
     DrawdownFactory(borrower=borrower, disbursed_at=at(2026, 1, 11))
@@ -347,9 +347,13 @@ def test_writing_off_one_of_two_loans_keeps_the_line_open():
     drawdown_write_off(actor=None, drawdown=first, day=date(2026, 3, 20))
 
     line = line_of(borrower)
-    assert line.status == LineStatus.ACTIVE
+    # Open for the running loan's repayments, lending nothing on a written-off debt.
+    assert (line.status, line.status_code) == (LineStatus.FROZEN, LineStatusCode.WRITTEN_OFF)
     assert line.used == D("10000.00")
+    # DPD now follows the running loan only: its first instalment fell due on 11 February.
+    assert line.oldest_unpaid_due == date(2026, 2, 11)
     assert not audits("line.closed")
+    assert len(audits("line.frozen")) == 1
 
 
 def test_a_loan_written_off_again_is_a_replay():
