@@ -309,7 +309,7 @@ def review(rules: PolicyRules, state: LineState, *, today: date, product_cap: De
         ceiling = min(band.ceiling, product_cap)
         new_limit = min(state.limit + band.raise_step, ceiling)
         if new_limit > state.limit:
-            return Decision(RAISE, new_limit, band.name, ("R01",))
+            return Decision(RAISE, new_limit, band.name, ("P01",))
     return keep
 
 
@@ -331,5 +331,5 @@ DECISION_REASONS = {
     "C01": "score_drop",
     "C02": "low_band",
     "C03": "multi_lender",
-    "R01": "good_repayment",
+    "P01": "good_repayment",
 }

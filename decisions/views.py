@@ -62,7 +62,7 @@ DECISION_SENTENCES: dict[str, Any] = {
     "C01": _("The credit score fell since the last review"),
     "C02": _("The credit score is in the lowest band"),
     "C03": _("Money was moved to other lenders soon after drawing"),
-    "R01": _("Instalments were repaid on time several times in a row"),
+    "P01": _("Instalments were repaid on time several times in a row"),
 }
 
 # The buttons that move a scorecard version, by the status they lead to.

@@ -48,7 +48,7 @@ def decide(**changes):
 def test_a_good_run_in_a_good_band_raises_by_the_bands_step():
     decision = decide()
     assert (decision.action, decision.new_limit, decision.band) == (RAISE, D("7000"), "B")
-    assert decision.reasons == ("R01",)
+    assert decision.reasons == ("P01",)
 
 
 def test_one_on_time_instalment_short_of_the_run_holds_and_an_early_small_settlement_counts():

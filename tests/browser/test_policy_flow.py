@@ -187,7 +187,7 @@ def test_a_policy_change_goes_from_draft_to_the_borrowers_screen(
     assert "raised from ¥5,000.00 to ¥8,000.00" in page.inner_text("#my-decision")
     reasons = page.inner_text("#my-decision-reasons")
     assert "Instalments were repaid on time several times in a row" in reasons
-    assert "R01" not in page.inner_text("#my-reasons")
+    assert "P01" not in page.inner_text("#my-reasons")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     chen.close()
 
