@@ -428,6 +428,16 @@ LOGGING = request_log_without_query_strings(LOGGING)
 RISKOPS_PII_REVEAL_ROLES = ("senior_analyst", "manager", "head_of_risk", "admin")
 # The largest batch POST /api/v1/events/ accepts in one request.
 RISKOPS_EVENT_BATCH_MAX = 1000
-# How far back, and how far ahead of our clock, an event may be dated (lending.caps).
-RISKOPS_EVENT_BACKDATE_DAYS = env_int("RISKOPS_EVENT_BACKDATE_DAYS", 400)
-RISKOPS_EVENT_CLOCK_SKEW_SECONDS = env_int("RISKOPS_EVENT_CLOCK_SKEW_SECONDS", 300)
+
+# Product caps and rates, and the event API's plausible-date window: lending.caps holds each
+# default, written once; set one of these variables to change it (validated where it is read).
+for _cap in (
+    "RISKOPS_APR_CEILING",
+    "RISKOPS_PENALTY_RATE_FACTOR",
+    "RISKOPS_PRODUCT_LIMIT_CAP",
+    "RISKOPS_WRITE_OFF_DPD",
+    "RISKOPS_EVENT_BACKDATE_DAYS",
+    "RISKOPS_EVENT_CLOCK_SKEW_SECONDS",
+):
+    if env_str(_cap):
+        globals()[_cap] = env_str(_cap)

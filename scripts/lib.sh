@@ -46,12 +46,15 @@ ensure_venv() {
   _venv_hash "$req" > ".venv/.installed-$(basename "$req").sha256"
 }
 
-# Debian's chromium (browser tests) and CJK fonts (Chinese pages in screenshots), when missing
+# Debian's chromium (browser tests), CJK fonts (Chinese pages in screenshots) and gettext (the
+# catalogue test), when missing
 # and installable. Never fatal: without chromium the browser tests skip.
 ensure_browser() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+  # GNU gettext: the catalogue-completeness test extracts messages as `make messages` does.
+  command -v msgfmt >/dev/null 2>&1 || missing+=(gettext)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     warn "not installed: ${missing[*]} (needs root and apt-get); browser tests will skip"
