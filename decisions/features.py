@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from lending.selectors import book_columns, borrower_id_chunks
 
@@ -105,25 +106,29 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "late_instalments_12m",
         CREDIT_HISTORY,
         _("Instalments due in the last 12 months paid late or still unpaid"),
-        _("count"),
+        pgettext_lazy("unit", "count"),
         ZERO_IF_NONE,
     ),
     FeatureSpec(
         "on_time_streak",
         CREDIT_HISTORY,
         _("Instalments paid on time since the last late one"),
-        _("count"),
+        pgettext_lazy("unit", "count"),
         ZERO_IF_NONE,
     ),
     FeatureSpec(
         "early_settlements",
         CREDIT_HISTORY,
         _("Loans settled before their last due date"),
-        _("count"),
+        pgettext_lazy("unit", "count"),
         ZERO_IF_NONE,
     ),
     FeatureSpec(
-        "drawdowns_90d", BORROWING, _("Drawdowns in the last 90 days"), _("count"), ZERO_IF_NONE
+        "drawdowns_90d",
+        BORROWING,
+        _("Drawdowns in the last 90 days"),
+        pgettext_lazy("unit", "count"),
+        ZERO_IF_NONE,
     ),
     FeatureSpec(
         "small_drawdown_share_90d",
@@ -143,14 +148,14 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "night_drawdowns_180d",
         BORROWING,
         _("Drawdowns between midnight and 5 a.m., last 180 days"),
-        _("count"),
+        pgettext_lazy("unit", "count"),
         ZERO_IF_NONE,
     ),
     FeatureSpec(
         "lender_transfers_90d",
         MULTI_LENDER,
         _("Transfers to another lender within 24 hours of a drawdown, last 90 days"),
-        _("count"),
+        pgettext_lazy("unit", "count"),
         ZERO_IF_NONE,
     ),
     FeatureSpec(
