@@ -44,7 +44,9 @@ def _can_reveal(user: Any) -> bool:
 def borrower_list(request: AuthenticatedRequest) -> HttpResponse:
     """Search and filter borrowers; htmx swaps only the table while the analyst types."""
     today = timezone.localdate()
-    filterset = BorrowerFilter(request.GET or None, queryset=Borrower.objects.none(), today=today)
+    filterset = BorrowerFilter(
+        request.GET or None, queryset=Borrower.objects.none(), request=request, today=today
+    )
     # Invalid filter values (a bucket that does not exist) are dropped, not a server error.
     cleaned: dict[str, Any] = {}
     if filterset.is_bound and filterset.form.is_valid():
