@@ -1,25 +1,18 @@
-"""Seeding on both cores: worker processes generate chunks side by side.
+"""Bulk seeding on both cores: worker processes generate chunks and COPY them themselves.
 
-Generating the history in Python costs about as much CPU as the database spends taking it in.
-Two ways to share it out, both giving the same rows, ids included, as the one-process path:
-
-- PostgreSQL bulk mode (seed_parallel): two worker processes (forked, each with its own
-  database connection) each generate a chunk, then write it with COPY and commit. A worker
-  generates its chunk with ids counted from 0, then waits its turn (chunks reserve id ranges
-  strictly in chunk order, right after generating, so the wait is short) and shifts the ids by
-  the reserved offsets before writing.
-- Any database, one transaction (generate_parallel): worker processes only generate (ids from
-  0); the parent shifts the ids, in chunk order, and writes each chunk itself, so SQLite keeps
-  its single writer while the workers generate the next chunks.
+Generating the history in Python costs about as much CPU as PostgreSQL spends taking it in, so
+two worker processes (forked, each with its own database connection) each generate a chunk,
+then write it with COPY and commit. Ids stay deterministic and dense: a worker generates its
+chunk with ids counted from 0, then waits its turn (chunks reserve id ranges strictly in chunk
+order, right after generating, so the wait is short) and shifts the ids by the reserved
+offsets before writing. The result is the same rows, ids included, as the one-process path.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import time as clock
-from collections import deque
-from collections.abc import Callable, Iterator
-from multiprocessing.pool import AsyncResult
+from collections.abc import Callable
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
 from multiprocessing.synchronize import Condition
 from typing import Any
@@ -153,46 +146,3 @@ def seed_parallel(
     ) as pool:
         for done, counts, seconds, generated, tally in pool.imap(_work, range(n_chunks)):
             on_chunk(done, counts, seconds, generated, tally)
-
-
-def _init_generate(plan: BookPlan, chunk_size: int) -> None:
-    # No database here: the parent keeps its connection (and SQLite's single writer); this
-    # process never touches the inherited one.
-    _state.update(plan=plan, chunk_size=chunk_size)
-
-
-def _generate(chunk: int) -> tuple[book.Rows, dict[str, int], float]:
-    plan: BookPlan = _state["plan"]
-    first = chunk * _state["chunk_size"]
-    last = min(first + _state["chunk_size"], plan.borrowers)
-    started = clock.perf_counter()
-    local = book.Ids(dict.fromkeys(book.TABLES, 0))
-    rows = history.generate_chunk(plan, first, last, local)
-    return rows, local.next, clock.perf_counter() - started
-
-
-def generate_parallel(
-    plan: BookPlan, *, start_ids: dict[str, int], chunk_size: int, workers: int
-) -> Iterator[tuple[int, book.Rows, float]]:
-    """Yield (borrowers, rows, seconds generating) per chunk, in chunk order, ids final.
-
-    At most workers + 1 chunks are generated ahead of the one being written, so memory stays
-    bounded by a few chunks whatever the book's size.
-    """
-    context = mp.get_context("fork")
-    offsets = [start_ids[t] for t in book.TABLES]
-    refs = _id_columns()
-    n_chunks = -(-plan.borrowers // chunk_size)
-    with context.Pool(workers, initializer=_init_generate, initargs=(plan, chunk_size)) as pool:
-        pending: deque[AsyncResult[tuple[book.Rows, dict[str, int], float]]] = deque()
-        queued = 0
-        for _ in range(n_chunks):
-            while queued < n_chunks and len(pending) <= workers:
-                pending.append(pool.apply_async(_generate, (queued,)))
-                queued += 1
-            rows, used, seconds = pending.popleft().get()
-            base = list(offsets)
-            for i, table in enumerate(book.TABLES):
-                offsets[i] += used[table]
-            shift_ids(rows, base, refs)
-            yield len(rows["borrower"]), rows, seconds

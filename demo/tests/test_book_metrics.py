@@ -54,7 +54,7 @@ def book(django_db_setup, django_db_blocker):
         call_command(
             "seed_demo",
             *("--borrowers", "2000", "--months", "12", "--seed", "7"),
-            *("--as-of", AS_OF.isoformat(), "--reset", "--workers", "2", "--chunk-size", "500"),
+            *("--as-of", AS_OF.isoformat(), "--reset"),
             verbosity=0,
             stdout=StringIO(),
         )
