@@ -12,7 +12,8 @@ b. a LineTransition when the line's bucket at the close of D differs from the cl
 c. every active loan caps.write_off_dpd() or more days past due written off
    (drawdown_write_off): written_off_at the close of D, a `written_off` transition whose
    balance is the principal written off, the notices, and the line closed (code written_off)
-   once no active loan is left.
+   once no active loan is left. A written-off loan no longer drives the line's oldest unpaid
+   due date (the day close's own transitions still read every instalment of the line).
 
 The figures come from the same pure functions (money.accrue_penalties, money.days_past_due,
 money.bucket_for) and the same threshold (caps.write_off_dpd()). A loan's write-off day follows
@@ -208,9 +209,22 @@ def line_transitions(
             kind = TransitionKind.ENTERED if worse else TransitionKind.CURED
             found.append(Transition(day, kind, previous, bucket, dpd, _used_at(loans, day)))
         if day in written:
+            # drawdown_write_off: the line's DPD as the first write-off of the day finds it,
+            # loans written off on earlier days no longer counting.
+            on_book = [
+                s.due_date
+                for loan in loans
+                if loan.written_off_at is None or loan.written_off_at.date() >= day
+                for s in loan.states
+                if s.paid_off_at is None
+            ]
+            line_dpd = money.days_past_due(min(on_book), day)
+            line_bucket = money.bucket_for(line_dpd)
             principal = sum((loan.principal_outstanding for loan in written[day]), ZERO)
             found.append(
-                Transition(day, TransitionKind.WRITTEN_OFF, bucket, bucket, dpd, principal)
+                Transition(
+                    day, TransitionKind.WRITTEN_OFF, line_bucket, line_bucket, line_dpd, principal
+                )
             )
         previous = bucket
     return found

@@ -245,8 +245,16 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         ),
         ZERO,
     )
+    # Written-off loans are off the book: they no longer drive the line's DPD.
     oldest = min(
-        (s.due_date for loan in loans for s in loan.states if s.paid_off_at is None), default=None
+        (
+            s.due_date
+            for loan in loans
+            if loan.written_off_at is None
+            for s in loan.states
+            if s.paid_off_at is None
+        ),
+        default=None,
     )
     status, code, note, closed_at = LineStatus.ACTIVE, LineStatusCode.OPENED, "", None
     notices = list(close.notices)

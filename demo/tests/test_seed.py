@@ -186,9 +186,9 @@ def test_used_is_the_principal_outstanding_of_the_active_loans(seeded):
         assert line.used == outstanding.get(line.pk, Decimal("0.00"))
 
 
-def test_oldest_unpaid_due_is_the_earliest_uncleared_instalment(seeded):
+def test_oldest_unpaid_due_is_the_earliest_uncleared_instalment_on_the_book(seeded):
     earliest = dict(
-        Instalment.objects.filter(paid_off_at__isnull=True)
+        Instalment.objects.filter(paid_off_at__isnull=True, drawdown__status=DrawdownStatus.ACTIVE)
         .values_list("drawdown__line_id")
         .annotate(d=Min("due_date"))
     )
@@ -335,7 +335,10 @@ def test_transitions_chain_bucket_by_bucket(seeded):
             assert row.day <= AS_OF
             assert money.bucket_for(row.dpd) == row.to_bucket
             if row.kind == TransitionKind.WRITTEN_OFF:
-                assert row.from_bucket == row.to_bucket == bucket
+                # The line's DPD as the write-off found it: loans written off before no
+                # longer count there, while the nightly transitions still read them.
+                assert row.from_bucket == row.to_bucket
+                assert int(row.to_bucket[1:]) <= int(bucket[1:])
                 continue
             assert row.from_bucket == bucket
             if row.kind == TransitionKind.CURED:
