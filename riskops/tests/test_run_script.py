@@ -78,7 +78,15 @@ def _descendants(root: int) -> list[Proc]:
     return found
 
 
-def _env(var_dir: Path, port: int) -> dict[str, str]:
+def _still_running(procs: list[Proc], seconds: float) -> list[Proc]:
+    """Those of `procs` still running once `seconds` have passed (or none is left)."""
+    deadline = time.monotonic() + seconds
+    while (left := [p for p in procs if p.running()]) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return left
+
+
+def _env(var_dir: Path, port: int, borrowers: int = 50) -> dict[str, str]:
     # The embedded profile whatever the CI job's profile; no make jobserver from an outer make.
     drop = {"SECRET_KEY", "SECRET_KEY_FILE", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
     drop |= {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
@@ -88,7 +96,7 @@ def _env(var_dir: Path, port: int) -> dict[str, str]:
         RISKOPS_VAR_DIR=str(var_dir),
         RISKOPS_PORT=str(port),
         RISKOPS_HOST="127.0.0.1",
-        RISKOPS_SEED_BORROWERS="50",
+        RISKOPS_SEED_BORROWERS=str(borrowers),
     )
     return env
 
@@ -98,9 +106,17 @@ class Demo:
     """`make run` in its own session (as a terminal or a process manager holds it)."""
 
     var_dir: Path
+    borrowers: int = 50
     port: int = field(default_factory=_free_port)
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    seen: list[Proc] = field(default_factory=list)  # killed at the end if still running
+
+    def children(self) -> list[Proc]:
+        """Every process make run has started and still holds (and remember them)."""
+        found = _descendants(self.proc.pid) if self.proc else []
+        self.seen.extend(found)
+        return found
 
     @property
     def url(self) -> str:
@@ -112,20 +128,21 @@ class Demo:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> None:
+    def start(self, until: str = "Press Ctrl-C to stop") -> None:
+        """Start make run and wait for `until` in its output (default: the banner's last line)."""
         self.log = self.var_dir / f"make-run-{time.monotonic_ns()}.out"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(  # noqa: S603 (fixed arguments)
                 ["make", "--no-print-directory", "run"],  # noqa: S607 (make from PATH, as a user runs it)
                 cwd=BASE_DIR,
-                env=_env(self.var_dir, self.port),
+                env=_env(self.var_dir, self.port, self.borrowers),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + READY_SECONDS
-        while "RiskOps is running at" not in self.output():
+        while until not in self.output():
             if not self.running() or time.monotonic() > deadline:
                 self.stop()
                 pytest.fail(f"make run did not start:\n{self.output()[-4000:]}")
@@ -135,7 +152,7 @@ class Demo:
         """Whatever happened in the test: nothing of this run is left behind."""
         if self.proc is None:
             return
-        left = _descendants(self.proc.pid)
+        self.children()
         if self.running():
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -143,9 +160,10 @@ class Demo:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-        for proc in left:
-            if proc.running():
+        for proc in self.seen:
+            if proc.running():  # a regression: the test has failed already; clean up anyway
                 os.kill(proc.pid, signal.SIGKILL)
+        self.seen.clear()
         self.proc = None
 
 
@@ -208,14 +226,13 @@ def test_static_files_are_served_with_debug_off(running):
         "SIGTERM to make (a process manager stopping its process)",
         "SIGTERM to the process group (a process manager stopping the group)",
         "SIGHUP to the process group (the terminal closed)",
+        "SIGKILL to the process group (a process manager's last resort after its timeout)",
     ],
 )
 def test_stopping_make_run_leaves_no_server_process(running, how):
     make = running.proc
     assert make is not None
-    servers = [
-        p for p in _descendants(make.pid) if "gunicorn" in p.cmdline or "celery" in p.cmdline
-    ]
+    servers = [p for p in running.children() if "gunicorn" in p.cmdline or "celery" in p.cmdline]
     # gunicorn's master and 2 workers; Celery's main process, its pool of 2 and beat:
     assert sum("gunicorn" in p.cmdline for p in servers) >= 3
     assert sum("celery" in p.cmdline for p in servers) >= 4
@@ -227,11 +244,36 @@ def test_stopping_make_run_leaves_no_server_process(running, how):
         os.kill(make.pid, signum)
     make.wait(STOP_SECONDS)
 
-    assert [p for p in servers if p.running()] == []
-    assert "Stopped" in running.output()
+    # After SIGKILL the servers learn it from the kernel (parent-death signal), not the trap:
+    assert _still_running(servers, STOP_SECONDS if signum == signal.SIGKILL else 0) == []
+    if signum != signal.SIGKILL:
+        assert "Stopped" in running.output()
     with socket.socket() as s:  # the port is free for the next run (as gunicorn binds it)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", running.port))
+
+
+def test_sigterm_while_seeding_stops_the_seeding_too(tmp_path):
+    # A book big enough that seeding is still running when the signal comes.
+    demo = Demo(var_dir=tmp_path, borrowers=20_000)
+    demo.start(until="Seeding demo data")
+    try:
+        assert demo.proc is not None
+        seeding: list[Proc] = []
+        deadline = time.monotonic() + 60
+        while not seeding and time.monotonic() < deadline:
+            seeding = [p for p in demo.children() if "seed_demo" in p.cmdline]
+            time.sleep(0.2)
+        assert seeding, demo.output()
+        started = time.monotonic()
+
+        os.kill(demo.proc.pid, signal.SIGTERM)
+        demo.proc.wait(STOP_SECONDS)
+
+        assert _still_running(seeding, 5) == []  # not left writing to the database
+        assert time.monotonic() - started < 20  # at once, not after the seeding
+    finally:
+        demo.stop()
 
 
 def _debug(tmp_path: Path, **env: str) -> str:
