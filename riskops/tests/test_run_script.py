@@ -220,6 +220,15 @@ def test_static_files_are_served_with_debug_off(running):
     assert ".topbar" in css
 
 
+def test_the_access_log_keeps_no_search_terms(running):
+    _get(f"{running.url}/borrowers/?q=%E5%BC%A0%E6%B5%A9%E6%B5%A9&after=41")
+    _get(f"{running.url}/static/css/app.css", Referer=f"{running.url}/borrowers/?q=1234")
+
+    log = (running.var_dir / "logs" / "web.log").read_text()
+    assert "GET /borrowers/ HTTP" in log  # the request is logged, by its path
+    assert "q=" not in log and "%E5%BC%A0" not in log and "1234" not in log
+
+
 @pytest.mark.parametrize(
     "how",
     [
