@@ -216,7 +216,7 @@ class BookSnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PiiAccess)
-class PiiAccessAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PiiAccessAdmin(admin.ModelAdmin):
     """The personal-data access log, read-only like everything else here."""
 
     list_display = ("at", "actor", "actor_role", "borrower", "field", "reason", "ip_address")

@@ -123,9 +123,7 @@ def _line_sync(line: CreditLine) -> list[str]:
         drawdown__line=line,
         drawdown__status=DrawdownStatus.ACTIVE,
         paid_off_at__isnull=True,
-    ).aggregate(
-        oldest=Min("due_date")
-    )["oldest"]
+    ).aggregate(oldest=Min("due_date"))["oldest"]
     changed = []
     if line.used != used:
         line.used = used

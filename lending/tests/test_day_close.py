@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import time_machine
@@ -92,7 +93,7 @@ def test_the_day_close_books_penalty_through_the_day_and_records_its_counts():
     assert result.status == DayCloseStatus.DONE
     assert result.penalty_accrued == expected[1]
     assert result.instalments_accrued == 1
-    assert result.finished_at >= result.started_at
+    assert result.finished_at is not None and result.finished_at >= result.started_at
     (event,) = audits("day_close.completed")
     assert event.actor is None
     assert event.after["penalty_accrued"] == str(expected[1])
@@ -183,6 +184,7 @@ def test_a_line_enters_m1_the_day_after_its_due_date_and_m2_thirty_days_later():
         (date(2026, 3, 13), TransitionKind.ENTERED, "M1", "M2", 31),
     ]
     first = LineTransition.objects.order_by("day").first()
+    assert first is not None
     assert first.borrower_id == borrower.pk
     assert first.balance == D("10000.00")
 
@@ -475,7 +477,7 @@ def test_a_day_close_beside_a_repayment_on_the_same_line_neither_deadlocks_nor_d
         monkeypatch.undo()
         if attempt % 2 == 0:
             monkeypatch.setattr(day_close_module, "money", _Slow("accrue_penalties"))
-            order = (close_the_day, pay)
+            order: tuple[Any, Any] = (close_the_day, pay)
         else:
             monkeypatch.setattr(repayments_module, "money", _Slow("plan_repayment"))
             order = (pay, close_the_day)

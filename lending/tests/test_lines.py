@@ -315,6 +315,7 @@ def test_a_write_off_moves_the_principal_off_the_book_and_closes_the_last_loans_
     assert written.status == DrawdownStatus.WRITTEN_OFF
     assert written.principal_outstanding == 0
     assert written.written_off_principal == D("10000.00")
+    assert written.written_off_at is not None
     assert written.written_off_at.date() == date(2026, 3, 19)  # the close of the day
     line = line_of(borrower)
     assert line.used == 0

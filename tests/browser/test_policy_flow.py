@@ -209,7 +209,7 @@ def test_the_drafter_is_refused_in_place_and_the_charts_draw_under_the_csp(
     # The staff borrower page pulls the score panel and draws its chart.
     Score.objects.create(
         borrower=book,
-        model=Score.objects.first().model,
+        model=Score.objects.earliest("scored_at").model,
         total=650,
         inputs={},
         reasons=[],
@@ -220,7 +220,7 @@ def test_the_drafter_is_refused_in_place_and_the_charts_draw_under_the_csp(
     page.wait_for_selector("#score-total")
     assert page.inner_text("#score-total") == "650"
     page.wait_for_selector("#score-panel .chart .main-svg")
-    scorecard = Score.objects.first().model
+    scorecard = Score.objects.earliest("scored_at").model
     page.goto(f"{live_server.url}/decisions/scorecards/{scorecard.pk}/")
     page.wait_for_selector("[data-figure=fig-iv] .main-svg")
     # Plotly marks each container it drew: the IV chart and one per feature.
