@@ -29,6 +29,8 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 RAISE = "raise"
 HOLD = "hold"
 CUT = "cut"
@@ -332,4 +334,15 @@ DECISION_REASONS = {
     "C02": "low_band",
     "C03": "multi_lender",
     "P01": "good_repayment",
+}
+
+# What each limit decision code says to staff and to the borrower, in their language.
+DECISION_SENTENCES: dict[str, Any] = {
+    "L01": _("The limit was set by a recent manual decision and is not changed automatically"),
+    "F01": _("A payment is long overdue"),
+    "F02": _("The line is under a security review"),
+    "C01": _("The credit score fell since the last review"),
+    "C02": _("The credit score is in the lowest band"),
+    "C03": _("Money was moved to other lenders soon after drawing"),
+    "P01": _("Instalments were repaid on time several times in a row"),
 }

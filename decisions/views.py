@@ -35,7 +35,13 @@ from decisions.forms import (
     policy_initial,
 )
 from decisions.models import LimitDecision, LimitPolicy, Score, ScorecardBin, ScorecardModel
-from decisions.policy import DEFAULT_RULES, PolicyInvalid, PolicyRules, policy_rules
+from decisions.policy import (
+    DECISION_SENTENCES,
+    DEFAULT_RULES,
+    PolicyInvalid,
+    PolicyRules,
+    policy_rules,
+)
 from decisions.reasons import BORROWER_REASONS, REASONS, UNKNOWN, Reason
 from decisions.selectors import policy_simulation, scorecard_list
 from decisions.services import (
@@ -52,18 +58,6 @@ from lending.selectors import borrower_visible_to
 
 FEATURE_SPECS = {spec.name: spec for spec in FEATURES}
 SCORE_REASONS: dict[str, Reason] = {reason.code: reason for reason in REASONS.values()}
-
-# What each limit decision code (decisions.policy.DECISION_REASONS) says to staff and to the
-# borrower. TODO(scores-and-limits): move beside DECISION_REASONS in decisions.policy.
-DECISION_SENTENCES: dict[str, Any] = {
-    "L01": _("The limit was set by a recent manual decision and is not changed automatically"),
-    "F01": _("A payment is long overdue"),
-    "F02": _("The line is under a security review"),
-    "C01": _("The credit score fell since the last review"),
-    "C02": _("The credit score is in the lowest band"),
-    "C03": _("Money was moved to other lenders soon after drawing"),
-    "P01": _("Instalments were repaid on time several times in a row"),
-}
 
 # The buttons that move a scorecard version, by the status they lead to.
 STATUS_ACTIONS: dict[str, Any] = {
