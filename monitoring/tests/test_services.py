@@ -24,7 +24,6 @@ from lending.models import (
     Repayment,
     TransferOut,
 )
-from monitoring import services
 from monitoring.errors import (
     EventBatchInvalid,
     EventBatchRefused,
@@ -33,6 +32,7 @@ from monitoring.errors import (
 )
 from monitoring.models import Event
 from monitoring.services import event_ingest
+from monitoring.services import events as services
 from monitoring.tests.factories import (
     BankAccountChangeEventFactory,
     DeviceChangeEventFactory,

@@ -1,4 +1,4 @@
-"""Events received from the lending core. (Rules, alerts and cases come with later issues.)"""
+"""Events received from the lending core, recorded once each."""
 
 from __future__ import annotations
 

@@ -1,0 +1,8 @@
+"""Monitoring's records: events from the lending core, rules and their versions, the alerts
+they raise, and the cases analysts work. One module per room; import from here."""
+
+from monitoring.models.alerts import Alert, Rule, RuleVersion
+from monitoring.models.cases import Case, Queue
+from monitoring.models.events import Event
+
+__all__ = ["Alert", "Case", "Event", "Queue", "Rule", "RuleVersion"]

@@ -1,0 +1,92 @@
+"""Case queues and the cases analysts work."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from monitoring.choices import AlertCategory, CaseStatus, Disposition, QueueKind
+
+
+class Queue(models.Model):
+    """A queue of work by kind, with its service level: a case is due `sla_hours` after it
+    opens."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=QueueKind.choices, unique=True)
+    sla_hours = models.PositiveIntegerField(_("SLA (hours)"), default=24)
+
+    class Meta:
+        verbose_name = _("queue")
+        verbose_name_plural = _("queues")
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return str(self.get_kind_display())
+
+
+class Case(models.Model):
+    """Alerts of one borrower and category, grouped while the case is open, worked by one
+    analyst at a time (`assignee`) to a disposition."""
+
+    borrower = models.ForeignKey(
+        "lending.Borrower",
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    queue = models.ForeignKey(
+        Queue, verbose_name=_("queue"), on_delete=models.PROTECT, related_name="cases"
+    )
+    category = models.CharField(
+        _("category"), max_length=16, choices=AlertCategory.choices, blank=True
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN
+    )
+    priority = models.PositiveIntegerField(_("priority"), default=0)
+    exposure = models.DecimalField(_("exposure"), max_digits=14, decimal_places=2, default=0)
+    opened_at = models.DateTimeField(_("opened at"))
+    due_at = models.DateTimeField(_("due at"))
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    disposition = models.CharField(
+        _("disposition"), max_length=24, choices=Disposition.choices, blank=True
+    )
+    resolution_note = models.TextField(_("resolution note"), blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-priority", "due_at", "id"]
+        constraints = [
+            # One open case per borrower and category: alerts join it rather than opening more.
+            models.UniqueConstraint(
+                fields=["borrower", "category"],
+                condition=~models.Q(status="resolved") & ~models.Q(category=""),
+                name="case_one_open_per_category",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["queue", "status", "-priority", "due_at"], name="case_queue"),
+            models.Index(fields=["assignee", "status"], name="case_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
