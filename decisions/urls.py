@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from decisions import views
+from decisions.views import scoring as views
 
 app_name = "decisions"
 urlpatterns = [
