@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from riskops import views
 
+handler404 = "riskops.views.not_found"
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's switch
     path("healthz", views.healthz, name="healthz"),
@@ -17,4 +19,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("borrowers/", include("lending.urls")),
     path("decisions/", include("decisions.urls")),
+    path("monitoring/", include("monitoring.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Monitoring pages, one module per room (rules, alerts, cases, borrowers)."""
