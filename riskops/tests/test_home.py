@@ -285,3 +285,15 @@ def test_a_server_error_is_logged_with_its_traceback(client, analyst, failing_ho
     assert "ERROR django.request Internal Server Error: /" in log
     assert "Traceback (most recent call last)" in log
     assert "RuntimeError: figures unavailable" in log
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_url_answers_json_in_the_api_error_shape(client: Client) -> None:
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "not_found"
+    # A page URL that does not exist is still the friendly HTML page.
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
