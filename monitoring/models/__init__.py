@@ -2,7 +2,16 @@
 they raise, and the cases analysts work. One module per room; import from here."""
 
 from monitoring.models.alerts import Alert, Rule, RuleVersion
-from monitoring.models.cases import Case, Queue
+from monitoring.models.cases import Case, CaseComment, CaseEvidence, Queue
 from monitoring.models.events import Event
 
-__all__ = ["Alert", "Case", "Event", "Queue", "Rule", "RuleVersion"]
+__all__ = [
+    "Alert",
+    "Case",
+    "CaseComment",
+    "CaseEvidence",
+    "Event",
+    "Queue",
+    "Rule",
+    "RuleVersion",
+]

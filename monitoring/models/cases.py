@@ -86,7 +86,66 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["queue", "status", "-priority", "due_at"], name="case_queue"),
             models.Index(fields=["assignee", "status"], name="case_assignee"),
+            # The team view's throughput: resolved per analyst and day.
+            models.Index(fields=["resolved_at", "resolved_by"], name="case_resolved"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk}"
+
+
+class CaseComment(models.Model):
+    """An analyst's note on a case, shown on its timeline; never edited."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="comments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    body = models.TextField(_("comment"))
+    created_at = models.DateTimeField(_("written at"))
+
+    class Meta:
+        verbose_name = _("case comment")
+        verbose_name_plural = _("case comments")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.case_id} comment {self.pk}"
+
+
+class CaseEvidence(models.Model):
+    """A file attached to a case (a PDF or image the analyst collected).
+
+    The bytes live outside the web root (monitoring.services.cases.evidence_dir), under a
+    random `storage_key`; only the case page's download view serves them, to staff who may see
+    the case. `file_name` is the uploaded name, for display only: it never names a path.
+    """
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="evidence"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+    file_name = models.CharField(_("file name"), max_length=120)
+    content_type = models.CharField(_("content type"), max_length=40)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    storage_key = models.CharField(_("storage key"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("case evidence")
+        verbose_name_plural = _("case evidence")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.case_id} {self.file_name}"
