@@ -370,6 +370,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "decisions.tasks.book_rescore_task",
         "schedule": crontab(hour=2, minute=0),
     },
+    # Every day at 03:00 Shanghai time, after the re-scoring: find rings of borrowers linked by
+    # shared devices, networks, addresses or contacts, book-wide, and alert their members.
+    "monitoring-linked-identities": {
+        "task": "monitoring.tasks.linked_identities_check_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
     # Every minute, only when RISKOPS_DEMO_FEED is on (make run): a few synthetic lending-core
     # events through the real ingestion service, so the demo book keeps moving.
     "demo-event-feed": {
