@@ -11,6 +11,19 @@ audit row (accounts.audit) in that transaction. `actor=None` is the system (a co
 Import the public names from here.
 """
 
+from decisions.services.flags import fraud_flag_clear, fraud_flag_set
+from decisions.services.overrides import (
+    authority_rule_save,
+    override_approve,
+    override_propose,
+    override_reason_save,
+    override_reject,
+    override_request_changes,
+    override_resubmit,
+    override_withdraw,
+    overrides_expire,
+    temporary_limits_revert,
+)
 from decisions.services.policies import (
     POLICY_APPROVERS,
     POLICY_DRAFTERS,
@@ -30,6 +43,18 @@ from decisions.services.scorecards import (
 from decisions.services.scoring import score_chunk
 
 __all__ = [
+    "authority_rule_save",
+    "fraud_flag_clear",
+    "fraud_flag_set",
+    "override_approve",
+    "override_propose",
+    "override_reason_save",
+    "override_reject",
+    "override_request_changes",
+    "override_resubmit",
+    "override_withdraw",
+    "overrides_expire",
+    "temporary_limits_revert",
     "MODEL_GOVERNORS",
     "TRANSITIONS",
     "POLICY_APPROVERS",

@@ -1,0 +1,205 @@
+"""Reads of overrides and risk flags shared by pages, the API, tasks and other apps.
+
+- fraud_confirmed_ids / pending_override_ids: which of some borrowers carry an open
+  confirmed-fraud flag / a proposal in flight (the limit policy leaves those lines alone);
+- the approver's inbox (what this person may decide, oldest first), the proposer's own
+  proposals, a proposal with the access check, and the override performance report.
+(To be folded into decisions.selectors by the integrator.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.choices import STAFF_ROLES
+from decisions.models.flags import RiskFlag, RiskFlagKind
+from decisions.models.overrides import (
+    OPEN_STATUSES,
+    OverrideKind,
+    OverrideProposal,
+    OverrideStatus,
+)
+from decisions.services.overrides import (
+    active_rules,
+    authority_for,
+    change_of,
+    sla_hours,
+)
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def fraud_confirmed_ids(borrower_ids: Iterable[int]) -> set[int]:
+    """Those of `borrower_ids` with an open confirmed-fraud flag."""
+    ids = list(borrower_ids)
+    if not ids:
+        return set()
+    return set(
+        RiskFlag.objects.filter(
+            borrower_id__in=ids, kind=RiskFlagKind.FRAUD_CONFIRMED, cleared_at=None
+        ).values_list("borrower_id", flat=True)
+    )
+
+
+def pending_override_ids(borrower_ids: Iterable[int]) -> set[int]:
+    """Those of `borrower_ids` with a proposal in flight (awaiting a decision or sent back for
+    changes): the limit policy never changes those lines automatically."""
+    ids = list(borrower_ids)
+    if not ids:
+        return set()
+    return set(
+        OverrideProposal.objects.filter(borrower_id__in=ids, status__in=OPEN_STATUSES)
+        .values_list("borrower_id", flat=True)
+        .distinct()
+    )
+
+
+def _base() -> QuerySet[OverrideProposal]:
+    return OverrideProposal.objects.select_related(
+        "reason", "proposed_by", "decided_by", "line", "borrower"
+    )
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    proposal: OverrideProposal
+    age: timedelta
+    overdue: bool
+    step_up: bool
+
+
+def inbox_for(user: User) -> list[QueueItem]:
+    """What `user` may decide now, oldest first: pending, not their own, within their
+    authority. (Pending proposals are few, hundreds at most: judged here one by one against
+    the matrix, which is a handful of rows read once.)"""
+    if not user.is_active or user.role not in STAFF_ROLES:
+        return []
+    rules = active_rules()
+    now = timezone.now()
+    sla = timedelta(hours=sla_hours())
+    items = []
+    pending = (
+        _base()
+        .filter(status=OverrideStatus.PENDING, expires_at__gt=now)
+        .exclude(proposed_by=user)
+        .order_by("submitted_at", "id")
+    )
+    for p in pending:
+        authority = authority_for(user.role, change_of(p), rules)
+        if authority.may_decide:
+            age = now - p.submitted_at
+            items.append(QueueItem(p, age, age > sla, authority.step_up))
+    return items
+
+
+def next_in_inbox(user: User, *, after: OverrideProposal | None = None) -> OverrideProposal | None:
+    """The oldest proposal `user` may decide, other than `after`."""
+    for item in inbox_for(user):
+        if after is None or item.proposal.pk != after.pk:
+            return item.proposal
+    return None
+
+
+def proposals_by(user: User) -> QuerySet[OverrideProposal]:
+    """The proposals `user` made, those sent back first, then the newest."""
+    return _base().filter(proposed_by=user).order_by("-submitted_at", "-id")
+
+
+def proposals_all(*, status: str = "") -> QuerySet[OverrideProposal]:
+    qs = _base().order_by("-submitted_at", "-id")
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def proposals_for_borrower(borrower_id: int) -> QuerySet[OverrideProposal]:
+    return _base().filter(borrower_id=borrower_id).order_by("-submitted_at", "-id")
+
+
+def proposal_for(user: User, pk: int) -> OverrideProposal:
+    """A proposal the user may see (all risk staff see every proposal: the queue is
+    transparent to the team); Http404 otherwise, so its existence is not confirmed."""
+    if not user.is_authenticated or not user.is_active or user.role not in STAFF_ROLES:
+        raise Http404
+    proposal = _base().filter(pk=pk).first()
+    if proposal is None:
+        raise Http404
+    return proposal
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerformanceRow:
+    group: str
+    label: str
+    lines: int
+    delinquent: int
+
+    @property
+    def share(self) -> Decimal | None:
+        if not self.lines:
+            return None
+        return (Decimal(self.delinquent) / Decimal(self.lines)).quantize(Decimal("0.0001"))
+
+
+def override_performance(*, dpd_at_least: int = 1) -> dict[str, Any]:
+    """Later performance of overridden lines against lines the policy alone set: the share of
+    lines now `dpd_at_least` days or more past due, overall and by kind and reason code of
+    their latest approved override."""
+    from lending.models import CreditLine  # decisions reads the book it stands on
+
+    today = timezone.localdate()
+    due_before = today - timedelta(days=dpd_at_least - 1)
+    approved = (
+        OverrideProposal.objects.filter(status=OverrideStatus.APPROVED)
+        .order_by("line_id", "-decided_at")
+        .values("line_id", "kind", "reason__code", "reason__label", "reason__label_zh")
+    )
+    latest: dict[int, dict[str, Any]] = {}
+    for row in approved:
+        latest.setdefault(row["line_id"], row)
+    overridden_ids = list(latest)
+    delinquent_ids = set(
+        CreditLine.objects.filter(
+            pk__in=overridden_ids, oldest_unpaid_due__lt=due_before
+        ).values_list("pk", flat=True)
+    )
+    policy_lines = CreditLine.objects.exclude(pk__in=overridden_ids)
+    policy_total = policy_lines.count()
+    policy_bad = policy_lines.filter(oldest_unpaid_due__lt=due_before).count()
+
+    def rows(key: str, label_of: Any) -> list[PerformanceRow]:
+        groups: dict[str, list[int]] = {}
+        labels: dict[str, str] = {}
+        for line_id, row in latest.items():
+            groups.setdefault(row[key], []).append(line_id)
+            labels[row[key]] = label_of(row)
+        return [
+            PerformanceRow(g, labels[g], len(ids), sum(1 for i in ids if i in delinquent_ids))
+            for g, ids in sorted(groups.items())
+        ]
+
+    from django.utils import translation
+
+    zh = (translation.get_language() or "").lower().startswith("zh")
+    return {
+        "dpd_at_least": dpd_at_least,
+        "overridden": PerformanceRow("overridden", "", len(overridden_ids), len(delinquent_ids)),
+        "policy": PerformanceRow("policy", "", policy_total, policy_bad),
+        "by_kind": rows("kind", lambda r: str(OverrideKind(r["kind"]).label)),
+        "by_reason": rows(
+            "reason__code",
+            lambda r: r["reason__label_zh"] if zh and r["reason__label_zh"] else r["reason__label"],
+        ),
+    }
