@@ -7,3 +7,7 @@ from django.utils.translation import gettext_lazy as _
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = _("Monitoring")
+
+    def ready(self) -> None:
+        # Alerts raised become cases (monitoring.receivers).
+        from monitoring import receivers  # noqa: F401

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring.views import rules, timeline
+from monitoring.views import cases, rules, timeline
 
 # Included under monitoring/ by riskops/urls.py: reverse("monitoring:rule-list").
 # One block per room; add yours below (alerts, cases, borrowers, ...).
@@ -20,5 +20,33 @@ urlpatterns = [
         "borrowers/<int:borrower_id>/open-cases/",
         timeline.borrower_open_cases_view,
         name="borrower-open-cases",
+    ),
+    # cases and queues (H6)
+    path("cases/", cases.case_list, name="case-list"),
+    path("cases/mine/", cases.my_cases, name="my-cases"),
+    path("cases/export.csv", cases.case_export, name="case-export"),
+    path("cases/bulk/", cases.case_bulk, name="case-bulk"),
+    path("cases/team/", cases.team_view, name="case-team"),
+    path("cases/pulse/", cases.case_pulse_view, name="case-pulse"),
+    path("queues/<slug:kind>/", cases.queue_cases, name="queue-cases"),
+    path("queues/<slug:kind>/next/", cases.case_next_view, name="case-next"),
+    path("queues/<slug:kind>/sla/", cases.queue_sla_view, name="queue-sla"),
+    path("cases/<int:case_id>/", cases.case_detail, name="case-detail"),
+    path("cases/<int:case_id>/claim/", cases.case_claim_view, name="case-claim"),
+    path("cases/<int:case_id>/release/", cases.case_release_view, name="case-release"),
+    path("cases/<int:case_id>/assign/", cases.case_assign_view, name="case-assign"),
+    path("cases/<int:case_id>/comment/", cases.case_comment_view, name="case-comment"),
+    path("cases/<int:case_id>/evidence/", cases.case_evidence_view, name="case-evidence"),
+    path(
+        "cases/<int:case_id>/evidence/<int:evidence_id>/",
+        cases.case_evidence_download,
+        name="case-evidence-download",
+    ),
+    path("cases/<int:case_id>/resolve/", cases.case_resolve_view, name="case-resolve"),
+    path("cases/<int:case_id>/reopen/", cases.case_reopen_view, name="case-reopen"),
+    path(
+        "cases/<int:case_id>/line/<str:action>/",
+        cases.case_line_view,
+        name="case-line",
     ),
 ]

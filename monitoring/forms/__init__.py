@@ -1,0 +1,1 @@
+"""HTML input parsing of monitoring's pages, one module per room."""
