@@ -194,3 +194,56 @@ def policy_document(
         if f.cleaned_data
     }
     return document
+
+
+# --- the runs page and the champion / challenger report -----------------------------------------
+
+
+class StaleForm(forms.Form):
+    """How old a borrower's latest acting score may be before the runs page lists it."""
+
+    days = forms.IntegerField(
+        label=_("Stale after (days)"), min_value=1, max_value=365, initial=2, required=False
+    )
+
+
+class ComparisonForm(forms.Form):
+    """Which two versions of a scorecard to compare, and how "bad" is measured."""
+
+    first = forms.ModelChoiceField(queryset=None, label=_("Model"))
+    second = forms.ModelChoiceField(queryset=None, label=_("Compared with"))
+    window_days = forms.IntegerField(
+        label=_("Outcome window (days after the score)"),
+        min_value=7,
+        max_value=730,
+        initial=90,
+        widget=_number({"step": "1"}),
+    )
+    dpd = forms.TypedChoiceField(
+        label=_("Bad means"),
+        coerce=int,
+        initial=30,
+        choices=[(30, _("30+ days past due")), (90, _("90+ days past due"))],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from decisions.models import ScorecardModel
+
+        super().__init__(*args, **kwargs)
+        versions = ScorecardModel.objects.order_by("name", "-version")
+        for name in ("first", "second"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = versions
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("first"), data.get("second")
+        if first is not None and second is not None:
+            if first.pk == second.pk:
+                raise forms.ValidationError(_("Choose two different versions."))
+            if first.name != second.name:
+                raise forms.ValidationError(
+                    _("Choose two versions of the same scorecard (they score the same borrowers).")
+                )
+        return data

@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 RAISE = "raise"
@@ -158,7 +159,31 @@ DEFAULT_RULES: dict[str, Any] = {
 
 
 class PolicyInvalid(ValueError):
-    """The policy document does not describe a usable policy; the message says what."""
+    """The policy document does not describe a usable policy; the message says what.
+
+    `problems` holds each problem as (code, message): the code is stable (tests and the API
+    read it), the message is translatable and is put into words in the language active when
+    it is read (str(exc)), so the editor shows it in the page's language."""
+
+    def __init__(self, problems: list[tuple[str, Any]]) -> None:
+        self.problems = problems
+        super().__init__(problems)
+
+    @property
+    def codes(self) -> list[str]:
+        return [code for code, _message in self.problems]
+
+    def __str__(self) -> str:
+        # Each message is a sentence of its own.
+        return " ".join(str(message) for _code, message in self.problems)
+
+
+def _format(template: Any, **params: Any) -> str:
+    return str(template) % params
+
+
+# A translatable message with parameters, put into words only when read (in that language).
+_lazy_format = lazy(_format, str)
 
 
 def policy_rules(document: Mapping[str, Any]) -> PolicyRules:
@@ -199,32 +224,55 @@ def policy_rules(document: Mapping[str, Any]) -> PolicyRules:
             },
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise PolicyInvalid(f"unreadable policy: {exc}") from exc
-    problems = []
+        # The detail is Python's own words about the value (not translated).
+        raise PolicyInvalid(
+            [("unreadable", _lazy_format(_("A value cannot be read: %(detail)s"), detail=exc))]
+        ) from exc
+    problems: list[tuple[str, Any]] = []
     if not bands or [b.min_score for b in bands] != sorted(
         (b.min_score for b in bands), reverse=True
     ):
-        problems.append("bands must be listed best first, by falling min_score")
+        problems.append(
+            ("bands_order", _("Score bands must be listed best first, by falling minimum score."))
+        )
     if bands and bands[-1].min_score != 0:
-        problems.append("the last band must start at score 0")
+        problems.append(("last_band_not_zero", _("The last score band must start at score 0.")))
     names = [b.name for b in bands]
     if len(set(names)) != len(names):
-        problems.append("band names must differ")
+        problems.append(("band_names_repeat", _("Each score band needs its own name.")))
     problems.extend(
-        f"no band {name!r}"
+        ("no_such_band", _lazy_format(_("There is no score band named “%(name)s”."), name=name))
         for name in (rules.raise_min_band, rules.cut_below_band)
         if name not in names
     )
     if not Decimal(0) < rules.cut_share < Decimal(1):
-        problems.append("cut_share must be between 0 and 1")
+        problems.append(
+            ("cut_share_range", _("The cut share of the limit must be between 0 and 1."))
+        )
     if any(b.initial_limit < 0 or b.raise_step < 0 or b.ceiling < b.initial_limit for b in bands):
-        problems.append("limits must be positive and each ceiling at least the initial limit")
+        problems.append(
+            (
+                "band_limits",
+                _(
+                    "Limits and raise steps cannot be negative, and each ceiling must be at "
+                    "least the band's initial limit."
+                ),
+            )
+        )
     if any(b.daily_rate <= 0 for b in bands):
-        problems.append("daily rates must be positive")
+        problems.append(("daily_rate", _("Daily rates must be above zero.")))
     if rules.step <= 0 or rules.freeze_dpd < 1 or rules.cooldown_days < 0:
-        problems.append("step, freeze_dpd and cooldown_days must be positive")
+        problems.append(
+            (
+                "steps_and_days",
+                _(
+                    "The rounding step and the freeze threshold (days past due) must be above "
+                    "zero, and the cooldown cannot be negative."
+                ),
+            )
+        )
     if problems:
-        raise PolicyInvalid("; ".join(problems))
+        raise PolicyInvalid(problems)
     return rules
 
 

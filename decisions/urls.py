@@ -2,24 +2,39 @@ from __future__ import annotations
 
 from django.urls import path
 
-from decisions.views import scoring as views
+from decisions.views import policies, reports, runs, scoring
 
 app_name = "decisions"
 urlpatterns = [
-    path("scorecards/", views.scorecard_list_view, name="scorecard-list"),
-    path("scorecards/<int:model_id>/", views.scorecard_detail, name="scorecard-detail"),
-    path("scorecards/<int:model_id>/status/", views.scorecard_status_view, name="scorecard-status"),
-    path("features/", views.feature_list, name="feature-list"),
-    path("policies/", views.policy_list, name="policy-list"),
-    path("policies/draft/", views.policy_draft_view, name="policy-draft"),
-    path("policies/draft/simulation/", views.policy_simulate_view, name="policy-simulate"),
-    path("policies/<int:policy_id>/", views.policy_detail, name="policy-detail"),
+    path("scorecards/", scoring.scorecard_list_view, name="scorecard-list"),
+    path("scorecards/compare/", reports.model_comparison_view, name="model-comparison"),
+    path("scorecards/<int:model_id>/", scoring.scorecard_detail, name="scorecard-detail"),
+    path(
+        "scorecards/<int:model_id>/status/", scoring.scorecard_status_view, name="scorecard-status"
+    ),
+    path("features/", scoring.feature_list, name="feature-list"),
+    path("policies/", policies.policy_list_view, name="policy-list"),
+    path("policies/draft/", policies.policy_draft_view, name="policy-draft"),
+    path("policies/draft/simulation/", policies.policy_simulate_view, name="policy-simulate"),
+    path("policies/<int:policy_id>/", policies.policy_detail, name="policy-detail"),
     path(
         "policies/<int:policy_id>/simulation/",
-        views.policy_version_simulation,
+        policies.policy_version_simulation,
         name="policy-simulation",
     ),
-    path("policies/<int:policy_id>/activate/", views.policy_activate_view, name="policy-activate"),
-    path("borrowers/<int:borrower_id>/score/", views.borrower_score, name="borrower-score"),
-    path("borrowers/<int:borrower_id>/reasons/", views.borrower_reasons, name="borrower-reasons"),
+    path(
+        "policies/<int:policy_id>/activate/",
+        policies.policy_activate_view,
+        name="policy-activate",
+    ),
+    path("simulations/<int:simulation_id>/", policies.simulation_detail, name="simulation-detail"),
+    path("runs/", runs.run_list, name="run-list"),
+    path("runs/<int:run_pk>/", runs.run_detail, name="run-detail"),
+    path(
+        "runs/<int:run_pk>/chunks/<int:index>/requeue/",
+        runs.chunk_requeue_view,
+        name="chunk-requeue",
+    ),
+    path("borrowers/<int:borrower_id>/score/", scoring.borrower_score, name="borrower-score"),
+    path("borrowers/<int:borrower_id>/reasons/", scoring.borrower_reasons, name="borrower-reasons"),
 ]

@@ -348,6 +348,8 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_EAGER_PROPAGATES = True
+# Task modules besides each app's tasks.py that autodiscovery would not find.
+CELERY_IMPORTS = ["decisions.simulation_tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Every day at 00:05 Shanghai time: close the day that has just ended (penalty booked

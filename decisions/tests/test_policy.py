@@ -114,8 +114,8 @@ def test_the_initial_limit_is_conservative_scaled_by_income_and_capped():
 @pytest.mark.parametrize(
     "change, problem",
     [
-        ({"cut_share": "1.5"}, "cut_share"),
-        ({"raise_min_band": "Z"}, "no band 'Z'"),
+        ({"cut_share": "1.5"}, "cut_share_range"),
+        ({"raise_min_band": "Z"}, "no_such_band"),
         (
             {
                 "bands": [
@@ -129,11 +129,32 @@ def test_the_initial_limit_is_conservative_scaled_by_income_and_capped():
                     }
                 ]
             },
-            "start at score 0",
+            "last_band_not_zero",
         ),
         ({"freeze_dpd": "thirty"}, "unreadable"),
     ],
 )
 def test_an_unusable_policy_is_refused_with_what_is_wrong(change, problem):
-    with pytest.raises(PolicyInvalid, match=problem):
+    with pytest.raises(PolicyInvalid) as refused:
         policy_rules({**DEFAULT_RULES, **change})
+    assert problem in refused.value.codes
+
+
+def test_the_refusal_is_worded_in_the_language_of_the_reader():
+    from unittest import mock
+
+    from django.utils import translation
+
+    with pytest.raises(PolicyInvalid) as refused:
+        policy_rules({**DEFAULT_RULES, "raise_min_band": "Z", "cut_share": "2"})
+    assert refused.value.codes == ["no_such_band", "cut_share_range"]
+    with translation.override("en"):
+        english = str(refused.value)
+    assert "Z" in english and english.count(".") == 2  # one sentence per problem, named
+    # Worded when read, not when raised: each message goes through the catalogue then (a
+    # stand-in catalogue here, so the test does not wait for the translation).
+    catalogue = {"The cut share of the limit must be between 0 and 1.": "削减比例须在0与1之间。"}
+    with mock.patch.object(
+        translation._trans, "gettext", side_effect=lambda text: catalogue.get(text, text)
+    ):
+        assert "削减比例须在0与1之间。" in str(refused.value)

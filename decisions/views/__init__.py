@@ -1,2 +1,3 @@
-"""Decisions' pages, one module per room: scoring (scorecards, features, policies, the borrower's
-score panel and reasons)."""
+"""Decisions' pages, one module per room: scoring (scorecards, features, the borrower's score
+panel and reasons), policies (versions, the editor, activation, simulations), runs (whole-book
+scoring runs), reports (the champion / challenger comparison)."""
