@@ -14,7 +14,7 @@ borrowers is a ring: each member gets one alert whose evidence is the ring's lin
 
 Why the benign pairs stay below the threshold: a household (a couple: the same address, home
 Wi-Fi and one shared phone, each the other's emergency contact) is a component of exactly two
-borrowers, and K is never below 3 (RING_MIN_K). A value shared by more than
+borrowers, and K is never below 3 (RING_MIN_K, the editor's minimum). A value shared by more than
 `max_borrowers_per_value` borrowers (a carrier's NAT address, an office Wi-Fi, a placeholder
 address) links nobody: it would chain unrelated people into one giant component.
 
@@ -28,7 +28,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -40,8 +41,10 @@ from accounts.audit import AuditRow, audit_bulk
 from accounts.masking import mask_mobile
 from core.errors import DomainError
 from lending.models import Borrower, Device
-from monitoring.choices import RuleKind, RuleVersionStatus
+from monitoring.choices import AlertCategory, RuleKind, RuleVersionStatus, Severity
 from monitoring.models import Alert, RuleVersion
+from monitoring.rules import registry
+from monitoring.rules.params import Param, params_clean, params_defaults
 from monitoring.signals import alerts_raised
 
 if TYPE_CHECKING:
@@ -58,16 +61,46 @@ LINK_LABELS = {
 }
 # Below 3 a ring would be a pair, and a household is a pair (module docstring).
 RING_MIN_K = 3
-# The defaults of a new version of the rule (what monitoring.rules' registry seeds, if it
-# does not name its own).
-RING_DEFAULTS: dict[str, Any] = {
-    "min_ring_size": 3,
-    "max_borrowers_per_value": 30,
-    "link_kinds": list(LINK_KINDS),
+# The rule's thresholds as a manager edits them (registered over the registry's placeholder
+# entry below, so the editor, the seeding and this module agree).
+PARAMS = (
+    Param("ring_size", "int", 3, _("Ring size (K borrowers or more)"), Decimal(RING_MIN_K)),
+    Param(
+        "max_per_value",
+        "int",
+        30,
+        _("Borrowers sharing one value, at most (more is a public network or address)"),
+        Decimal(RING_MIN_K),
+        Decimal(1000),
+    ),
+    Param("link_devices", "bool", True, _("Link by shared devices")),
+    Param("link_networks", "bool", True, _("Link by shared networks (IP addresses)")),
+    Param("link_addresses", "bool", True, _("Link by shared home addresses")),
+    Param("link_contacts", "bool", True, _("Link by shared emergency contacts")),
+)
+LINK_PARAMS = {
+    "device": "link_devices",
+    "network": "link_networks",
+    "address": "link_addresses",
+    "contact": "link_contacts",
 }
+RING_DEFAULTS: dict[str, Any] = params_defaults(PARAMS)
 # Links kept in one alert's evidence: a ring of 40 has hundreds of pairs; the first links of
 # each shared value tell the story and keep the row small.
 EVIDENCE_LINKS = 40
+
+registry.register(
+    registry.RuleSpec(
+        kind=RuleKind.LINKED_IDENTITIES,
+        evaluate=None,
+        params=PARAMS,
+        severity=int(Severity.HIGH),
+        category=AlertCategory.FRAUD,
+        triggers=frozenset(),
+        lists=(),
+        lookback=lambda params: timedelta(0),
+    )
+)
 
 
 class RingParamsInvalid(DomainError):
@@ -89,33 +122,23 @@ class RingParams:
 def ring_params(params: Mapping[str, Any]) -> RingParams:
     """A version's params as RingParams, missing keys at their defaults.
 
-    Raises RingParamsInvalid naming the field: K below RING_MIN_K (pairs are households), a cap
-    below K (no ring could ever form), an unknown or empty set of link kinds.
+    Raises RingParamsInvalid naming the field: a value out of bounds (K below RING_MIN_K:
+    pairs are households), a cap below K (no ring could ever form), no kind of link at all.
     """
-    merged = {**RING_DEFAULTS, **dict(params)}
-    try:
-        k = int(merged["min_ring_size"])
-        cap = int(merged["max_borrowers_per_value"])
-    except (TypeError, ValueError) as exc:
-        raise RingParamsInvalid(
-            field_name="min_ring_size", message=str(_("Ring sizes are whole numbers."))
-        ) from exc
-    if k < RING_MIN_K:
-        raise RingParamsInvalid(
-            field_name="min_ring_size",
-            message=str(
-                _("A ring has at least 3 borrowers: two people sharing a home are a household.")
-            ),
-        )
+    cleaned, errors = params_clean(PARAMS, dict(params))
+    if errors:
+        name, message = sorted(errors.items())[0]
+        raise RingParamsInvalid(field_name=name, message=str(message))
+    k, cap = int(cleaned["ring_size"]), int(cleaned["max_per_value"])
     if cap < k:
         raise RingParamsInvalid(
-            field_name="max_borrowers_per_value",
+            field_name="max_per_value",
             message=str(_("The cap on borrowers per shared value must be at least the ring size.")),
         )
-    kinds = tuple(str(kind) for kind in merged["link_kinds"])
-    if not kinds or any(kind not in LINK_KINDS for kind in kinds):
+    kinds = tuple(kind for kind in LINK_KINDS if cleaned[LINK_PARAMS[kind]])
+    if not kinds:
         raise RingParamsInvalid(
-            field_name="link_kinds", message=str(_("Choose at least one kind of link."))
+            field_name="link_devices", message=str(_("Choose at least one kind of link."))
         )
     return RingParams(min_ring_size=k, max_borrowers_per_value=cap, link_kinds=kinds)
 

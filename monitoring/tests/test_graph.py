@@ -55,9 +55,11 @@ def _device(borrower: Borrower, device_id: str, ip: str | None = None) -> Device
 
 
 def _version(params: dict | None = None, status: str = RuleVersionStatus.ACTIVE) -> RuleVersion:
+    """A version of the ring rule in `status`, replacing the shipped one (migration 0005)."""
     rule, _ = Rule.objects.get_or_create(
         kind=RuleKind.LINKED_IDENTITIES, defaults={"category": AlertCategory.FRAUD}
     )
+    rule.versions.update(status=RuleVersionStatus.RETIRED)
     return RuleVersion.objects.create(
         rule=rule,
         version=rule.versions.count() + 1,
@@ -148,7 +150,7 @@ def test_three_is_the_threshold_at_the_default_and_k_is_honoured():
     a, b, c = (_borrower(n) for n in (201, 202, 203))
     _device(a, "p1")
     _device(b, "p1")
-    _version({**RING_DEFAULTS, "min_ring_size": 4})
+    _version({**RING_DEFAULTS, "ring_size": 4})
     _device(c, "p1")
     assert linked_identities_check(actor=None).rings == 0  # three members, K = 4
     RuleVersion.objects.update(params=dict(RING_DEFAULTS))
@@ -159,9 +161,9 @@ def test_a_value_shared_by_more_than_the_cap_links_nobody():
     people = [_borrower(300 + n) for n in range(6)]
     for person in people:
         _device(person, f"own-{person.pk}", "100.64.0.1")  # a carrier's NAT address
-    _version({**RING_DEFAULTS, "max_borrowers_per_value": 5})
+    _version({**RING_DEFAULTS, "max_per_value": 5})
     assert linked_identities_check(actor=None).rings == 0
-    RuleVersion.objects.update(params={**RING_DEFAULTS, "max_borrowers_per_value": 6})
+    RuleVersion.objects.update(params={**RING_DEFAULTS, "max_per_value": 6})
     assert linked_identities_check(actor=None).rings == 1
 
 
@@ -186,12 +188,15 @@ def test_no_active_version_means_no_run(ring):
 
 def test_the_params_refuse_a_pair_threshold_and_a_cap_below_k():
     with pytest.raises(RingParamsInvalid) as refused:
-        ring_params({"min_ring_size": 2})
-    assert refused.value.extra["field"] == "min_ring_size"
+        ring_params({"ring_size": 2})
+    assert refused.value.extra["field"] == "ring_size"
     with pytest.raises(RingParamsInvalid):
-        ring_params({"min_ring_size": 5, "max_borrowers_per_value": 4})
+        ring_params({"ring_size": 5, "max_per_value": 4})
     with pytest.raises(RingParamsInvalid):
-        ring_params({"link_kinds": ["shoe_size"]})
+        ring_params({"shoe_size": 41})
+    none = {name: False for name in ("link_devices", "link_networks", "link_addresses")}
+    with pytest.raises(RingParamsInvalid):
+        ring_params({**none, "link_contacts": False})
 
 
 def test_the_component_search_is_pure_and_point_in_time_by_its_rows():
