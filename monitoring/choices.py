@@ -31,6 +31,7 @@ class RuleKind(models.TextChoices):
     NEW_DEVICE_MAX_DRAWDOWN = "new_device_max_drawdown", _("New device, then a maximum drawdown")
     IDENTITY_MISMATCH = "identity_mismatch", _("Identity cross-check mismatched")
     SHARED_IDENTITY = "shared_identity", _("One identity on several borrowers")
+    BLOCKED_CARD = "blocked_card", _("Card on the blocked list")
 
 
 class AlertCategory(models.TextChoices):
@@ -77,3 +78,12 @@ class Disposition(models.TextChoices):
     CONFIRMED_FRAUD = "confirmed_fraud", _("Confirmed fraud")
     CONFIRMED_CREDIT_RISK = "confirmed_credit_risk", _("Confirmed credit risk")
     OTHER = "other", _("Other")
+
+
+class ListKind(models.TextChoices):
+    """The lists a manager keeps that rules refer to (monitoring.models.ManagedList)."""
+
+    KNOWN_LENDERS = "known_lenders", _("Known lender counterparties")
+    TRUSTED_DEVICES = "trusted_devices", _("Trusted devices")
+    TRUSTED_EMPLOYERS = "trusted_employers", _("Trusted employers")
+    BLOCKED_CARDS = "blocked_cards", _("Blocked cards")

@@ -4,14 +4,20 @@ they raise, and the cases analysts work. One module per room; import from here."
 from monitoring.models.alerts import Alert, Rule, RuleVersion
 from monitoring.models.cases import Case, CaseComment, CaseEvidence, Queue
 from monitoring.models.events import Event
+from monitoring.models.lists import ListVersion, ManagedList
+from monitoring.models.shadow import Backtest, ShadowHit
 
 __all__ = [
     "Alert",
+    "Backtest",
     "Case",
     "CaseComment",
     "CaseEvidence",
     "Event",
+    "ListVersion",
+    "ManagedList",
     "Queue",
     "Rule",
     "RuleVersion",
+    "ShadowHit",
 ]

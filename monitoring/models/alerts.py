@@ -61,6 +61,10 @@ class RuleVersion(models.Model):
         blank=True,
         related_name="+",
     )
+    # When the version entered shadow (its shadow hits count from here) and when it left
+    # service (retired, or replaced by the next active version).
+    shadow_from = models.DateTimeField(_("in shadow from"), null=True, blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("rule version")
@@ -72,6 +76,11 @@ class RuleVersion(models.Model):
                 fields=["rule"],
                 condition=models.Q(status="active"),
                 name="rule_one_active_version",
+            ),
+            models.UniqueConstraint(
+                fields=["rule"],
+                condition=models.Q(status="shadow"),
+                name="rule_one_shadow_version",
             ),
         ]
 
@@ -131,6 +140,9 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["borrower", "-occurred_at"], name="alert_borrower_at"),
             models.Index(fields=["-raised_at"], name="alert_raised_at"),
+            # Replays and late re-evaluations look hits up by borrower and key, whatever the
+            # version that raised them first (monitoring.services.evaluation).
+            models.Index(fields=["borrower", "dedupe_key"], name="alert_borrower_dedupe"),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,7 @@ from monitoring.errors import (
     LoanOfAnotherCustomer,
 )
 from monitoring.models import Event
+from monitoring.services.evaluation import events_evaluate
 from monitoring.validation import canonical, events_check_dates, events_parse
 
 if TYPE_CHECKING:
@@ -145,6 +146,9 @@ def event_ingest(*, actor: User | None, events: list[Any]) -> list[dict[str, Any
        (DomainError) rolls the whole batch back: EventBatchRefused with its index, field,
        code and message. Events after it were not tried.
     7. Store each event's answer in Event.result.
+    8. Judge the new events against the live rules, still under the line locks, and raise
+       their alerts in this transaction (_rules_judge); an event's answer lists the ids of
+       the alerts it raised ("alerts").
 
     Event rows keep the payload masked and a digest of the full one (event_storage_form).
     A race lost to a concurrent request (an id or key it inserted first, a deadlock, a
@@ -261,6 +265,8 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         row.save(update_fields=["result", "borrower"])
         results.append(row.result)
 
+    _rules_judge(claimed.values())
+
     # One row for the batch: the book changes each event made are audited by the lending
     # services; this one says who posted what, and how much was new.
     audit(
@@ -274,6 +280,26 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         },
     )
     return results
+
+
+def _rules_judge(rows: Iterable[Event]) -> None:
+    """Step 8 of event_ingest: judge the new events against the live rules and raise their
+    alerts in this transaction (monitoring.services.evaluation.events_evaluate).
+
+    Here, while the batch's credit lines are locked: a concurrent batch of the same borrower
+    waits for this one to commit, then judges its events with these in their history (and
+    these again, if its events are earlier in event time), so no hit is lost to a race. An
+    event that raised alerts answers with their ids ("alerts"), stored with its result.
+    """
+    recorded = [row for row in rows if row.borrower_id is not None]
+    raised: dict[int, list[int]] = {}
+    for rule_hit in events_evaluate(events=recorded):
+        if rule_hit.alert_id is not None and rule_hit.hit.event_pk is not None:
+            raised.setdefault(rule_hit.hit.event_pk, []).append(rule_hit.alert_id)
+    for row in recorded:
+        if row.pk in raised:
+            row.result["alerts"] = sorted(raised[row.pk])
+            row.save(update_fields=["result"])
 
 
 def _new_events(
