@@ -2,9 +2,19 @@ from __future__ import annotations
 
 from django.urls import path
 
+from monitoring.api import alerts, cases
 from monitoring.api.views import EventIngestApi
 
 # Included under api/v1/ by riskops/urls.py, without a namespace: reverse("event-ingest").
 urlpatterns = [
     path("events/", EventIngestApi.as_view(), name="event-ingest"),
+    # alerts and cases (H6)
+    path("alerts/", alerts.AlertListApi.as_view(), name="alert-list-api"),
+    path("alerts/<int:pk>/", alerts.AlertDetailApi.as_view(), name="alert-detail-api"),
+    path("cases/", cases.CaseListApi.as_view(), name="case-list-api"),
+    path("cases/next/", cases.CaseNextApi.as_view(), name="case-next-api"),
+    path("cases/<int:case_id>/", cases.CaseDetailApi.as_view(), name="case-detail-api"),
+    path("cases/<int:case_id>/claim/", cases.CaseClaimApi.as_view(), name="case-claim-api"),
+    path("cases/<int:case_id>/comment/", cases.CaseCommentApi.as_view(), name="case-comment-api"),
+    path("cases/<int:case_id>/resolve/", cases.CaseResolveApi.as_view(), name="case-resolve-api"),
 ]
