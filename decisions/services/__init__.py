@@ -12,17 +12,15 @@ Import the public names from here.
 """
 
 from decisions.services.flags import fraud_flag_clear, fraud_flag_set
+from decisions.services.override_admin import authority_rule_save, override_reason_save
+from decisions.services.override_jobs import overrides_expire, temporary_limits_revert
 from decisions.services.overrides import (
-    authority_rule_save,
     override_approve,
     override_propose,
-    override_reason_save,
     override_reject,
     override_request_changes,
     override_resubmit,
     override_withdraw,
-    overrides_expire,
-    temporary_limits_revert,
 )
 from decisions.services.policies import (
     POLICY_APPROVERS,

@@ -20,19 +20,18 @@ Rules:
    temporary limit: until its last day); lending writes its audit row and the borrower's
    notice. Two approvers at once: the proposal row is locked and its status read under the
    lock, so exactly one decision wins; the other gets AlreadyDecided naming what happened.
-5. A proposal waiting longer than settings.RISKOPS_OVERRIDE_EXPIRY_HOURS expires (beat task).
-   A temporary limit returns to the limit before it the day after its last day (beat task),
-   unless another decision changed the limit meanwhile.
+5. A proposal waiting longer than settings.RISKOPS_OVERRIDE_EXPIRY_HOURS expires, and a
+   temporary limit returns to the limit before it the day after its last day, unless another
+   decision changed the limit meanwhile (beat tasks: decisions.services.override_jobs).
+The head of risk's matrix and reason list: decisions.services.override_admin.
 Every change writes an audit row "override.*" in its transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +48,6 @@ from decisions.choices import PolicyStatus
 from decisions.errors import NotAllowed
 from decisions.errors_overrides import (
     AlreadyDecided,
-    EvidenceRefused,
     FourEyesOverride,
     HardBlock,
     NoAuthority,
@@ -65,12 +63,12 @@ from decisions.models.overrides import (
     OPEN_STATUSES,
     AuthorityRule,
     Direction,
-    OverrideEvidence,
     OverrideKind,
     OverrideProposal,
     OverrideReason,
     OverrideStatus,
 )
+from decisions.services.override_evidence import discard_files, store_evidence
 from lending import caps, money
 from lending.choices import LineStatus, LineStatusCode
 from lending.models import CreditLine
@@ -87,17 +85,9 @@ APPROVER_ROLES: tuple[str, ...] = (
     Role.MANAGER,
     Role.HEAD_OF_RISK,
 )
-MATRIX_EDITORS = frozenset({Role.HEAD_OF_RISK})
 JUSTIFICATION_MAX = 4000
 NOTE_MAX = 2000
 MAX_TEMPORARY_DAYS = 365
-MAX_EVIDENCE_FILES = 5
-# First bytes of each file type taken, and the type it is stored as.
-EVIDENCE_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -113,19 +103,6 @@ def lock_days() -> int:
 
 def sla_hours() -> int:
     return int(getattr(settings, "RISKOPS_OVERRIDE_SLA_HOURS", 24))
-
-
-def evidence_max_bytes() -> int:
-    return int(getattr(settings, "RISKOPS_OVERRIDE_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024))
-
-
-def evidence_dir() -> Path:
-    default = Path(getattr(settings, "VAR_DIR", settings.BASE_DIR / "var")) / "override-evidence"
-    return Path(getattr(settings, "RISKOPS_OVERRIDE_EVIDENCE_DIR", default))
-
-
-def evidence_path(evidence: OverrideEvidence) -> Path:
-    return evidence_dir() / evidence.stored_name
 
 
 # --- what a change is -------------------------------------------------------------------------
@@ -214,7 +191,7 @@ def _role_label(role: str) -> str:
 # --- reading the borrower ---------------------------------------------------------------------
 
 
-def _policy_rules() -> limit_policy.PolicyRules:
+def policy_rules_in_force() -> limit_policy.PolicyRules:
     policy = LimitPolicy.objects.filter(status=PolicyStatus.ACTIVE).first()
     return limit_policy.policy_rules(policy.rules if policy else limit_policy.DEFAULT_RULES)
 
@@ -228,7 +205,7 @@ def band_and_score(borrower_id: int) -> tuple[str, int | None]:
         .values_list("total", flat=True)
         .first()
     )
-    return _policy_rules().band_for(score).name, score
+    return policy_rules_in_force().band_for(score).name, score
 
 
 def fraud_flag_open(borrower_id: int) -> bool:
@@ -324,73 +301,6 @@ def _require_proposer(actor: User | None) -> None:
         raise NotAllowed(role=getattr(actor, "role", None))
 
 
-# --- evidence ---------------------------------------------------------------------------------
-
-
-def _read_upload(item: Any) -> tuple[str, bytes]:
-    """An UploadedFile (or any object with name and read()), or a (name, bytes) pair."""
-    if isinstance(item, tuple):
-        name, data = item
-        return str(name), bytes(data)
-    limit = evidence_max_bytes()
-    size = getattr(item, "size", None)
-    name = str(getattr(item, "name", "") or "file")
-    if size is not None and size > limit:
-        raise EvidenceRefused(name=name, problem=_("larger than the size allowed."))
-    if hasattr(item, "seek"):
-        item.seek(0)
-    return name, item.read(limit + 1)
-
-
-def _check_evidence(name: str, data: bytes) -> str:
-    """The file's type by its first bytes; EvidenceRefused for anything else or too large."""
-    if not data:
-        raise EvidenceRefused(name=name, problem=_("the file is empty."))
-    if len(data) > evidence_max_bytes():
-        raise EvidenceRefused(name=name, problem=_("larger than the size allowed."))
-    for magic, content_type in EVIDENCE_MAGIC:
-        if data.startswith(magic):
-            return content_type
-    raise EvidenceRefused(name=name, problem=_("only PDF, JPEG and PNG files are taken."))
-
-
-def _store_evidence(
-    *, actor: User, proposal: OverrideProposal, files: Iterable[Any], written: list[Path]
-) -> list[OverrideEvidence]:
-    items = [_read_upload(f) for f in files]
-    if len(items) + proposal.evidence.count() > MAX_EVIDENCE_FILES:
-        raise EvidenceRefused(
-            name="", problem=_("at most %(n)s files per proposal.") % {"n": MAX_EVIDENCE_FILES}
-        )
-    checked = [(name, data, _check_evidence(name, data)) for name, data in items]
-    folder = evidence_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = []
-    for name, data, content_type in checked:
-        stored_name = uuid.uuid4().hex
-        path = folder / stored_name
-        path.write_bytes(data)
-        written.append(path)
-        stored.append(
-            OverrideEvidence.objects.create(
-                proposal=proposal,
-                original_name=Path(name).name[:200] or "file",
-                stored_name=stored_name,
-                content_type=content_type,
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                uploaded_at=timezone.now(),
-                uploaded_by=actor,
-            )
-        )
-    return stored
-
-
-def _discard(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
-
-
 # --- propose, resubmit, withdraw --------------------------------------------------------------
 
 
@@ -442,7 +352,7 @@ def override_propose(
             written=written,
         )
     except BaseException:
-        _discard(written)
+        discard_files(written)
         raise
 
 
@@ -494,7 +404,7 @@ def _propose(
     except IntegrityError as exc:  # a concurrent proposal on the same line won the race
         open_one = OverrideProposal.objects.filter(line=line, status__in=OPEN_STATUSES).first()
         raise OverrideOpenExists(proposal=open_one.pk if open_one else "?") from exc
-    files = _store_evidence(actor=actor, proposal=proposal, files=evidence_files, written=written)
+    files = store_evidence(actor=actor, proposal=proposal, files=evidence_files, written=written)
     audit(
         actor=actor,
         action="override.proposed",
@@ -533,7 +443,7 @@ def override_resubmit(
             written=written,
         )
     except BaseException:
-        _discard(written)
+        discard_files(written)
         raise
 
 
@@ -577,7 +487,7 @@ def _resubmit(
     proposal.submitted_at = now
     proposal.expires_at = now + timedelta(hours=expiry_hours())
     proposal.save()
-    files = _store_evidence(actor=actor, proposal=proposal, files=evidence_files, written=written)
+    files = store_evidence(actor=actor, proposal=proposal, files=evidence_files, written=written)
     audit(
         actor=actor,
         action="override.resubmitted",
@@ -810,193 +720,3 @@ def override_request_changes(
         note=note,
     )
     return proposal
-
-
-# --- the system's jobs ------------------------------------------------------------------------
-
-
-def overrides_expire(*, now: datetime | None = None) -> int:
-    """Expire every pending proposal past its time, each in its own transaction (a row an
-    approver holds is skipped and picked up next time). Writes "override.expired". Returns
-    how many expired."""
-    now = now or timezone.now()
-    ids = list(
-        OverrideProposal.objects.filter(
-            status=OverrideStatus.PENDING, expires_at__lte=now
-        ).values_list("pk", flat=True)
-    )
-    done = 0
-    for pk in ids:
-        with transaction.atomic():
-            proposal = (
-                OverrideProposal.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, status=OverrideStatus.PENDING, expires_at__lte=now)
-                .first()
-            )
-            if proposal is None:
-                continue
-            proposal.status = OverrideStatus.EXPIRED
-            proposal.decided_at = now
-            proposal.save(update_fields=["status", "decided_at"])
-            audit(
-                actor=None,
-                action="override.expired",
-                obj=proposal,
-                borrower_id=proposal.borrower_id,
-                before={"status": OverrideStatus.PENDING},
-                after={"status": proposal.status, "expires_at": proposal.expires_at},
-            )
-            done += 1
-    return done
-
-
-def temporary_limits_revert(*, today: date | None = None) -> int:
-    """Return each temporary limit whose last day has passed to the limit before it, each in
-    its own transaction, through line_limit_set (audited, with the borrower's notice). A line
-    whose limit another decision changed meanwhile, or that is closed, is left as it is (the
-    override is marked done, audited "override.revert_skipped"). Returns how many reverted."""
-    today = today or timezone.localdate()
-    ids = list(
-        OverrideProposal.objects.filter(
-            kind=OverrideKind.TEMPORARY,
-            status=OverrideStatus.APPROVED,
-            reverted_at=None,
-            until__lt=today,
-        ).values_list("pk", flat=True)
-    )
-    done = 0
-    for pk in ids:
-        with transaction.atomic():
-            proposal = (
-                OverrideProposal.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, reverted_at=None)
-                .first()
-            )
-            if proposal is None:
-                continue
-            line = CreditLine.objects.select_for_update().get(pk=proposal.line_id)
-            proposal.reverted_at = timezone.now()
-            proposal.save(update_fields=["reverted_at"])
-            if line.status == LineStatus.CLOSED or line.credit_limit != proposal.new_limit:
-                audit(
-                    actor=None,
-                    action="override.revert_skipped",
-                    obj=proposal,
-                    borrower_id=proposal.borrower_id,
-                    after={"line_limit": line.credit_limit, "line_status": line.status},
-                )
-                continue
-            line_limit_set(
-                actor=None,
-                line=line,
-                new_limit=proposal.revert_to or proposal.old_limit,
-                reason_code=LineStatusCode.OVERRIDE,
-                note=f"override #{proposal.pk}: temporary limit ended {proposal.until}",
-            )
-            audit(
-                actor=None,
-                action="override.reverted",
-                obj=proposal,
-                borrower_id=proposal.borrower_id,
-                before={"credit_limit": proposal.new_limit},
-                after={"credit_limit": proposal.revert_to, "until": proposal.until},
-            )
-            done += 1
-    return done
-
-
-# --- the matrix and the reason list (head of risk) --------------------------------------------
-
-
-def _require_matrix_editor(actor: User) -> None:
-    if actor is None or not actor.is_active or actor.role not in MATRIX_EDITORS:
-        raise NotAllowed(role=getattr(actor, "role", None))
-
-
-RULE_FIELDS = (
-    "role",
-    "direction",
-    "max_increase",
-    "max_increase_share",
-    "max_resulting_limit",
-    "bands",
-    "step_up_above",
-    "active",
-)
-
-
-@transaction.atomic
-def authority_rule_save(
-    *, actor: User, rule: AuthorityRule | None, values: dict[str, Any]
-) -> AuthorityRule:
-    """Create (rule None) or change one row of the authority matrix. Writes
-    "override.authority_changed" with the row before and after. Raises NotAllowed (not the
-    head of risk), OverrideInvalid (a role that cannot approve, an unknown band)."""
-    _require_matrix_editor(actor)
-    if values.get("role") not in APPROVER_ROLES:
-        raise OverrideInvalid(problem=_("that role cannot hold approval authority."))
-    if values.get("direction") not in Direction.values:
-        raise OverrideInvalid(problem=_("unknown kind of change."))
-    known = {b.name for b in _policy_rules().bands}
-    bands = [b.strip() for b in str(values.get("bands") or "").split(",") if b.strip()]
-    if any(b not in known for b in bands):
-        raise OverrideInvalid(problem=_("unknown risk band."))
-    values = {**values, "bands": ",".join(bands)}
-    if rule is None:
-        rule = AuthorityRule()
-        before: dict[str, Any] = {}
-    else:
-        rule = AuthorityRule.objects.select_for_update().get(pk=rule.pk)
-        before = {f: getattr(rule, f) for f in RULE_FIELDS}
-    for f in RULE_FIELDS:
-        if f in values:
-            setattr(rule, f, values[f])
-    rule.updated_at = timezone.now()
-    rule.updated_by = actor
-    rule.save()
-    audit(
-        actor=actor,
-        action="override.authority_changed",
-        obj=rule,
-        before=before,
-        after={f: getattr(rule, f) for f in RULE_FIELDS},
-    )
-    return rule
-
-
-@transaction.atomic
-def override_reason_save(
-    *,
-    actor: User,
-    reason: OverrideReason | None,
-    code: str,
-    label: str,
-    label_zh: str = "",
-    active: bool = True,
-    position: int = 100,
-) -> OverrideReason:
-    """Add or change a reason code of the managed list (a used code is retired with
-    active=False, never deleted). Writes "override.reason_changed"."""
-    _require_matrix_editor(actor)
-    code, label = (code or "").strip(), (label or "").strip()
-    if not code or not label:
-        raise OverrideInvalid(problem=_("a reason needs a code and a label."))
-    if reason is None:
-        if OverrideReason.objects.filter(code=code).exists():
-            raise OverrideInvalid(problem=_("that code exists already."))
-        reason = OverrideReason(code=code)
-        before: dict[str, Any] = {}
-    else:
-        reason = OverrideReason.objects.select_for_update().get(pk=reason.pk)
-        before = {"label": reason.label, "label_zh": reason.label_zh, "active": reason.active}
-    reason.label, reason.label_zh = label[:100], (label_zh or "").strip()[:100]
-    reason.active, reason.position = active, position
-    reason.save()
-    audit(
-        actor=actor,
-        action="override.reason_changed",
-        obj=reason,
-        before=before,
-        after={"code": reason.code, "label": reason.label, "active": reason.active},
-    )
-    return reason

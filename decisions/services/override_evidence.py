@@ -1,0 +1,109 @@
+"""Evidence files on an override proposal: PDF, JPEG or PNG by their first bytes, within a
+size, kept by a random name under settings.RISKOPS_OVERRIDE_EVIDENCE_DIR (outside the web
+root, default VAR_DIR/override-evidence) and served only by the proposal's page."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from decisions.errors_overrides import EvidenceRefused
+from decisions.models.overrides import OverrideEvidence, OverrideProposal
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+MAX_EVIDENCE_FILES = 5
+# First bytes of each file type taken, and the type it is stored as.
+EVIDENCE_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+
+
+def evidence_path(evidence: OverrideEvidence) -> Path:
+    return evidence_dir() / evidence.stored_name
+
+
+def evidence_dir() -> Path:
+    default = Path(getattr(settings, "VAR_DIR", settings.BASE_DIR / "var")) / "override-evidence"
+    return Path(getattr(settings, "RISKOPS_OVERRIDE_EVIDENCE_DIR", default))
+
+
+def evidence_max_bytes() -> int:
+    return int(getattr(settings, "RISKOPS_OVERRIDE_EVIDENCE_MAX_BYTES", 5 * 1024 * 1024))
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+
+def _read_upload(item: Any) -> tuple[str, bytes]:
+    """An UploadedFile (or any object with name and read()), or a (name, bytes) pair."""
+    if isinstance(item, tuple):
+        name, data = item
+        return str(name), bytes(data)
+    limit = evidence_max_bytes()
+    size = getattr(item, "size", None)
+    name = str(getattr(item, "name", "") or "file")
+    if size is not None and size > limit:
+        raise EvidenceRefused(name=name, problem=_("larger than the size allowed."))
+    if hasattr(item, "seek"):
+        item.seek(0)
+    return name, item.read(limit + 1)
+
+
+def _check_evidence(name: str, data: bytes) -> str:
+    """The file's type by its first bytes; EvidenceRefused for anything else or too large."""
+    if not data:
+        raise EvidenceRefused(name=name, problem=_("the file is empty."))
+    if len(data) > evidence_max_bytes():
+        raise EvidenceRefused(name=name, problem=_("larger than the size allowed."))
+    for magic, content_type in EVIDENCE_MAGIC:
+        if data.startswith(magic):
+            return content_type
+    raise EvidenceRefused(name=name, problem=_("only PDF, JPEG and PNG files are taken."))
+
+
+def store_evidence(
+    *, actor: User, proposal: OverrideProposal, files: Iterable[Any], written: list[Path]
+) -> list[OverrideEvidence]:
+    items = [_read_upload(f) for f in files]
+    if len(items) + proposal.evidence.count() > MAX_EVIDENCE_FILES:
+        raise EvidenceRefused(
+            name="", problem=_("at most %(n)s files per proposal.") % {"n": MAX_EVIDENCE_FILES}
+        )
+    checked = [(name, data, _check_evidence(name, data)) for name, data in items]
+    folder = evidence_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = []
+    for name, data, content_type in checked:
+        stored_name = uuid.uuid4().hex
+        path = folder / stored_name
+        path.write_bytes(data)
+        written.append(path)
+        stored.append(
+            OverrideEvidence.objects.create(
+                proposal=proposal,
+                original_name=Path(name).name[:200] or "file",
+                stored_name=stored_name,
+                content_type=content_type,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                uploaded_at=timezone.now(),
+                uploaded_by=actor,
+            )
+        )
+    return stored
+
+
+def discard_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,107 @@
+"""The system's override jobs (beat tasks): expire proposals left waiting, return temporary
+limits at their end. Each proposal in its own transaction, audited."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import audit
+from decisions.models.overrides import OverrideKind, OverrideProposal, OverrideStatus
+from lending.choices import LineStatus, LineStatusCode
+from lending.models import CreditLine
+from lending.services import line_limit_set
+
+# --- the system's jobs ------------------------------------------------------------------------
+
+
+def overrides_expire(*, now: datetime | None = None) -> int:
+    """Expire every pending proposal past its time, each in its own transaction (a row an
+    approver holds is skipped and picked up next time). Writes "override.expired". Returns
+    how many expired."""
+    now = now or timezone.now()
+    ids = list(
+        OverrideProposal.objects.filter(
+            status=OverrideStatus.PENDING, expires_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+    done = 0
+    for pk in ids:
+        with transaction.atomic():
+            proposal = (
+                OverrideProposal.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=OverrideStatus.PENDING, expires_at__lte=now)
+                .first()
+            )
+            if proposal is None:
+                continue
+            proposal.status = OverrideStatus.EXPIRED
+            proposal.decided_at = now
+            proposal.save(update_fields=["status", "decided_at"])
+            audit(
+                actor=None,
+                action="override.expired",
+                obj=proposal,
+                borrower_id=proposal.borrower_id,
+                before={"status": OverrideStatus.PENDING},
+                after={"status": proposal.status, "expires_at": proposal.expires_at},
+            )
+            done += 1
+    return done
+
+
+def temporary_limits_revert(*, today: date | None = None) -> int:
+    """Return each temporary limit whose last day has passed to the limit before it, each in
+    its own transaction, through line_limit_set (audited, with the borrower's notice). A line
+    whose limit another decision changed meanwhile, or that is closed, is left as it is (the
+    override is marked done, audited "override.revert_skipped"). Returns how many reverted."""
+    today = today or timezone.localdate()
+    ids = list(
+        OverrideProposal.objects.filter(
+            kind=OverrideKind.TEMPORARY,
+            status=OverrideStatus.APPROVED,
+            reverted_at=None,
+            until__lt=today,
+        ).values_list("pk", flat=True)
+    )
+    done = 0
+    for pk in ids:
+        with transaction.atomic():
+            proposal = (
+                OverrideProposal.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, reverted_at=None)
+                .first()
+            )
+            if proposal is None:
+                continue
+            line = CreditLine.objects.select_for_update().get(pk=proposal.line_id)
+            proposal.reverted_at = timezone.now()
+            proposal.save(update_fields=["reverted_at"])
+            if line.status == LineStatus.CLOSED or line.credit_limit != proposal.new_limit:
+                audit(
+                    actor=None,
+                    action="override.revert_skipped",
+                    obj=proposal,
+                    borrower_id=proposal.borrower_id,
+                    after={"line_limit": line.credit_limit, "line_status": line.status},
+                )
+                continue
+            line_limit_set(
+                actor=None,
+                line=line,
+                new_limit=proposal.revert_to or proposal.old_limit,
+                reason_code=LineStatusCode.OVERRIDE,
+                note=f"override #{proposal.pk}: temporary limit ended {proposal.until}",
+            )
+            audit(
+                actor=None,
+                action="override.reverted",
+                obj=proposal,
+                borrower_id=proposal.borrower_id,
+                before={"credit_limit": proposal.new_limit},
+                after={"credit_limit": proposal.revert_to, "until": proposal.until},
+            )
+            done += 1
+    return done
