@@ -10,6 +10,17 @@ app_name = "monitoring"
 urlpatterns = [
     # rules (H5)
     path("rules/", rules.rule_list, name="rule-list"),
+    path("rules/<slug:kind>/", rules.rule_detail, name="rule-detail"),
+    path("rules/<slug:kind>/live/", rules.rule_live, name="rule-live"),
+    path("rules/<slug:kind>/versions/new/", rules.version_new, name="rule-version-new"),
+    path(
+        "rules/<slug:kind>/versions/<int:number>/action/",
+        rules.version_action,
+        name="rule-version-action",
+    ),
+    path("rules/<slug:kind>/backtests/", rules.backtest_panel, name="rule-backtests"),
+    path("rules/<slug:kind>/backtests/new/", rules.backtest_start, name="rule-backtest-start"),
+    path("rules/<slug:kind>/test/", rules.test_panel, name="rule-test"),
     # the borrower's timeline and open-case badge, pulled into the borrower page (H7)
     path(
         "borrowers/<int:borrower_id>/timeline/",

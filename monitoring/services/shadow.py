@@ -135,8 +135,9 @@ class ShadowComparison:
 
 
 def shadow_comparison(*, shadow: RuleVersion) -> ShadowComparison:
-    """Compare a version in shadow (or one that was, while it was) with the rule's active
-    version over the same period: hits in both, only in shadow, only as active alerts."""
+    """Compare a version in shadow (or one that was, while it was) with the alerts the rule
+    raised over the same period: hits in both, only in shadow, only as alerts. Alerts of any
+    version of the rule count (a hit is alerted once, whichever version raised it first)."""
     active = (
         RuleVersion.objects.filter(rule_id=shadow.rule_id, status=RuleVersionStatus.ACTIVE)
         .exclude(pk=shadow.pk)
@@ -144,13 +145,15 @@ def shadow_comparison(*, shadow: RuleVersion) -> ShadowComparison:
     )
     since = getattr(shadow, "shadow_from", None) or shadow.created_at
     until = getattr(shadow, "activated_at", None) or getattr(shadow, "retired_at", None)
-    hits = ShadowHit.objects.filter(rule_version=shadow, occurred_at__gte=since)
+    # By when they were judged, not by the events' own times: the shadow period is the live
+    # events received meanwhile, back-dated ones among them.
+    hits = ShadowHit.objects.filter(rule_version=shadow, recorded_at__gte=since)
     alerts = Alert.objects.none()
     if active is not None:
-        alerts = Alert.objects.filter(rule_version=active, occurred_at__gte=since)
+        alerts = Alert.objects.filter(rule_version__rule_id=shadow.rule_id, raised_at__gte=since)
     if until is not None:
-        hits = hits.filter(occurred_at__lte=until)
-        alerts = alerts.filter(occurred_at__lte=until)
+        hits = hits.filter(recorded_at__lte=until)
+        alerts = alerts.filter(raised_at__lte=until)
     shadow_rows = {
         (b, k): (at, c)
         for b, k, at, c in hits.values_list(
