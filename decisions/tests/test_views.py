@@ -15,8 +15,8 @@ import time_machine
 from django.urls import reverse
 
 from decisions.choices import ModelStatus, PolicyStatus
-from decisions.models import LimitDecision, LimitPolicy, Score, ScorecardModel
-from decisions.policy import DEFAULT_RULES
+from decisions.models import LimitDecision, LimitPolicy, PolicySimulation, Score, ScorecardModel
+from decisions.policy import DEFAULT_RULES, PolicyInvalid, policy_rules
 from decisions.scorecard import BIN_MISSING, PointsBin, PointsTable, TrainingResult
 from decisions.services import (
     line_review,
@@ -395,19 +395,33 @@ def test_the_editor_starts_from_the_policy_in_force(client, manager, draft):
     _no_inline_script(html)
 
 
-def test_simulating_a_draft_shows_the_table_and_saves_nothing(client, manager, scored):
+def test_simulating_a_draft_shows_the_table_and_saves_nothing(
+    client, manager, scored, django_capture_on_commit_callbacks
+):
     client.force_login(manager)
-    response = client.post(
-        reverse("decisions:policy-simulate"),
-        _editor_data(**{"bands-1-raise_step": "3000"}),
-        headers={"HX-Request": "true"},
-    )
+    # The worker runs the simulation once the request's record is committed (eager in tests).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("decisions:policy-simulate"),
+            _editor_data(**{"bands-1-raise_step": "3000"}),
+            headers={"HX-Request": "true"},
+        )
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<div id="policy-editor">')  # the editor, swapped whole
-    row_b = _find(r'<tr id="sim-B">(.*?)</tr>', html)
+    simulation = PolicySimulation.objects.get()
+    poll = reverse("decisions:simulation-detail", args=[simulation.pk])
+    # The page the request answered with was rendered before the commit: it polls.
+    assert 'id="simulation-running"' in html and f'hx-get="{poll}"' in html
+    assert (simulation.status, simulation.policy, simulation.requested_by) == ("done", None, manager)
+
+    polled = client.get(poll, headers={"HX-Request": "true"}).content.decode()
+
+    assert polled.lstrip().startswith('<section id="simulation"')
+    assert "hx-trigger" not in polled  # done: the polling stops
+    row_b = _find(r'<tr id="sim-B">(.*?)</tr>', polled)
     assert re.search(r'class="num sim-cut">1<', row_b)  # the scored borrower, cut already
-    figure = json.loads(_find(r'id="fig-simulation"[^>]*>(.*?)</script>', html))
+    figure = json.loads(_find(r'id="fig-simulation"[^>]*>(.*?)</script>', polled))
     assert [t["name"] for t in figure["data"]][:4] == ["Raise", "Hold", "Cut", "Freeze"]
     assert LimitPolicy.objects.count() == 1
 
@@ -421,9 +435,41 @@ def test_an_unusable_policy_is_explained_in_place(client, manager, active):
     )
     html = response.content.decode()
     assert 'id="policy-error"' in html
-    assert "cut_share must be between 0 and 1" in html
-    assert "the last band must start at score 0" in html
+    error = _find(r'id="policy-error">(.*?)</p>', html)
+    # The refusal's own words (whatever the language), one sentence per problem:
+    bands = [dict(b) for b in DEFAULT_RULES["bands"]]
+    bands[4]["min_score"] = 10
+    with pytest.raises(PolicyInvalid) as refused:
+        policy_rules({**DEFAULT_RULES, "bands": bands, "cut_share": "2"})
+    assert refused.value.codes == ["last_band_not_zero", "cut_share_range"]
+    assert error == str(refused.value)
     assert 'id="simulation-table"' not in html
+    assert not PolicySimulation.objects.exists()
+
+
+def test_the_refusal_is_shown_in_the_language_of_the_page(client, manager, active):
+    from unittest import mock
+
+    from django.utils import translation
+
+    client.force_login(manager)
+    client.cookies["django_language"] = "zh-hans"
+    asked: list[str] = []
+
+    def catalogue(text: str) -> str:
+        asked.append(translation.get_language())
+        return {"The cut share of the limit must be between 0 and 1.": "削减比例须在0与1之间。"}.get(
+            text, text
+        )
+
+    # A stand-in catalogue (the real one is translated at the end): the message is looked up
+    # when the page is rendered, in the page's language.
+    with mock.patch.object(translation._trans, "gettext", side_effect=catalogue):
+        html = client.post(
+            reverse("decisions:policy-simulate"), _editor_data(cut_share="2")
+        ).content.decode()
+    assert "削减比例须在0与1之间。" in _find(r'id="policy-error">(.*?)</p>', html)
+    assert "zh-hans" in asked
 
 
 def test_a_value_that_is_not_a_number_is_marked_at_its_field(client, manager, active):
@@ -517,14 +563,29 @@ def test_the_policy_list_shows_every_version_in_a_fixed_number_of_queries(
     assert "Review and activate" in html and "status-active" in html and "mia" in html
 
 
-def test_a_stored_version_is_simulated_for_any_staff_member(client, analyst, scored, draft):
+def test_a_stored_version_is_simulated_for_any_staff_member(
+    client, analyst, scored, draft, django_capture_on_commit_callbacks
+):
     client.force_login(analyst)
-    response = client.get(
-        reverse("decisions:policy-simulation", args=[draft.pk]), headers={"HX-Request": "true"}
-    )
-    html = response.content.decode()
+    url = reverse("decisions:policy-simulation", args=[draft.pk])
+    before = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="simulate"' in before and "simulation-table" not in before  # none yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, headers={"HX-Request": "true"})
+
+    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert html.lstrip().startswith('<section id="simulation"')
     assert re.search(r'<tr id="sim-total">.*?sim-cut">1<', html, re.S)
+    simulation = PolicySimulation.objects.get()
+    assert (simulation.policy, simulation.requested_by, simulation.status) == (
+        draft,
+        analyst,
+        "done",
+    )
+    # The version's page shows the latest simulation too.
+    page = client.get(reverse("decisions:policy-detail", args=[draft.pk])).content.decode()
+    assert 'id="sim-total"' in page
 
 
 # --- a borrower's score and reasons -------------------------------------------------------------
