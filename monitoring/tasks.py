@@ -14,12 +14,41 @@ def linked_identities_check_task() -> dict[str, Any]:
     from accounts.audit import audit_context
     from accounts.choices import AuditSource
     from monitoring.services.graph import linked_identities_check
+    from monitoring.services.shadow import shadow_rings_record
 
     with audit_context(source=AuditSource.TASK, reference="linked_identities_check"):
         result = linked_identities_check(actor=None)
+    # A version of the ring rule in shadow is judged the same way; its hits are stored only.
+    shadow_hits = shadow_rings_record()
     return {
+        "shadow_hits": shadow_hits,
         "version_id": result.version_id,
         "rings": result.rings,
         "members": result.members,
         "alerts_raised": result.alerts_raised,
     }
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def backtest_run_task(*, backtest_id: int) -> str:
+    """Run a queued backtest and store its figures (a redelivery finds it done)."""
+    from accounts.audit import audit_context
+    from accounts.choices import AuditSource
+    from monitoring.services.backtest import backtest_run
+
+    with audit_context(source=AuditSource.TASK, reference=f"backtest:{backtest_id}"):
+        return str(backtest_run(backtest_id=backtest_id).status)
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def rule_live_lift_task() -> int:
+    """Refresh the live lift of every active version (the rules list reads it from the
+    cache); returns how many were computed."""
+    from monitoring.choices import RuleVersionStatus
+    from monitoring.models import RuleVersion
+    from monitoring.selectors.rules import live_lift
+
+    versions = RuleVersion.objects.select_related("rule").filter(status=RuleVersionStatus.ACTIVE)
+    for version in versions:
+        live_lift(version, refresh=True)
+    return len(versions)

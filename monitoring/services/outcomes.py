@@ -2,10 +2,10 @@
 given moment. The measure behind a rule's lift, in backtests and for live versions.
 
 A borrower "went bad" after time t when one of their instalments was `dpd` or more days past
-due at some moment in (t, t + days]: its due date plus `dpd` days falls on or before the end
-of that window, and it was not yet paid off by then (nor by t). Already bad at t and still bad
-counts too: the question is whether the alert was followed by serious delinquency. Written-off
-loans stay unpaid, so they count. Read from lending's instalments directly (the book's own
+due at some moment in (t, t + days], and by today (the future has not happened yet): its due
+date plus `dpd` days falls on or before the end of that window, and it was not yet paid off
+by then (nor by t). Already bad at t and still bad counts too: the question is whether the
+alert was followed by serious delinquency. Written-off loans stay unpaid, so they count. Read from lending's instalments directly (the book's own
 record of when each was paid off), in chunks of borrowers, one query each.
 """
 
@@ -61,6 +61,8 @@ def went_bad(reference: Mapping[int, datetime], *, dpd: int = 30, days: int = 90
     bad: set[int] = set()
     if not reference:
         return bad
+    # What the book has not lived yet cannot have gone bad: windows end today at the latest.
+    today = timezone.localdate()
     ids = sorted(reference)
     for chunk in _chunks(ids):
         starts = [reference[b] for b in chunk]
@@ -74,7 +76,7 @@ def went_bad(reference: Mapping[int, datetime], *, dpd: int = 30, days: int = 90
                 continue
             t = _local_date(reference[borrower_id])
             reached = due_date + timedelta(days=dpd)
-            if reached > t + timedelta(days=days):
+            if reached > min(t + timedelta(days=days), today):
                 continue
             # Still unpaid on the day it reached `dpd` and still unpaid after t.
             if paid_off_at is None:
