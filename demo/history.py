@@ -24,6 +24,7 @@ from demo.book import TALLY, Ids, Loan, Rows, fill_aprs, new_rows
 from demo.borrowing import DRAW_HOURS, Borrowing, Event, Seen, at_hour, floor_amount
 from demo.plan import BookPlan, onboarding_day
 from lending import money
+from lending.search_keys import national_id_hash
 from lending.choices import (
     AssetKind,
     DrawdownStatus,
@@ -286,6 +287,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
             address,
             contact[0],
             contact[1],
+            national_id_hash(nid),
         )
     )
     out["line"].append(

@@ -71,6 +71,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "home_address",
         "emergency_contact_name",
         "emergency_contact_mobile",
+        "national_id_hash",
     ),
     "line": (
         "id",

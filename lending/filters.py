@@ -14,24 +14,69 @@ from django.utils.translation import gettext_lazy as _
 from accounts.selectors import pii_reveal_allowed
 from lending.choices import Bucket, LineStatus
 from lending.models import Borrower
-from lending.selectors import bucket_q, city_choices, search_q
+from lending.selectors import (
+    _MASKED_MOBILE,
+    _MASKED_NATIONAL_ID,
+    SORTS,
+    bucket_q,
+    city_choices,
+    search_q,
+)
 
 # The search box's hint, by what the searcher may confirm (lending.selectors.search_q).
 SEARCH_HINT_FULL = _("Name, ID or mobile last 4, customer no.")
 SEARCH_HINT_SURNAME_ONLY = _("Surname (first character only), ID or mobile last 4, customer no.")
+# Longer than any name, ID number or customer number: a paste gone wrong, refused.
+SEARCH_MAX_LENGTH = 40
+
+
+def _sort_choices() -> list[tuple[str, Any]]:
+    choices: list[tuple[str, Any]] = []
+    for code, spec in SORTS.items():
+        choices.append((f"-{code}", _("%(column)s, high to low") % {"column": spec.label}))
+        choices.append((code, _("%(column)s, low to high") % {"column": spec.label}))
+    return choices
+
+
+class SearchField(forms.CharField):
+    """The search box: a masked number with its stars cut short, or too long, is an error."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        text = "".join(str(value or "").split())
+        if len(text) > SEARCH_MAX_LENGTH:
+            raise forms.ValidationError(
+                _("Search for at most %(n)s characters.") % {"n": SEARCH_MAX_LENGTH},
+                code="too_long",
+            )
+        if ("*" in text or "•" in text) and not (
+            _MASKED_MOBILE.fullmatch(text.upper())
+            or _MASKED_NATIONAL_ID.fullmatch(text.upper())
+        ):
+            raise forms.ValidationError(
+                _(
+                    "Paste a masked number as the screen shows it: 138****5678 or "
+                    "110101********1234."
+                ),
+                code="masked",
+            )
+
+
+class SearchFilter(django_filters.CharFilter):
+    field_class = SearchField
 
 
 class BorrowerFilter(django_filters.FilterSet):
-    """Search box plus line status, delinquency bucket and city.
+    """Search box plus line status, delinquency bucket, city and the sort order.
 
-    The matching rules live in lending.selectors (search_q, bucket_q) so the selector
-    `borrower_list` and this FilterSet cannot drift apart. Unknown choices are form errors and
-    are ignored by the list page. Given the `request`, the search follows what its user may
-    see: someone who may not reveal personal data searches names by surname only, and the
-    search box says so.
+    The matching rules live in lending.selectors (search_q, bucket_q, SORTS) so the selector
+    `borrower_list` and this FilterSet cannot drift apart. Unknown choices and a malformed
+    search are form errors: the list page shows them and lists nothing (never the whole
+    book). Given the `request`, the search follows what its user may see: someone who may
+    not reveal personal data searches names by surname only, and the search box says so.
     """
 
-    q = django_filters.CharFilter(
+    q = SearchFilter(
         label=_("Search"),
         method="filter_search",
         widget=forms.TextInput(
@@ -56,6 +101,13 @@ class BorrowerFilter(django_filters.FilterSet):
     )
     city = django_filters.ChoiceFilter(
         label=_("City"), field_name="city", choices=[], empty_label=_("Any city")
+    )
+    # Applied by lending.selectors.borrower_list (the keyset pager needs the sort key), not here.
+    sort = django_filters.ChoiceFilter(
+        label=_("Sort by"),
+        method="filter_sort",
+        choices=_sort_choices,
+        empty_label=_("Newest first"),
     )
 
     class Meta:
@@ -84,3 +136,8 @@ class BorrowerFilter(django_filters.FilterSet):
         self, queryset: QuerySet[Borrower], name: str, value: str
     ) -> QuerySet[Borrower]:
         return queryset.filter(bucket_q(value, self.today)) if value else queryset
+
+    def filter_sort(
+        self, queryset: QuerySet[Borrower], name: str, value: str
+    ) -> QuerySet[Borrower]:
+        return queryset

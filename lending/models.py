@@ -58,6 +58,11 @@ class Borrower(models.Model):
     national_id = models.CharField(_("national ID number"), max_length=18)
     # Suffixes kept for search by what an analyst can see on a masked screen.
     national_id_last4 = models.CharField(_("ID last 4"), max_length=4, db_index=True)
+    # A keyed digest of the full number (lending.search_keys): staff search a full ID number
+    # through it, never through the plaintext column, which is not indexed for search.
+    national_id_hash = models.CharField(
+        _("ID number digest"), max_length=64, blank=True, db_index=True, editable=False
+    )
     mobile = models.CharField(_("mobile"), max_length=11, db_index=True)
     mobile_last4 = models.CharField(_("mobile last 4"), max_length=4, db_index=True)
     city = models.CharField(_("city"), max_length=32, db_index=True)
@@ -90,6 +95,12 @@ class Borrower(models.Model):
             # databases ignore the operator class and get a plain index.
             models.Index(
                 fields=["name"], name="borrower_name_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            # The list's customer-number prefix search (C2000...), the same way.
+            models.Index(
+                fields=["customer_no"],
+                name="borrower_customer_no_prefix",
+                opclasses=["varchar_pattern_ops"],
             ),
         ]
 

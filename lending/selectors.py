@@ -17,9 +17,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import audit_trail_for_borrower, pii_reveal_allowed
 from lending import money
@@ -35,6 +37,7 @@ from lending.models import (
     RepaymentAllocation,
     TransferOut,
 )
+from lending.search_keys import national_id_hash
 
 if TYPE_CHECKING:
     from accounts.models import AuditEvent, User
@@ -88,14 +91,22 @@ def bucket_q(bucket: str, today: date, prefix: str = "line__") -> Q:
 # full mainland mobile number: searchable only by staff who may reveal them (search_q).
 _FULL_NATIONAL_ID = re.compile(r"\d{17}[\dX]|\d{15}")
 _FULL_MOBILE = re.compile(r"1\d{10}")
+# What a masked screen shows (accounts.masking), pasted back: 138****5678 and
+# 110101********1234 (any run of * or •, spaces ignored).
+_MASKED_MOBILE = re.compile(r"(1\d{2})[*•]{2,8}(\d{4})")
+_MASKED_NATIONAL_ID = re.compile(r"(\d{6})[*•]{4,10}(\d{3}[\dX])")
+# A customer number's prefix: letters then digits (C2000), at least two characters.
+_CUSTOMER_NO_PREFIX = re.compile(r"[A-Z]{1,4}\d{1,30}|[A-Z]{2,4}")
 
 
 def search_q(term: str, *, user: User | None = None) -> Q:
     """What one search box matches, for `user`: no search confirms what their screen masks.
 
-    Everyone: the customer number, the borrower id, and the last four digits of the national
-    ID or mobile (what a masked screen shows). Staff who may reveal personal data
-    (accounts.selectors.pii_reveal_allowed) also match a name by prefix, a full ID number and
+    Everyone: the customer number or its prefix, the borrower id, the last four digits of the
+    national ID or mobile, and a masked mobile or ID number pasted from the screen (138****5678:
+    the stored last four, indexed, then the prefix on those few rows). Staff who may reveal
+    personal data (accounts.selectors.pii_reveal_allowed) also match a name by prefix, a full
+    ID number (through its keyed digest, lending.search_keys: never the plaintext column) and
     a full mobile number. Anyone else (and `user=None`) matches a name by its surname only:
     the first character of the query, as the masked name shows it (张** for 张浩浩); so
     searching a guessed full name lists every borrower with that surname and confirms
@@ -104,16 +115,59 @@ def search_q(term: str, *, user: User | None = None) -> Q:
     term = term.strip()
     if not term:
         return Q()
+    compact = "".join(term.split()).upper()
+    masked_mobile = _MASKED_MOBILE.fullmatch(compact)
+    if masked_mobile:
+        prefix, last4 = masked_mobile.groups()
+        return Q(mobile_last4=last4, mobile__startswith=prefix)
+    masked_id = _MASKED_NATIONAL_ID.fullmatch(compact)
+    if masked_id:
+        prefix, last4 = masked_id.groups()
+        return Q(national_id_last4=last4, national_id__startswith=prefix)
     full = pii_reveal_allowed(user)
     condition = Q(name__startswith=term if full else term[0]) | Q(customer_no=term.upper())
-    if full and (_FULL_NATIONAL_ID.fullmatch(term.upper()) or _FULL_MOBILE.fullmatch(term)):
-        condition |= Q(national_id=term.upper()) | Q(mobile=term)
+    if _CUSTOMER_NO_PREFIX.fullmatch(compact):
+        condition |= Q(customer_no__startswith=compact)
+    if full and _FULL_NATIONAL_ID.fullmatch(compact):
+        condition |= Q(national_id_hash=national_id_hash(compact))
+    if full and _FULL_MOBILE.fullmatch(compact):
+        condition |= Q(mobile=compact)
     if term.isdigit():
         if len(term) == 4:
             condition |= Q(national_id_last4=term) | Q(mobile_last4=term)
         if len(term) <= 18:  # a bigint id; longer digit strings cannot be one
             condition |= Q(pk=int(term))
     return condition
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A column the borrower list sorts by: its SQL expression and how a cursor reads it.
+
+    `inverted`: the expression runs the other way from the column's label (DPD is today minus
+    the oldest unpaid due date, so most overdue first is that date ascending).
+    """
+
+    label: Any
+    expression: Any
+    parse: Any
+    inverted: bool = False
+
+
+# No line yet (a bare borrower) sorts as a zero limit and as never overdue, so no sort key is
+# NULL and the keyset comparison holds for every row.
+_NEVER_DUE = date(9999, 12, 31)
+SORTS: dict[str, Sort] = {
+    "limit": Sort(_("Limit"), Coalesce("line__credit_limit", Value(ZERO)), Decimal),
+    "used": Sort(_("Used"), Coalesce("line__used", Value(ZERO)), Decimal),
+    "dpd": Sort(
+        _("DPD"),
+        Coalesce("line__oldest_unpaid_due", Value(_NEVER_DUE)),
+        date.fromisoformat,
+        inverted=True,
+    ),
+    "opened": Sort(_("Opened"), F("line__opened_at"), datetime.fromisoformat),
+}
 
 
 def borrower_visible_to(*, user: User) -> QuerySet[Borrower]:
@@ -135,10 +189,12 @@ def borrower_list(
     bucket: str = "",
     city: str = "",
     today: date | None = None,
+    sort: str = "",
 ) -> QuerySet[Borrower]:
-    """Borrowers visible to `user` matching the search and filters, newest first, with the line.
+    """Borrowers visible to `user` matching the search and filters, with the line.
 
-    Ordered by -id so `keyset_page` can paginate without OFFSET or COUNT(*).
+    Newest first (-id) unless `sort` names one of SORTS; the sort key is annotated as
+    `sort_key` so `keyset_page` can paginate on (key, id) without OFFSET or COUNT(*).
     """
     today = today or _today()
     queryset = borrower_visible_to(user=user).select_related("line")
@@ -150,7 +206,14 @@ def borrower_list(
         queryset = queryset.filter(bucket_q(bucket, today))
     if city:
         queryset = queryset.filter(city=city)
-    return queryset.order_by("-id")
+    spec = SORTS.get(sort.lstrip("-"))
+    if spec is None:
+        return queryset.order_by("-id")
+    descending = sort.startswith("-")
+    queryset = queryset.annotate(sort_key=spec.expression)
+    if descending:
+        return queryset.order_by(F("sort_key").desc(), "-id")
+    return queryset.order_by(F("sort_key").asc(), "id")
 
 
 @dataclass
@@ -158,8 +221,9 @@ class KeysetPage:
     """One page of a list ordered by -id, with the cursors for the neighbouring pages."""
 
     rows: list[Any]
-    next_after: int | None = None  # pass as ?after= for the next (older) page
-    prev_before: int | None = None  # pass as ?before= for the previous (newer) page
+    # int ids for the -id list; "value~id" strings for a sorted list (sorted_keyset_page)
+    next_after: Any = None  # pass as ?after= for the next (older) page
+    prev_before: Any = None  # pass as ?before= for the previous (newer) page
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -207,6 +271,108 @@ def keyset_page(
     )
 
 
+def _sort_cursor(row: Any) -> str:
+    value = row.sort_key
+    text = value.isoformat() if isinstance(value, date | datetime) else str(value)
+    return f"{text}~{row.pk}"
+
+
+def parse_sort_cursor(text: str, sort: str) -> tuple[Any, int] | None:
+    """A sorted list's cursor ("value~id") read back, or None when it is not one."""
+    spec = SORTS.get(sort.lstrip("-"))
+    value, sep, pk = text.rpartition("~")
+    if spec is None or not sep or not pk.isdigit() or len(pk) > 18 or len(value) > 40:
+        return None
+    try:
+        return spec.parse(value), int(pk)
+    except (ValueError, ArithmeticError):
+        return None
+
+
+def sorted_keyset_page(
+    queryset: QuerySet[Any],
+    *,
+    sort: str,
+    after: tuple[Any, int] | None = None,
+    before: tuple[Any, int] | None = None,
+    last: bool = False,
+    size: int | None = None,
+) -> KeysetPage:
+    """A page of `borrower_list(sort=...)` after or before a (key, id) cursor, or the last page.
+
+    The same keyset idea as `keyset_page` on the pair (sort key, id): rows strictly beyond the
+    cursor in the list's order, one query, no OFFSET. The cursors are strings ("value~id").
+    """
+    size = size or PAGE_SIZE
+    spec = SORTS[sort.lstrip("-")]
+    descending = sort.startswith("-") != spec.inverted
+    forward = ("sort_key", "id") if not descending else ("-sort_key", "-id")
+    backward = ("-sort_key", "-id") if not descending else ("sort_key", "id")
+
+    def beyond(cursor: tuple[Any, int], *, towards_end: bool) -> Q:
+        key, pk = cursor
+        lesser = descending == towards_end  # moving to smaller values
+        op = "lt" if lesser else "gt"
+        return Q(**{f"sort_key__{op}": key}) | Q(sort_key=key, **{f"pk__{op}": pk})
+
+    if before is not None or last:
+        page_query = queryset.order_by(*backward)
+        if before is not None:
+            page_query = page_query.filter(beyond(before, towards_end=False))
+        rows = list(page_query[: size + 1])
+        more = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        return KeysetPage(
+            rows=rows,
+            next_after=_sort_cursor(rows[-1]) if rows and not last else None,
+            prev_before=_sort_cursor(rows[0]) if rows and more else None,
+        )
+    page_query = queryset.order_by(*forward)
+    if after is not None:
+        page_query = page_query.filter(beyond(after, towards_end=True))
+    rows = list(page_query[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return KeysetPage(
+        rows=rows,
+        next_after=_sort_cursor(rows[-1]) if rows and more else None,
+        prev_before=_sort_cursor(rows[0]) if rows and after is not None else None,
+    )
+
+
+# Up to this many matches a filtered list is counted exactly (a bounded COUNT over at most
+# this many rows); beyond, "more than".
+EXACT_COUNT_LIMIT = 1000
+
+
+def borrower_list_total(queryset: QuerySet[Borrower], *, filtered: bool) -> dict[str, Any]:
+    """How many rows the list holds, as cheaply as it can be known.
+
+    Unfiltered on PostgreSQL: the planner's row estimate for the table (pg_class.reltuples,
+    kept by ANALYZE), shown as approximate: a COUNT(*) over a million rows costs more than the
+    page. Otherwise an exact count of at most EXACT_COUNT_LIMIT + 1 rows: {"count": n,
+    "approximate": bool, "more": bool}.
+    """
+    from django.db import connection
+
+    if not filtered and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [Borrower._meta.db_table],
+            )
+            row = cursor.fetchone()
+        estimate = int(row[0]) if row else -1
+        if estimate >= 0:  # -1: never analysed; count instead
+            return {"count": estimate, "approximate": True, "more": False}
+    count = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+    return {
+        "count": min(count, EXACT_COUNT_LIMIT),
+        "approximate": False,
+        "more": count > EXACT_COUNT_LIMIT,
+    }
+
+
 def with_delinquency(borrowers: list[Borrower], today: date) -> list[Borrower]:
     """Set `dpd` and `bucket` on borrowers loaded with their line (no query)."""
     for borrower in borrowers:
@@ -234,7 +400,8 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
     Loads the line, declared assets, devices, bank accounts, drawdowns with their schedule and
     repayments with their allocations, in a fixed number of queries. Each instalment gets
     `state` ("paid" / "due" / "overdue") and `days_overdue`; the borrower gets `dpd` and
-    `bucket` (derived, lending.money).
+    `bucket` (derived, lending.money), `overdue_amount` (overdue principal, interest and
+    penalty accrued to today) and `payoff_today` (what settles every active loan today).
     """
     today = today or _today()
     instalments = Instalment.objects.order_by("seq")
@@ -263,6 +430,7 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
     except Borrower.DoesNotExist as exc:
         raise Http404("No such borrower.") from exc
     with_delinquency([borrower], today)
+    overdue_amount = payoff_today = ZERO
     for drawdown in borrower.drawdowns.all():
         # Penalty is booked into fee_due only when money arrives; show what has accrued up to
         # today as well, computed on copies by the same rule the repayment service applies.
@@ -286,6 +454,22 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
                 late = money.days_past_due(inst.due_date, today)
                 inst.state = "overdue" if late else "due"  # type: ignore[attr-defined]
                 inst.days_overdue = late  # type: ignore[attr-defined]
+            if drawdown.status == DrawdownStatus.ACTIVE and inst.due_date < today:
+                overdue_amount += max(
+                    fees_to_date + inst.principal_due + inst.interest_due - inst.total_paid, ZERO
+                )
+        if drawdown.status == DrawdownStatus.ACTIVE:
+            # The same rule the repayment service settles by (lending.money.payoff_amount).
+            payoff_today += money.payoff_amount(
+                list(drawdown.instalments.all()),
+                daily_rate=drawdown.daily_rate,
+                disbursed_on=timezone.localdate(drawdown.disbursed_at),
+                on=today,
+            )
+    # Header figures (display attributes, not model fields): what is overdue now (principal,
+    # interest and penalty accrued to today) and what settles every active loan today.
+    borrower.overdue_amount = overdue_amount  # type: ignore[attr-defined]
+    borrower.payoff_today = payoff_today  # type: ignore[attr-defined]
     return borrower
 
 

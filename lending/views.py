@@ -7,27 +7,33 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import masking
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
 from lending.choices import PiiField
+from lending.exports import export_rows
 from lending.filters import BorrowerFilter
 from lending.forms import PiiRevealForm
 from lending.models import Borrower
 from lending.selectors import (
-    borrower_audit_trail,
+    KeysetPage,
+    borrower_list_total,
     borrower_visible_to,
     keyset_page,
+    parse_sort_cursor,
+    sorted_keyset_page,
     with_delinquency,
 )
 from lending.selectors import borrower_detail as borrower_detail_selector
 from lending.selectors import borrower_list as borrower_list_selector
 from lending.services import pii_reveal
+from lending.services.exports import borrower_list_exported
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:
@@ -39,36 +45,163 @@ def _can_reveal(user: Any) -> bool:
     return bool(user.is_risk_staff and user.role in settings.RISKOPS_PII_REVEAL_ROLES)
 
 
-@require_GET
-@staff_required
-def borrower_list(request: AuthenticatedRequest) -> HttpResponse:
-    """Search and filter borrowers; htmx swaps only the table while the analyst types."""
+# The filters a list request may carry; anything else (a stale link's extra) is ignored.
+_FILTER_NAMES = ("q", "status", "bucket", "city", "sort")
+_PAGER_NAMES = ("after", "before", "last")
+
+
+def _list_request(request: AuthenticatedRequest) -> tuple[BorrowerFilter, dict[str, Any], bool]:
+    """The list's FilterSet, its cleaned values and whether they are valid.
+
+    Invalid values (a bucket that does not exist, a masked number cut short) are errors the
+    page shows; the caller then lists nothing, never the whole book.
+    """
     today = timezone.localdate()
+    data = request.GET.copy()
+    for name in _PAGER_NAMES:
+        data.pop(name, None)
     filterset = BorrowerFilter(
-        request.GET or None, queryset=Borrower.objects.none(), request=request, today=today
+        data or None, queryset=Borrower.objects.none(), request=request, today=today
     )
-    # Invalid filter values (a bucket that does not exist) are dropped, not a server error.
-    cleaned: dict[str, Any] = {}
-    if filterset.is_bound and filterset.form.is_valid():
-        cleaned = filterset.form.cleaned_data
-    queryset = borrower_list_selector(
-        user=request.user,
+    if not filterset.is_bound:
+        return filterset, {}, True
+    valid = filterset.form.is_valid()
+    return filterset, (filterset.form.cleaned_data if valid else {}), valid
+
+
+def _filtered(user: Any, cleaned: dict[str, Any]) -> Any:
+    return borrower_list_selector(
+        user=user,
         search=cleaned.get("q") or "",
         status=cleaned.get("status") or "",
         bucket=cleaned.get("bucket") or "",
         city=cleaned.get("city") or "",
-        today=today,
+        sort=cleaned.get("sort") or "",
+        today=timezone.localdate(),
     )
-    page = keyset_page(queryset, after=_cursor(request, "after"), before=_cursor(request, "before"))
+
+
+@require_GET
+@staff_required
+def borrower_list(request: AuthenticatedRequest) -> HttpResponse:
+    """Search, filter and sort borrowers; htmx swaps only the table while the analyst types.
+
+    Pager: ?after= / ?before= cursors (keyset), ?last=1 for the last page; a cursor past the
+    end, or one that is not a cursor, says so instead of an empty table.
+    """
+    today = timezone.localdate()
+    filterset, cleaned, valid = _list_request(request)
+    pager_error = ""
+    total: dict[str, Any] | None = None
+    if not valid:
+        page = KeysetPage(rows=[])
+    else:
+        queryset = _filtered(request.user, cleaned)
+        sort = cleaned.get("sort") or ""
+        last = request.GET.get("last") == "1"
+        if sort:
+            raw_after, raw_before = request.GET.get("after", ""), request.GET.get("before", "")
+            after = parse_sort_cursor(raw_after, sort) if raw_after else None
+            before = parse_sort_cursor(raw_before, sort) if raw_before else None
+            bad = (raw_after and after is None) or (raw_before and before is None)
+            page = sorted_keyset_page(queryset, sort=sort, after=after, before=before, last=last)
+        else:
+            after, before = _cursor(request, "after"), _cursor(request, "before")
+            bad = (request.GET.get("after") and after is None) or (
+                request.GET.get("before") and before is None
+            )
+            page = (
+                _last_page(queryset) if last else keyset_page(queryset, after=after, before=before)
+            )
+        moved = bool(after or before or last)
+        if bad:
+            pager_error = gettext("This page link is not valid: showing the first page.")
+        elif moved and not page.rows:
+            pager_error = gettext(
+                "There are no borrowers beyond this page: the list ends before it."
+            )
+        if page.rows or not moved:
+            filtered = any(cleaned.get(name) for name in ("q", "status", "bucket", "city"))
+            total = borrower_list_total(queryset, filtered=filtered)
     with_delinquency(page.rows, today)
     params = request.GET.copy()
-    params.pop("after", None)
-    params.pop("before", None)
-    context = {"filter": filterset, "page": page, "query_string": params.urlencode()}
+    for name in _PAGER_NAMES:
+        params.pop(name, None)
+    context = {
+        "filter": filterset,
+        "page": page,
+        "valid": valid,
+        "filter_errors": _filter_errors(filterset),
+        "pager_error": pager_error,
+        "total": total,
+        "query_string": params.urlencode(),
+        "is_last": request.GET.get("last") == "1",
+    }
     template = "lending/borrower_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#borrower-table"
     return render(request, template, context)
+
+
+def _filter_errors(filterset: BorrowerFilter) -> list[str]:
+    """Each invalid filter as "its label: what is wrong", for the page's error box."""
+    form = filterset.form
+    if not filterset.is_bound or not form.errors:
+        return []
+    errors = []
+    for name, messages in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        errors.extend(f"{label}: {message}" if label else str(message) for message in messages)
+    return errors
+
+
+def _last_page(queryset: Any) -> KeysetPage:
+    """The oldest borrowers (the -id list's last page): the first page read from the end."""
+    page = keyset_page(queryset, before=0)
+    # `before=0` reads from the oldest id upwards; nothing lies beyond the last page.
+    page.next_after = None
+    return page
+
+
+# Rows per database round trip while a CSV streams; the export holds at most this many rows
+# in memory at once.
+EXPORT_CHUNK = 2000
+# An export is for a worked selection, not a copy of the book: past this, narrow the filter.
+EXPORT_MAX_ROWS = 100_000
+
+
+@require_GET
+@staff_required
+def borrower_list_export(request: AuthenticatedRequest) -> HttpResponse:
+    """The filtered list as CSV (masked, streamed), audited with its filter.
+
+    An invalid filter is refused (400) rather than exporting the whole book; so is a
+    selection of more than EXPORT_MAX_ROWS.
+    """
+    filterset, cleaned, valid = _list_request(request)
+    if not valid:
+        errors = "; ".join(str(e) for errs in filterset.form.errors.values() for e in errs)
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+    queryset = _filtered(request.user, cleaned)
+    # Counting at most one row more than the cap: cheap, and exact below it.
+    rows = queryset.order_by()[: EXPORT_MAX_ROWS + 1].count()
+    if rows > EXPORT_MAX_ROWS:
+        message = gettext(
+            "The selection holds more than %(n)s borrowers: narrow the filter to export it."
+        ) % {"n": f"{EXPORT_MAX_ROWS:,}"}
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    borrower_list_exported(
+        actor=request.user,
+        filters={name: str(cleaned.get(name) or "") for name in _FILTER_NAMES},
+        rows=rows,
+    )
+    response = StreamingHttpResponse(
+        export_rows(queryset, today=timezone.localdate(), chunk=EXPORT_CHUNK),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="borrowers-{stamp}.csv"'
+    return response
 
 
 def _field_id(field: str, object_ref: str = "") -> str:
@@ -136,7 +269,6 @@ def _detail_context(
         "borrower": borrower,
         "line": getattr(borrower, "line", None),
         "pii": pii,
-        "audit_events": borrower_audit_trail(user=user, borrower=borrower),
         "today": timezone.localdate(),
     }
 

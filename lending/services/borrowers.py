@@ -31,6 +31,7 @@ from lending.models import (
     Device,
     TransferOut,
 )
+from lending.search_keys import national_id_hash
 from lending.services._common import (
     _conflict,
     _full_clean,
@@ -147,6 +148,7 @@ def borrower_register(
         name=name,
         national_id=national_id,
         national_id_last4=national_id[-4:],
+        national_id_hash=national_id_hash(national_id),
         mobile=mobile,
         mobile_last4=mobile[-4:],
         city=city,
@@ -479,3 +481,4 @@ def transfer_out_record(
         },
     )
     return transfer
+
