@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring.api import alerts, cases
+from monitoring.api import alerts, cases, rules
 from monitoring.api.views import EventIngestApi
 
 # Included under api/v1/ by riskops/urls.py, without a namespace: reverse("event-ingest").
@@ -17,4 +17,18 @@ urlpatterns = [
     path("cases/<int:case_id>/claim/", cases.CaseClaimApi.as_view(), name="case-claim-api"),
     path("cases/<int:case_id>/comment/", cases.CaseCommentApi.as_view(), name="case-comment-api"),
     path("cases/<int:case_id>/resolve/", cases.CaseResolveApi.as_view(), name="case-resolve-api"),
+    # rules and their versions (H5)
+    path("rules/", rules.RuleListApi.as_view(), name="rule-list-api"),
+    path("rules/<slug:kind>/", rules.RuleDetailApi.as_view(), name="rule-detail-api"),
+    path(
+        "rules/<slug:kind>/versions/",
+        rules.RuleVersionDraftApi.as_view(),
+        name="rule-version-draft-api",
+    ),
+    path(
+        "rules/<slug:kind>/versions/<int:number>/<slug:action>/",
+        rules.RuleVersionActionApi.as_view(),
+        name="rule-version-action-api",
+    ),
+    path("rules/<slug:kind>/backtests/", rules.RuleBacktestApi.as_view(), name="rule-backtest-api"),
 ]

@@ -239,3 +239,60 @@ def test_precision_counts_confirmed_against_false_positive_cases_of_the_version(
     # 3 confirmed of 4 resolved either way; "other" counts neither way.
     assert (row.precision.confirmed, row.precision.resolved) == (3, 4)
     assert b"75%" in page.content
+
+
+# --- the API: the same permissions as the pages -------------------------------------------------
+
+
+@pytest.mark.parametrize("who", STAFF)
+def test_every_risk_staff_member_reads_rules_over_the_api(client, request, who):
+    _login(client, request, who)
+    listed = client.get(reverse("rule-list-api"))
+    assert listed.status_code == 200
+    row = next(r for r in listed.json() if r["kind"] == VELOCITY)
+    assert row["active_version"] == 1 and row["enabled"] is True
+    detail = client.get(reverse("rule-detail-api", args=[VELOCITY]))
+    assert detail.status_code == 200
+    assert detail.json()["versions"][0]["params"]["count"] == 4
+
+
+def test_borrowers_and_the_service_account_are_refused_by_the_rules_api(
+    client, borrower_user, service_user
+):
+    for user in (borrower_user, service_user):
+        client.force_login(user)
+        assert client.get(reverse("rule-list-api")).status_code == 403
+
+
+@pytest.mark.parametrize("who", STAFF)
+def test_only_managers_draft_and_activate_over_the_api(client, request, who):
+    _login(client, request, who)
+    drafted = client.post(
+        reverse("rule-version-draft-api", args=[VELOCITY]),
+        {"params": {"count": 5}, "note": "api draft"},
+        content_type="application/json",
+    )
+    if who not in EDITORS:
+        assert drafted.status_code == 403
+        assert not RuleVersion.objects.filter(status="draft").exists()
+        return
+    assert drafted.status_code == 201
+    assert drafted.json()["params"]["count"] == 5
+    number = drafted.json()["version"]
+    moved = client.post(reverse("rule-version-action-api", args=[VELOCITY, number, "activate"]))
+    assert moved.status_code == 200 and moved.json()["status"] == "active"
+    again = client.post(reverse("rule-version-action-api", args=[VELOCITY, number, "activate"]))
+    assert again.status_code == 409
+    assert again.json()["code"] == "rule_version_wrong_status"
+
+
+def test_an_invalid_threshold_over_the_api_is_409_naming_the_parameter(client, manager):
+    client.force_login(manager)
+    answer = client.post(
+        reverse("rule-version-draft-api", args=[VELOCITY]),
+        {"params": {"count": 1}, "note": "too loose"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "rule_params_invalid"
+    assert "count" in answer.json()["extra"]["errors"]
