@@ -378,6 +378,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "monitoring.tasks.linked_identities_check_task",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Every day at 03:30 Shanghai time, after the ring check: each active rule version's lift
+    # since it went live (30+ DPD within 90 days, alerted vs judged), read by the rules list.
+    "monitoring-rule-live-lift": {
+        "task": "monitoring.tasks.rule_live_lift_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Every minute, only when RISKOPS_DEMO_FEED is on (make run): a few synthetic lending-core
     # events through the real ingestion service, so the demo book keeps moving.
     "demo-event-feed": {
