@@ -203,3 +203,30 @@ def override_performance(*, dpd_at_least: int = 1) -> dict[str, Any]:
             lambda r: r["reason__label_zh"] if zh and r["reason__label_zh"] else r["reason__label"],
         ),
     }
+
+
+def borrower_behaviour(borrower_id: int) -> dict[str, Any]:
+    """What an approver reads beside a proposal: the line today (limit, used, days past due),
+    the last loans and repayments, the last transfers to other lenders, and the borrower's
+    earlier overrides. The name is masked (accounts.masking)."""
+    from accounts.masking import mask_name
+    from lending.models import CreditLine, Drawdown, Repayment, TransferOut
+    from lending.selectors import line_dpd
+
+    line = CreditLine.objects.select_related("borrower").get(borrower_id=borrower_id)
+    since = timezone.now() - timedelta(days=90)
+    return {
+        "line": line,
+        "masked_name": mask_name(line.borrower.name),
+        "dpd": line_dpd(line, timezone.localdate()),
+        "drawdowns": list(
+            Drawdown.objects.filter(borrower_id=borrower_id).order_by("-disbursed_at")[:5]
+        ),
+        "repayments": list(
+            Repayment.objects.filter(borrower_id=borrower_id).order_by("-paid_at")[:5]
+        ),
+        "lender_transfers_90d": TransferOut.objects.filter(
+            borrower_id=borrower_id, counterparty_is_lender=True, occurred_at__gte=since
+        ).count(),
+        "earlier": list(proposals_for_borrower(borrower_id)[:10]),
+    }

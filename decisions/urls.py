@@ -38,3 +38,34 @@ urlpatterns = [
     path("borrowers/<int:borrower_id>/score/", scoring.borrower_score, name="borrower-score"),
     path("borrowers/<int:borrower_id>/reasons/", scoring.borrower_reasons, name="borrower-reasons"),
 ]
+
+# Limit overrides (decisions.views.overrides).
+from decisions.views import overrides as _overrides  # noqa: E402
+
+urlpatterns += [
+    path("overrides/", _overrides.inbox, name="override-inbox"),
+    path("overrides/all/", _overrides.all_proposals, name="override-list"),
+    path("overrides/next/", _overrides.next_item, name="override-next"),
+    path("overrides/queue/", _overrides.queue_panel, name="override-queue-panel"),
+    path("overrides/matrix/", _overrides.matrix, name="override-matrix"),
+    path("overrides/report/", _overrides.report, name="override-report"),
+    path("overrides/<int:pk>/", _overrides.detail, name="override-detail"),
+    path("overrides/<int:pk>/decide/", _overrides.decide, name="override-decide"),
+    path("overrides/<int:pk>/withdraw/", _overrides.withdraw, name="override-withdraw"),
+    path("overrides/<int:pk>/edit/", _overrides.resubmit, name="override-resubmit"),
+    path(
+        "overrides/<int:pk>/evidence/<int:evidence_id>/",
+        _overrides.evidence_file,
+        name="override-evidence",
+    ),
+    path(
+        "borrowers/<int:borrower_id>/overrides/",
+        _overrides.borrower_panel,
+        name="override-borrower-panel",
+    ),
+    path(
+        "borrowers/<int:borrower_id>/overrides/new/",
+        _overrides.propose,
+        name="override-propose",
+    ),
+]

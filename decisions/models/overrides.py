@@ -116,6 +116,12 @@ class AuthorityRule(models.Model):
         return f"{self.role} {self.direction} <= {self.max_increase}"
 
     @property
+    def role_label(self) -> str:
+        from accounts.choices import Role
+
+        return str(Role(self.role).label) if self.role in Role.values else self.role
+
+    @property
     def band_list(self) -> list[str]:
         return [b.strip() for b in self.bands.split(",") if b.strip()]
 
