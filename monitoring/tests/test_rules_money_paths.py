@@ -178,7 +178,7 @@ def test_a_path_over_two_transfers_is_found():
     assert [hop["from"] for hop in found[0].evidence["path"]] == ["C00000001", "C80000002"]
 
 
-# --- repayment from an account not the borrower's own ----------------------------------------------
+# --- repayment from an account not the borrower's own ---------------------------------------------
 
 
 def _repay(at: str, card: str | None) -> dict:
