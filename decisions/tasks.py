@@ -49,3 +49,21 @@ def book_rescore_task(*, as_of: str | None = None, run_id: str | None = None) ->
     if pending:
         group(scoring_chunk_task.si(run_id=run.run_id, index=i) for i in pending).apply_async()
     return run.run_id
+
+
+# Expiring proposals is a few rows at a time, each in its own short transaction.
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=270)
+def overrides_expire_task() -> int:
+    """Expire override proposals left waiting past RISKOPS_OVERRIDE_EXPIRY_HOURS (audited)."""
+    from decisions.services import overrides_expire
+
+    return overrides_expire()
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
+def temporary_limits_revert_task() -> int:
+    """Return temporary limits whose last day has passed to the limit before them (audited,
+    with the borrower's notice); a replay reverts nothing twice."""
+    from decisions.services import temporary_limits_revert
+
+    return temporary_limits_revert()

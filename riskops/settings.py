@@ -384,6 +384,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "monitoring.tasks.rule_live_lift_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Every 15 minutes: expire override proposals left waiting past
+    # RISKOPS_OVERRIDE_EXPIRY_HOURS, so a stale proposal is never approved on old facts.
+    "decisions-overrides-expire": {
+        "task": "decisions.tasks.overrides_expire_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Every day at 00:20 Shanghai time, after the day close: temporary limits whose last day
+    # was yesterday return to the limit before them.
+    "decisions-temporary-limits-revert": {
+        "task": "decisions.tasks.temporary_limits_revert_task",
+        "schedule": crontab(hour=0, minute=20),
+    },
     # Every minute, only when RISKOPS_DEMO_FEED is on (make run): a few synthetic lending-core
     # events through the real ingestion service, so the demo book keeps moving.
     "demo-event-feed": {

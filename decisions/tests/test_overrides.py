@@ -459,3 +459,20 @@ def test_a_temporary_limit_someone_changed_since_is_left_alone(analyst, senior_a
     line.refresh_from_db()
     assert line.credit_limit == Decimal("8000.00")
     assert AuditEvent.objects.filter(action="override.revert_skipped").count() == 1
+
+
+def test_the_beat_tasks_run_the_jobs(analyst, senior_analyst, settings):
+    from decisions.tasks import overrides_expire_task, temporary_limits_revert_task
+
+    schedule = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "decisions.tasks.overrides_expire_task",
+        "decisions.tasks.temporary_limits_revert_task",
+    } <= schedule
+    _propose(analyst, _line(), Decimal("21000"))
+    line = _line()
+    p = _propose(analyst, line, Decimal("22000"), kind="temporary", until=TODAY + timedelta(1))
+    override_approve(actor=senior_analyst, proposal=p)
+    with time_machine.travel(NOW + timedelta(days=4), tick=False):
+        assert overrides_expire_task.apply().get() == 1
+        assert temporary_limits_revert_task.apply().get() == 1
