@@ -117,3 +117,8 @@ class SelectionEmpty(DomainError):
 class LineMissing(DomainError):
     code = "line_missing"
     message_template = _("The borrower has no credit line.")
+
+
+class LimitCutNotACut(DomainError):
+    code = "limit_cut_not_a_cut"
+    message_template = _("A cut must be below the current limit of %(limit)s yuan.")

@@ -13,6 +13,8 @@ disposition_required, queue_empty). Staff only (IsRiskStaff), as the pages.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -36,6 +38,14 @@ from monitoring.services.cases import (
     case_resolve,
     queues_ensure,
 )
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def _actor(request: Request) -> User:
+    """The signed-in staff member (IsRiskStaff has turned everyone else away)."""
+    return cast("User", request.user)
 
 
 class CaseOutputSerializer(serializers.ModelSerializer):
@@ -135,7 +145,7 @@ class CaseNextApi(APIView):
         queue = get_object_or_404(
             queue_visible_to(user=request.user), kind=payload.validated_data["queue"]
         )
-        case = case_next(actor=request.user, queue=queue)
+        case = case_next(actor=_actor(request), queue=queue)
         return _detail(case.pk, request)
 
 
@@ -145,7 +155,7 @@ class CaseClaimApi(APIView):
     @extend_schema(request=None, responses=CaseDetailSerializer)
     def post(self, request: Request, case_id: int) -> Response:
         case = get_object_or_404(case_visible_to(user=request.user), pk=case_id)
-        case_claim(actor=request.user, case=case)
+        case_claim(actor=_actor(request), case=case)
         return _detail(case_id, request)
 
 
@@ -160,7 +170,9 @@ class CaseCommentApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         case = get_object_or_404(case_visible_to(user=request.user), pk=case_id)
-        comment = case_comment(actor=request.user, case=case, body=payload.validated_data["body"])
+        comment = case_comment(
+            actor=_actor(request), case=case, body=payload.validated_data["body"]
+        )
         return Response(CommentOutputSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
@@ -178,7 +190,7 @@ class CaseResolveApi(APIView):
         payload.is_valid(raise_exception=True)
         case = get_object_or_404(case_visible_to(user=request.user), pk=case_id)
         case_resolve(
-            actor=request.user,
+            actor=_actor(request),
             case=case,
             disposition=payload.validated_data.get("disposition", ""),
             note=payload.validated_data.get("note", ""),

@@ -36,7 +36,9 @@ class CommentForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None, empty_label=None)
+    assignee: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("Assign to"), queryset=None, empty_label=None
+    )
 
     def __init__(self, *args: Any, assignees: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,7 +83,7 @@ class BulkForm(forms.Form):
         label=_("Action"),
         choices=[(BULK_ASSIGN, _("Assign all to")), (BULK_CLOSE, _("Close all with"))],
     )
-    bulk_assignee = forms.ModelChoiceField(
+    bulk_assignee: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         label=_("Assignee"), queryset=None, required=False, empty_label=_("—")
     )
     bulk_disposition = forms.ChoiceField(
@@ -93,3 +95,19 @@ class BulkForm(forms.Form):
     def __init__(self, *args: Any, assignees: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["bulk_assignee"].queryset = assignees  # type: ignore[attr-defined]
+
+
+class LimitCutForm(forms.Form):
+    new_limit = forms.DecimalField(
+        label=_("New limit (yuan)"), min_value=0, max_digits=12, decimal_places=2
+    )
+    reason_code = forms.ChoiceField(label=_("Reason"), choices=())
+    justification = forms.CharField(
+        label=_("Justification"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+    def __init__(self, *args: Any, reasons: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason_code"].choices = [  # type: ignore[attr-defined]
+            (reason.code, reason.display) for reason in reasons
+        ]

@@ -109,6 +109,11 @@ def _audit_detail(event: AuditEvent) -> str:
         parts.append(str(dict(Disposition.choices).get(after["disposition"], after["disposition"])))
     if "priority" in after and event.action in {"case.opened", "case.alerts_joined"}:
         parts.append(_("priority %(p)s") % {"p": after["priority"]})
+    if after.get("proposal"):
+        parts.append(
+            _("override proposal #%(id)s: new limit %(limit)s")
+            % {"id": after["proposal"], "limit": after.get("new_limit", "")}
+        )
     if after.get("status_code"):
         parts.append(str(after["status_code"]))
     if event.note and event.note != "next":
@@ -320,3 +325,10 @@ def staff_assignees() -> QuerySet[Any]:
     from accounts.models import User
 
     return User.objects.filter(is_active=True, role__in=STAFF_ROLES).order_by("username")
+
+
+def override_reasons() -> QuerySet[Any]:
+    """The override reasons in use (decisions keeps the list), for the limit-cut form."""
+    from decisions.models.overrides import OverrideReason
+
+    return OverrideReason.objects.filter(active=True).order_by("position", "code")

@@ -37,7 +37,9 @@ from django.utils import timezone
 from accounts.audit import AuditRow, audit, audit_bulk
 from accounts.choices import STAFF_ROLES, Role
 from decisions.errors_overrides import FlagAlreadySet, FlagNotSet
+from decisions.models.overrides import OverrideKind, OverrideProposal
 from decisions.services.flags import fraud_flag_clear, fraud_flag_set
+from decisions.services.overrides import override_propose
 from lending.models import CreditLine
 from lending.services import line_freeze, line_unfreeze
 from monitoring.case_errors import (
@@ -51,6 +53,7 @@ from monitoring.case_errors import (
     DispositionRequired,
     EvidenceRefused,
     InvalidDisposition,
+    LimitCutNotACut,
     LineMissing,
     NoteRequired,
     QueueEmpty,
@@ -733,3 +736,40 @@ def case_line_unfreeze(*, actor: User, case: Case, status_code: str, note: str =
         note=_clean_note(note),
     )
     return case
+
+
+@transaction.atomic(durable=True)
+def case_limit_cut_propose(
+    *, actor: User, case: Case, new_limit: Decimal, reason_code: str, justification: str
+) -> OverrideProposal:
+    """Propose cutting the borrower's limit, through the override workflow (four eyes: a
+    manager with the authority approves it in decisions), linked back to this case.
+
+    Monitoring never changes a limit itself: the proposal carries `case:<id>` as its case
+    reference, and the case's timeline records it.
+
+    Raises CaseNotAllowed, CaseResolved, CaseAssignedToAnother, LineMissing, LimitCutNotACut
+    (not below the current limit), and override_propose's refusals (OverrideInvalid,
+    HardBlock, OverrideOpenExists)."""
+    case = _lock(case)
+    _require_can_act(actor, case)
+    line = _line_of(case)
+    if new_limit is None or new_limit >= line.credit_limit:
+        raise LimitCutNotACut(limit=line.credit_limit)
+    proposal = override_propose(
+        actor=actor,
+        line=line,
+        kind=OverrideKind.LIMIT,
+        new_limit=new_limit,
+        reason_code=reason_code,
+        justification=justification,
+        case_ref=f"case:{case.pk}",
+    )
+    _case_audit(
+        actor=actor,
+        action="case.limit_cut_proposed",
+        case=case,
+        before={"credit_limit": line.credit_limit},
+        after={"proposal": proposal.pk, "new_limit": new_limit},
+    )
+    return proposal

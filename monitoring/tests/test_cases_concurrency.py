@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -61,7 +62,7 @@ def test_two_analysts_pressing_next_case_at_once_get_different_cases(django_user
     queue = Queue.objects.get(kind=QueueKind.FRAUD)
     for _round in range(3):
         Case.objects.update(assignee=None, assigned_at=None, status=CaseStatus.OPEN)
-        outcomes = _race([lambda a=a: case_next(actor=a, queue=queue) for a in analysts])
+        outcomes = _race([partial(case_next, actor=a, queue=queue) for a in analysts])
         got = [o.pk for o in outcomes if isinstance(o, Case)]
         errors = [o for o in outcomes if not isinstance(o, Case)]
         # Four cases for six analysts: four get one each, two hear the queue is empty.
@@ -77,7 +78,7 @@ def test_two_alerts_grouped_at_once_make_one_case():
     for _round in range(5):
         borrower = make_borrower()
         alerts = [make_alert(borrower) for _ in range(4)]
-        outcomes = _race([lambda a=a: alerts_group(alert_ids=[a.pk]) for a in alerts])
+        outcomes = _race([partial(alerts_group, alert_ids=[a.pk]) for a in alerts])
         assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
         cases = Case.objects.filter(borrower=borrower)
         assert cases.count() == 1

@@ -332,3 +332,40 @@ def test_freezing_and_unfreezing_the_line_from_the_case(analyst):
         ).values_list("action", flat=True)
     )
     assert {"case.line_frozen", "case.line_unfrozen"} <= actions
+
+
+# --- a limit cut through the override workflow ------------------------------------------------
+
+
+def test_a_limit_cut_is_proposed_through_the_override_workflow_linked_to_the_case(analyst):
+    from decisions.models.overrides import OverrideProposal, OverrideReason
+    from monitoring.case_errors import LimitCutNotACut
+    from monitoring.services.cases import case_limit_cut_propose
+
+    reason = OverrideReason.objects.filter(active=True).first()
+    assert reason is not None  # seeded by decisions' migration
+    case = _case_for(make_borrower(used="1000.00", limit="20000.00"))
+    with pytest.raises(LimitCutNotACut):
+        case_limit_cut_propose(
+            actor=analyst,
+            case=case,
+            new_limit=Decimal("20000.00"),
+            reason_code=reason.code,
+            justification="Fraud signals on this line.",
+        )
+    proposal = case_limit_cut_propose(
+        actor=analyst,
+        case=case,
+        new_limit=Decimal("5000.00"),
+        reason_code=reason.code,
+        justification="Fraud signals on this line.",
+    )
+    assert proposal.case_ref == f"case:{case.pk}"
+    assert proposal.new_limit == Decimal("5000.00")
+    assert OverrideProposal.objects.count() == 1
+    # Monitoring changed no limit itself: the line waits for the approver.
+    line = case.borrower.line
+    line.refresh_from_db()
+    assert line.credit_limit == Decimal("20000.00")
+    event = AuditEvent.objects.get(action="case.limit_cut_proposed")
+    assert event.after["proposal"] == proposal.pk

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -24,6 +25,11 @@ from monitoring.tests.cases_setup import make_alert, make_borrower
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def _body(response: Any) -> bytes:
+    """A streamed response's bytes (a file, a CSV)."""
+    return b"".join(response.streaming_content)
 
 
 @pytest.fixture(autouse=True)
@@ -165,7 +171,7 @@ def test_evidence_is_served_only_to_staff_as_a_download(analyst, borrower_user):
     url = f"/monitoring/cases/{case.pk}/evidence/{evidence.pk}/"
     got = client.get(url)
     assert got.status_code == 200
-    assert b"".join(got.streaming_content) == PDF
+    assert _body(got) == PDF
     assert got["Content-Disposition"].startswith("attachment")
     assert got["X-Content-Type-Options"] == "nosniff"
     assert AuditEvent.objects.filter(action="case.evidence_opened").count() == 1
@@ -280,7 +286,7 @@ def test_csv_export_is_masked_filtered_and_audited(analyst):
     _case(category=AlertCategory.CREDIT)
     response = _login(analyst).get("/monitoring/cases/export.csv", {"queue": "fraud"})
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    text = _body(response).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) == 2  # header + the fraud case only
     row = rows[1]
@@ -301,3 +307,26 @@ def test_the_pulse_fragment_counts_waiting_cases_and_recent_alerts(analyst):
         fragment = _login(analyst).get("/monitoring/cases/pulse/").content.decode()
     assert "1 alert in the last hour" in fragment
     assert "<script" not in fragment
+
+
+def test_a_limit_cut_proposed_from_the_case_page_opens_the_proposal(analyst):
+    from decisions.models.overrides import OverrideProposal, OverrideReason
+
+    case = _case()
+    reason = OverrideReason.objects.filter(active=True).first()
+    assert reason is not None
+    client = _login(analyst)
+    assert "Propose a limit cut" in client.get(f"/monitoring/cases/{case.pk}/").content.decode()
+    response = client.post(
+        f"/monitoring/cases/{case.pk}/limit-cut/",
+        {"new_limit": "3000.00", "reason_code": reason.code, "justification": "Mule pattern."},
+    )
+    proposal = OverrideProposal.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/decisions/overrides/{proposal.pk}/"
+    refused = client.post(
+        f"/monitoring/cases/{case.pk}/limit-cut/",
+        {"new_limit": "3000.00", "reason_code": reason.code, "justification": "Again, twice."},
+    )
+    assert refused.status_code == 409  # one proposal in flight per line (decisions' rule)
+    assert OverrideProposal.objects.count() == 1

@@ -33,6 +33,7 @@ from monitoring.forms.cases import (
     BulkForm,
     CommentForm,
     EvidenceForm,
+    LimitCutForm,
     LineFreezeForm,
     LineUnfreezeForm,
     ReopenForm,
@@ -45,6 +46,7 @@ from monitoring.selectors.cases import (
     case_timeline,
     case_visible_to,
     cases_annotate_sla,
+    override_reasons,
     queue_stats,
     queue_visible_to,
     staff_assignees,
@@ -63,6 +65,7 @@ from monitoring.services.cases import (
     case_comment,
     case_evidence_attach,
     case_evidence_served,
+    case_limit_cut_propose,
     case_line_freeze,
     case_line_unfreeze,
     case_next,
@@ -229,7 +232,7 @@ def case_export(request: AuthenticatedRequest) -> HttpResponse:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.csv"'
-    return response
+    return response  # type: ignore[return-value]  # streamed, as HttpResponse for the decorator
 
 
 @require_POST
@@ -237,7 +240,7 @@ def case_export(request: AuthenticatedRequest) -> HttpResponse:
 def case_bulk(request: AuthenticatedRequest) -> HttpResponse:
     """Assign or close every case the posted filter selects (the service re-applies it)."""
     form = BulkForm(request.POST, assignees=staff_assignees())
-    filters = {k: v for k, v in request.POST.items() if k not in BULK_FIELDS}
+    filters = {k: str(v) for k, v in request.POST.items() if k not in BULK_FIELDS}
     filters.pop("csrfmiddlewaretoken", None)
     back = request.POST.get("next_url", "")
     filters.pop("next_url", None)
@@ -341,6 +344,7 @@ def _detail_context(request: AuthenticatedRequest, case: Case, **forms: Any) -> 
         "freeze_form": forms.get("freeze_form") or LineFreezeForm(),
         "unfreeze_form": forms.get("unfreeze_form") or LineUnfreezeForm(),
         "evidence_form": forms.get("evidence_form") or EvidenceForm(),
+        "cut_form": forms.get("cut_form") or LimitCutForm(reasons=override_reasons()),
         "error": forms.get("error", ""),
         "error_for": forms.get("error_for", ""),
     }
@@ -450,7 +454,7 @@ def case_evidence_download(
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
-    return response
+    return response  # type: ignore[return-value]  # a file, as HttpResponse for the decorator
 
 
 @require_POST
@@ -505,6 +509,24 @@ def case_line_view(request: AuthenticatedRequest, case_id: int, action: str) -> 
         return _refused(request, case_id, "line", exc.message, **{key: form})
     messages.success(request, _("Line frozen.") if freeze else _("Line unfrozen."))
     return _done(case_id)
+
+
+@require_POST
+@staff_required
+def case_limit_cut_view(request: AuthenticatedRequest, case_id: int) -> HttpResponse:
+    """Propose a limit cut through the override workflow; the proposal's page follows."""
+    case = _get_case(request, case_id)
+    form = LimitCutForm(request.POST, reasons=override_reasons())
+    if not form.is_valid():
+        return _refused(
+            request, case_id, "cut", _("Give the new limit and a reason."), cut_form=form
+        )
+    try:
+        proposal = case_limit_cut_propose(actor=request.user, case=case, **form.cleaned_data)
+    except DomainError as exc:
+        return _refused(request, case_id, "cut", exc.message, cut_form=form)
+    messages.success(request, _("Limit cut proposed; it waits for approval."))
+    return redirect("decisions:override-detail", pk=proposal.pk)
 
 
 # --- the team view and the pulse --------------------------------------------------------------
