@@ -369,3 +369,15 @@ def test_a_limit_cut_is_proposed_through_the_override_workflow_linked_to_the_cas
     assert line.credit_limit == Decimal("20000.00")
     event = AuditEvent.objects.get(action="case.limit_cut_proposed")
     assert event.after["proposal"] == proposal.pk
+
+
+def test_alerts_a_failed_grouping_left_behind_are_swept_into_cases():
+    from monitoring.services.cases import alerts_group_pending
+
+    borrower = make_borrower()
+    alerts = [make_alert(borrower), make_alert(borrower, category=AlertCategory.CREDIT)]
+    # No alerts_raised was received for these (the receiver failed, or the engine crashed).
+    assert alerts_group_pending() == 2
+    assert Case.objects.filter(borrower=borrower).count() == 2
+    assert alerts_group_pending() == 0
+    assert all(a.case_id for a in type(alerts[0]).objects.filter(borrower=borrower))

@@ -330,3 +330,41 @@ def test_a_limit_cut_proposed_from_the_case_page_opens_the_proposal(analyst):
     )
     assert refused.status_code == 409  # one proposal in flight per line (decisions' rule)
     assert OverrideProposal.objects.count() == 1
+
+
+def _queries(client: Client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_case_list_makes_as_many_queries_for_two_cases_as_for_twelve(analyst):
+    client = _login(analyst)
+    for _ in range(2):
+        _case()
+    few = _queries(client, "/monitoring/cases/")
+    for _ in range(10):
+        _case(category=AlertCategory.CREDIT)
+    assert _queries(client, "/monitoring/cases/") == few
+
+
+def test_the_team_view_counts_resolved_per_analyst_and_overdue_per_queue(analyst, manager):
+    from monitoring.services.cases import case_resolve
+
+    for _ in range(2):
+        case = _case()
+        case_resolve(actor=analyst, case=case, disposition=Disposition.FALSE_POSITIVE, note="ok")
+    late = _case()
+    Case.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(hours=1))
+    from monitoring.selectors.cases import queue_stats, team_throughput
+
+    fraud = next(row for row in queue_stats(user=manager) if row.queue.kind == "fraud")
+    assert (fraud.open, fraud.overdue, fraud.unassigned) == (1, 1, 1)
+    dates, analysts = team_throughput(user=manager)
+    assert len(dates) == 7
+    assert [(row.username, row.total, row.by_day[-1]) for row in analysts] == [("alice", 2, 2)]
+    page = _login(manager).get("/monitoring/cases/team/").content.decode()
+    assert 'class="badge sla-overdue">1<' in page
