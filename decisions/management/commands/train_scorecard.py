@@ -126,25 +126,38 @@ class Command(BaseCommand):
     def _book(self, options: dict[str, Any]) -> tuple[Any, str, list[str], dict[str, Any]]:
         window = options["window_days"]
         observed = options["observation_date"] or (timezone.localdate() - timedelta(days=window))
-        frame = book_features(as_of=observed)
+        frame, meta = book_training_frame(
+            observation_date=observed, window_days=window, label=options["label"]
+        )
         if frame.empty:
             raise CommandError(f"no borrowers on the book at {observed}")
-        # Only those not already bad at the observation date make the population.
-        population = frame[frame["max_dpd_ever"] < options["label"]]
-        labels = book_labels(
-            as_of=observed,
-            window_days=window,
-            dpd=options["label"],
-            borrower_ids=[int(i) for i in population.index],
-        )
-        frame = population.assign(bad=labels.reindex(population.index).fillna(0).astype(int))
-        meta = {
-            "description": f"{options['label']}+ DPD within {window} days after {observed}",
-            "source": "book",
-            "observation_date": observed.isoformat(),
-            "window_days": window,
-            "label_dpd": options["label"],
-            "test_size": options["test_size"],
-            "seed": options["seed"],
-        }
+        meta.update(test_size=options["test_size"], seed=options["seed"])
         return frame, "bad", [], meta
+
+
+def book_training_frame(
+    *, observation_date: date, window_days: int, label: int
+) -> tuple[Any, dict[str, Any]]:
+    """The book's training rows: the features as of `observation_date` and `bad`, 1 when the
+    borrower reached `label` DPD within `window_days` after it; and the training metadata
+    (with its "description"). Also used by the demo seeder to train its champion."""
+    frame = book_features(as_of=observation_date)
+    # The population: borrowers whose line was open by the observation date (months_on_book is
+    # 0 for a line opened later: such a borrower had nothing to observe and cannot go bad) and
+    # not already bad then.
+    population = frame[(frame["max_dpd_ever"] < label) & (frame["months_on_book"] > 0)]
+    labels = book_labels(
+        as_of=observation_date,
+        window_days=window_days,
+        dpd=label,
+        borrower_ids=[int(i) for i in population.index],
+    )
+    frame = population.assign(bad=labels.reindex(population.index).fillna(0).astype(int))
+    meta = {
+        "description": f"{label}+ DPD within {window_days} days after {observation_date}",
+        "source": "book",
+        "observation_date": observation_date.isoformat(),
+        "window_days": window_days,
+        "label_dpd": label,
+    }
+    return frame, meta

@@ -1,4 +1,6 @@
-"""Seed a deterministic demo book and the demo logins (see demo.seeding for how and why)."""
+"""Seed a deterministic demo book and the demo logins (see demo.seeding for how and why), then
+train a champion on it, put the limit policy in force and run the whole book through scoring
+and limit reviews (demo.decisioning; --without-decisions: the book alone)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_context
 from accounts.choices import AuditSource
+from demo.decisioning import seed_decisions
 from demo.seeding import (
     BORROWER_USERNAME,
     DEMO_PASSWORD,
@@ -23,12 +26,14 @@ from demo.seeding import (
     reset_database,
     seed_book,
 )
+from lending import money
 
 
 class Command(BaseCommand):
     help = (
         "Generate a deterministic demo lending book (borrowers, lines, drawdowns, schedules, "
-        "repayments, transfers, events) and create the demo logins."
+        "repayments, transfers, events), create the demo logins, and score the book and review "
+        "its lines with a champion trained on it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -70,6 +75,11 @@ class Command(BaseCommand):
             default=None,
             help="how rows are written (default: COPY on PostgreSQL, executemany on SQLite)",
         )
+        parser.add_argument(
+            "--without-decisions",
+            action="store_true",
+            help="write the book only: no scorecard, limit policy or whole-book scoring run",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         self.verbosity = opts["verbosity"]
@@ -109,8 +119,36 @@ class Command(BaseCommand):
                     f"  generating {result.extra['generate_seconds']:.1f} s, "
                     f"peak memory {result.peak_rss_mb:.0f} MB"
                 )
+                if not opts["without_decisions"]:
+                    self._decisions(options)
             ensure_borrower_login()
         self._print_logins(token)
+
+    def _decisions(self, options: SeedOptions) -> None:
+        """The champion, the policy and the whole-book run on the new book (demo.decisioning)."""
+        result = seed_decisions(
+            as_of=options.as_of,
+            start=money.add_months(options.as_of, -options.months),
+            progress=self._run_progress,
+        )
+        for note in result.notes:
+            self.stdout.write(f"  {note}")
+        if result.champion is None:
+            self.stdout.write("  no champion: the book is too small to train on; nothing scored")
+            return
+        self.stdout.write(
+            f"Champion {result.champion}"
+            + (f", challenger {result.challenger}" if result.challenger else "")
+            + f"; run {result.run_id}: limit decisions "
+            + (", ".join(f"{a} {n:,}" for a, n in result.decisions.items()) or "none")
+            + " ("
+            + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+            + ")."
+        )
+
+    def _run_progress(self, done: int, total: int) -> None:
+        if self.verbosity >= 2:
+            self.stderr.write(f"  scoring run: chunk {done} of {total}")
 
     def _progress(self, done: int, seconds: float) -> None:
         if self.verbosity >= 2:

@@ -1,0 +1,168 @@
+"""The seeded demo book comes with a champion trained on it, a limit policy put in force under
+four eyes, and a whole-book run: every borrower scored with reasons, limits moved by policy.
+
+The book is the demo tests' small one (200 borrowers, 9 months), seeded once for the module
+through `seed_demo` (the path `make run` takes) and reseeded once for determinism. Its as-of
+day is yesterday: the run reviews the lines on the wall-clock day, as `make run` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.choices import Role
+from accounts.models import AuditEvent, User
+from accounts.services import user_create
+from decisions.choices import LimitAction, ModelStatus, PolicyStatus
+from decisions.models import (
+    LimitDecision,
+    LimitPolicy,
+    Score,
+    ScorecardBin,
+    ScorecardModel,
+    ScoringRun,
+)
+from decisions.selectors import borrower_own_reasons
+from demo import decisioning
+from lending.choices import LineStatus, NoticeKind
+from lending.models import CreditLine, Notice
+
+AS_OF = timezone.localdate() - timedelta(days=1)
+ARGS = ["--borrowers", "200", "--months", "9", "--seed", "42", "--as-of", AS_OF.isoformat()]
+
+
+def seed(*extra: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *ARGS, *extra, stdout=out)
+    return out.getvalue()
+
+
+def decisions_checksum() -> str:
+    """What the training and the run decided, without the wall-clock times they ran at."""
+    digest = hashlib.sha256()
+    for queryset in (
+        ScorecardModel.objects.order_by("version").values_list(
+            "name", "version", "status", "target", "base_points", "train_rows"
+        ),
+        ScorecardBin.objects.order_by("model__version", "feature", "index").values_list(
+            "model__version", "feature", "index", "label", "points"
+        ),
+        Score.objects.order_by("borrower_id", "model__version").values_list(
+            "borrower_id", "model__version", "total", "reasons", "acting", "as_of"
+        ),
+        LimitDecision.objects.order_by("borrower_id").values_list(
+            "borrower_id", "action", "old_limit", "new_limit", "band", "reasons", "applied"
+        ),
+        CreditLine.objects.order_by("id").values_list("id", "credit_limit", "status"),
+        Notice.objects.order_by("id").values_list("borrower_id", "kind", "params"),
+    ):
+        for row in queryset.iterator():
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        output = seed("--reset")
+        yield output
+        call_command("flush", interactive=False, verbosity=0)
+
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_book_has_a_champion_promoted_by_the_head_of_risk(seeded):
+    champion = ScorecardModel.objects.get(status=ModelStatus.CHAMPION)
+    assert champion.name == decisioning.SCORECARD_NAME
+    assert champion.training["source"] == "book"
+    assert champion.training["label_dpd"] in (30, 90)
+    assert ScorecardBin.objects.filter(model=champion).exists()
+    promoted = AuditEvent.objects.get(action="scorecard.champion")
+    assert promoted.actor is not None and promoted.actor.username == "head"
+    assert f"Champion {champion}" in seeded
+
+
+def test_a_policy_is_in_force_drafted_by_the_manager_and_approved_by_the_head(seeded):
+    policy = LimitPolicy.objects.get(status=PolicyStatus.ACTIVE)
+    assert policy.created_by is not None and policy.created_by.username == "manager"
+    assert policy.approved_by is not None and policy.approved_by.username == "head"
+    assert AuditEvent.objects.filter(action="policy.drafted").exists()
+    assert AuditEvent.objects.filter(action="policy.activated", actor=policy.approved_by).exists()
+
+
+def test_every_borrower_with_a_line_has_one_acting_score_with_reasons(seeded):
+    lines = set(CreditLine.objects.values_list("borrower_id", flat=True))
+    acting = Score.objects.filter(acting=True, run_id=decisioning.run_id_for(AS_OF))
+    assert sorted(acting.values_list("borrower_id", flat=True)) == sorted(lines)
+    # A reason is a feature that lost points against its best bin: only a borrower in the best
+    # bin of every feature (the top score) has none.
+    best = max(acting.values_list("total", flat=True))
+    assert acting.exclude(reasons=[]).count() > len(lines) // 2
+    assert set(acting.filter(reasons=[]).values_list("total", flat=True)) <= {best}
+    assert acting.filter(as_of=AS_OF).count() == len(lines)
+
+
+def test_limits_moved_by_policy_with_reasons_notices_and_audit_rows(seeded):
+    started = ScoringRun.objects.get(run_id=decisioning.run_id_for(AS_OF)).started_at
+    run = LimitDecision.objects.filter(run_id=decisioning.run_id_for(AS_OF))
+    raised = run.filter(action=LimitAction.RAISE).first()
+    cut = run.filter(action__in=[LimitAction.CUT, LimitAction.FREEZE]).first()
+    assert raised is not None and cut is not None
+    for decision in (raised, cut):
+        assert decision.reasons and decision.applied
+        assert decision.score is not None and decision.score.acting
+        line = CreditLine.objects.get(borrower_id=decision.borrower_id)
+        if decision.action == LimitAction.FREEZE:
+            assert line.status == LineStatus.FROZEN
+        else:
+            assert line.credit_limit == decision.new_limit != decision.old_limit
+        kinds = set(
+            Notice.objects.filter(
+                borrower_id=decision.borrower_id, created_at__gte=started
+            ).values_list("kind", flat=True)
+        )
+        assert kinds & {NoticeKind.LIMIT_CHANGED, NoticeKind.LINE_FROZEN}
+    assert raised.new_limit > raised.old_limit
+    changed = AuditEvent.objects.filter(action__in=["line.limit_changed", "line.frozen"])
+    assert changed.count() == run.filter(applied=True).count()
+
+
+def test_the_borrower_sees_the_reason_for_the_move(seeded):
+    decision = LimitDecision.objects.filter(action=LimitAction.RAISE).first()
+    assert decision is not None
+    login = user_create(
+        actor=None,
+        username="raised-borrower",
+        password=None,
+        role=Role.BORROWER,
+        borrower_id=decision.borrower_id,
+    )
+    shown = borrower_own_reasons(user=login, borrower_id=decision.borrower_id)
+    assert shown["decision"] == decision
+    assert shown["decision_reasons"] and shown["score_reasons"]
+
+
+# Transactional (the services own durable transactions; pytest-django runs these last): each
+# empties the database afterwards.
+@pytest.mark.django_db(transaction=True)
+def test_reseeding_gives_the_same_scores_and_decisions(seeded):
+    first = decisions_checksum()
+    seed("--reset")
+    assert decisions_checksum() == first
+    assert User.objects.filter(username="head").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_decisions_the_book_is_written_alone():
+    seed("--reset", "--without-decisions")
+    assert CreditLine.objects.count() == 200
+    assert not ScorecardModel.objects.exists()
+    assert not Score.objects.exists()
+    assert not LimitPolicy.objects.exists()
