@@ -1,0 +1,1 @@
+"""decisions over the REST API (DRF): override proposals and their decisions."""
