@@ -203,7 +203,8 @@ def seed_decisions(
     seconds["training"] = clock.perf_counter() - t0
     t0 = clock.perf_counter()
     activate_policy(manager=manager, head=head)
-    run_id, actions = run_id_for(as_of), {}
+    run_id = run_id_for(as_of)
+    actions: dict[str, int] = {}
     if champion is not None:  # without one, nothing would be scored: no run
         run_id, actions = run_book(as_of=as_of, progress=progress)
     seconds["scoring and reviews"] = clock.perf_counter() - t0
