@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent
+from lending.choices import LineStatusCode
 from monitoring.choices import CaseStatus, Disposition
 from monitoring.filters import near_breach_threshold
 from monitoring.models import Alert, Case, CaseComment, CaseEvidence, Queue
@@ -100,11 +101,12 @@ class TimelineEntry:
     obj: Any = None
 
 
-def _audit_detail(event: AuditEvent) -> str:
+def _audit_detail(event: AuditEvent, names: dict[int, str]) -> str:
     after = event.after or {}
     parts: list[str] = []
-    if "assignee" in after and event.action in {"case.assigned", "case.claimed"}:
-        parts.append(_("to user #%(id)s") % {"id": after["assignee"]})
+    if after.get("assignee") and event.action in {"case.assigned", "case.claimed"}:
+        who = names.get(after["assignee"], f"#{after['assignee']}")
+        parts.append(_("to %(who)s") % {"who": who})
     if after.get("disposition"):
         parts.append(str(dict(Disposition.choices).get(after["disposition"], after["disposition"])))
     if "priority" in after and event.action in {"case.opened", "case.alerts_joined"}:
@@ -115,7 +117,8 @@ def _audit_detail(event: AuditEvent) -> str:
             % {"id": after["proposal"], "limit": after.get("new_limit", "")}
         )
     if after.get("status_code"):
-        parts.append(str(after["status_code"]))
+        codes = dict(LineStatusCode.choices)
+        parts.append(str(codes.get(after["status_code"], after["status_code"])))
     if event.note and event.note != "next":
         parts.append(event.note)
     return " · ".join(parts)
@@ -124,19 +127,32 @@ def _audit_detail(event: AuditEvent) -> str:
 def case_timeline(*, case: Case) -> list[TimelineEntry]:
     """The case's own story, oldest first: its audit rows, comments, evidence and alerts.
 
-    Four queries whatever the case's size (one per kind). Comments and evidence carry their
-    own audit rows too; the timeline shows the comment itself instead of its audit row.
+    Five queries whatever the case's size (one per kind, and the assignees' names). Comments
+    and evidence carry their own audit rows too; the timeline shows the comment itself
+    instead of its audit row.
     """
-    events = AuditEvent.objects.filter(object_type="monitoring.case", object_id=str(case.pk))
+    from accounts.models import User
+
+    events = list(
+        AuditEvent.objects.filter(object_type="monitoring.case", object_id=str(case.pk)).order_by(
+            "at", "pk"
+        )
+    )
+    assignee_ids = {e.after.get("assignee") for e in events if isinstance(e.after, dict)}
+    names = dict(
+        User.objects.filter(pk__in=[i for i in assignee_ids if isinstance(i, int)]).values_list(
+            "pk", "username"
+        )
+    )
     entries = [
         TimelineEntry(
             at=event.at,
             kind="audit",
             title=_action_label(event.action),
             who=event.actor_label,
-            text=_audit_detail(event),
+            text=_audit_detail(event, names),
         )
-        for event in events.order_by("at", "pk")
+        for event in events
     ]
     entries += [
         TimelineEntry(
