@@ -257,50 +257,71 @@ def rings_find(rows: Sequence[tuple[int, str, str, datetime]], *, params: RingPa
        than 2 or more than the cap share (the database filtered already; this holds for any
        caller).
     2. Borrowers are nodes 0..B-1, shared values nodes B..B+V-1, one edge per pair;
-       connected_components labels them.
+       scipy's connected_components labels them (linear in the pairs).
     3. Components with >= K borrowers are rings; their links are the shared values inside.
+    No pandas: the rows are the shared values only, and plain dicts beat a DataFrame's
+    construction and per-group costs at this size.
     """
     import numpy as np
-    import pandas as pd
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    if not rows:
+    # 1. The earliest sighting of each (borrower, value); sharers per value.
+    first: dict[tuple[int, str, str], datetime] = {}
+    for borrower, kind, value, seen in rows:
+        key = (borrower, kind, str(value))
+        if key not in first or seen < first[key]:
+            first[key] = seen
+    sharers: dict[tuple[str, str], int] = {}
+    for _borrower, kind, value in first:
+        sharers[(kind, value)] = sharers.get((kind, value), 0) + 1
+    cap = params.max_borrowers_per_value
+    kept = [key for key in first if 2 <= sharers[(key[1], key[2])] <= cap]
+    if not kept:
         return []
-    frame = pd.DataFrame(rows, columns=["borrower", "kind", "value", "seen"])
-    frame["key"] = frame["kind"] + "\x1f" + frame["value"].astype(str)
-    frame = frame.sort_values("seen").drop_duplicates(["borrower", "key"], keep="first")
-    sharers = frame.groupby("key")["borrower"].transform("size")
-    frame = frame[(sharers >= 2) & (sharers <= params.max_borrowers_per_value)]
-    if frame.empty:
-        return []
-    b_codes, b_ids = pd.factorize(frame["borrower"])
-    v_codes, _v_keys = pd.factorize(frame["key"])
-    n_b, n_v = len(b_ids), int(v_codes.max()) + 1
+    # 2. Nodes: borrowers 0..B-1, then values; one edge per kept pair.
+    b_index: dict[int, int] = {}
+    v_index: dict[tuple[str, str], int] = {}
+    b_codes = np.fromiter(
+        (b_index.setdefault(b, len(b_index)) for b, _k, _v in kept), dtype=np.int64, count=len(kept)
+    )
+    v_codes = np.fromiter(
+        (v_index.setdefault((k, v), len(v_index)) for _b, k, v in kept),
+        dtype=np.int64,
+        count=len(kept),
+    )
+    n_b, n_v = len(b_index), len(v_index)
     graph = coo_matrix(
-        (np.ones(len(frame), dtype=np.int8), (b_codes, v_codes + n_b)),
+        (np.ones(len(kept), dtype=np.int8), (b_codes, v_codes + n_b)),
         shape=(n_b + n_v, n_b + n_v),
     )
     _n, labels = connected_components(graph, directed=False)
     borrower_labels = labels[:n_b]
     sizes = np.bincount(borrower_labels)
-    ring_labels = np.flatnonzero(sizes >= params.min_ring_size)
-    if len(ring_labels) == 0:
+    # 3. Components of K or more borrowers; their rows in plain Python (they are few).
+    ring_labels = set(np.flatnonzero(sizes >= params.min_ring_size).tolist())
+    if not ring_labels:
         return []
-    frame = frame.assign(component=borrower_labels[b_codes])
-    frame = frame[frame["component"].isin(ring_labels)]
-    rings: list[Ring] = []
-    for _label, part in frame.groupby("component", sort=False):
+    label_of = borrower_labels[b_codes].tolist()
+    joined: dict[int, dict[int, datetime]] = {}
+    sharing: dict[int, dict[tuple[str, str], set[int]]] = {}
+    for (borrower, kind, value), label in zip(kept, label_of, strict=True):
+        if label not in ring_labels:
+            continue
+        seen = first[(borrower, kind, value)]
         # When each member first linked to anyone; the ring formed when the K-th did.
-        joined = part.groupby("borrower")["seen"].min().sort_values()
+        members = joined.setdefault(label, {})
+        if borrower not in members or seen < members[borrower]:
+            members[borrower] = seen
+        sharing.setdefault(label, {}).setdefault((kind, value), set()).add(int(borrower))
+    rings: list[Ring] = []
+    for label, members in joined.items():
+        times = sorted(members.values())
         ring = Ring(
-            members=sorted(int(b) for b in joined.index),
-            formed_at=joined.iloc[params.min_ring_size - 1].to_pydatetime(),
+            members=sorted(int(b) for b in members), formed_at=times[params.min_ring_size - 1]
         )
-        for (kind, value), sharing in part.groupby(["kind", "value"], sort=True)["borrower"]:
-            ring.links.append(
-                (str(kind), _mask_value(str(kind), str(value)), sorted(int(b) for b in sharing))
-            )
+        for (kind, value), who in sorted(sharing[label].items()):
+            ring.links.append((kind, _mask_value(kind, value), sorted(who)))
         rings.append(ring)
     rings.sort(key=lambda ring: ring.anchor)
     return rings
