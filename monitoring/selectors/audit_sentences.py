@@ -106,8 +106,9 @@ def _registered(event: AuditEvent) -> str:
 
 
 def _identity_checked(event: AuditEvent) -> str:
-    code = (event.after or {}).get("identity_check")
-    values = {"result": str(dict(IdentityCheckResult.choices).get(code, code or "—"))}
+    code = str((event.after or {}).get("identity_check") or "")
+    labels: dict[str, Any] = dict(IdentityCheckResult.choices)
+    values = {"result": str(labels.get(code, code or "—"))}
     return _("Identity cross-checked: %(result)s") % values
 
 

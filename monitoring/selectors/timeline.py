@@ -481,8 +481,9 @@ _CHECK_TIME_FIELDS = ("checked_at", "decided_at", "created_at", "requested_at", 
 
 
 def _drawdown_check_model() -> tuple[Any, str] | None:
+    name = "DrawdownCheck"  # a variable: the model may not exist yet
     try:
-        model = apps.get_model("monitoring", "DrawdownCheck")
+        model = apps.get_model("monitoring", name)
     except LookupError:
         return None
     names = {f.name for f in model._meta.get_fields()}
