@@ -227,3 +227,85 @@ def test_the_drafter_is_refused_in_place_and_the_charts_draw_under_the_csp(
     page.wait_for_function("document.querySelectorAll('.chart.js-plotly-plot').length === 3")
     hank.close()
     assert hank.refused == []
+
+
+def _as_a_worker(service, **kwargs):
+    """Run a worker's service from the test thread while the page polls the live server.
+
+    On SQLite the live server shares the test's in-memory database connection: a write that
+    lands while a poll's read is open is refused ("table is locked") and is simply tried
+    again, as a worker's retry would (both services are idempotent)."""
+    import time
+
+    from django.db import OperationalError
+
+    for attempt in range(20):
+        try:
+            return service(**kwargs)
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(0.1)
+    return None
+
+
+def test_a_simulation_and_a_run_update_on_the_page_while_workers_finish_them(
+    browser, live_server, manager, head_of_risk, book
+):
+    """The pages poll with htmx (no inline script, strict CSP) and stop once the job is done."""
+    from decisions.models import PolicySimulation
+
+    version = LimitPolicy.objects.get(status="active")
+    # A simulation a worker has not picked up yet (as if the broker were busy).
+    waiting = PolicySimulation.objects.create(
+        policy=version,
+        rules=version.rules,
+        as_of=timezone.localdate(),
+        requested_by=manager,
+        requested_at=timezone.now(),
+    )
+    hank = Session(browser, live_server, head_of_risk.username)
+    try:
+        _pages_that_poll(hank, live_server, waiting, version)
+    finally:
+        hank.close()  # no poll may outlive the test and meet the database's teardown
+    assert hank.refused == []
+
+
+def _pages_that_poll(hank, live_server, waiting, version):
+    from decisions.models import PolicySimulation, ScoringChunk
+    from decisions.services import scoring_chunk_run, scoring_run_start
+    from decisions.services.simulations import policy_simulation_run
+
+    page = hank.page
+    page.goto(f"{live_server.url}/decisions/simulations/{waiting.pk}/")
+    page.wait_for_selector("#simulation-running")
+    _as_a_worker(policy_simulation_run, simulation_id=waiting.pk)  # the worker finishes
+    page.wait_for_selector("#simulation-table")  # the next poll swapped the result in
+    assert page.inner_text("#sim-total .sim-raise") == "1"
+    page.wait_for_selector("#simulation .chart .main-svg")
+
+    # The version's page asks for a new one; with the worker eager it is there at once.
+    page.goto(f"{live_server.url}/decisions/policies/{version.pk}/")
+    assert page.inner_text("#sim-total .sim-raise") == "1"  # the latest simulation, shown
+    with page.expect_response(lambda r: r.url.endswith("/simulation/") and r.status == 200):
+        page.click("#simulate")
+    page.wait_for_selector("#simulation-table")
+    assert PolicySimulation.objects.filter(policy=version, status="done").count() == 2
+
+    # A whole-book run in progress: its row counts up as chunks finish.
+    run = scoring_run_start(as_of=timezone.localdate(), chunk_size=1, run_id="night-b")
+    page.click("nav.mainnav >> text=Scorecards")
+    page.click("#link-runs")
+    page.wait_for_selector(f"#run-{run.pk}")
+    assert page.inner_text(f"#run-{run.pk} .run-chunks").startswith("0 / 1")
+    _as_a_worker(scoring_chunk_run, run_id="night-b", index=0)
+    # Playwright's text selector, not wait_for_function: the CSP forbids evaluating strings.
+    page.wait_for_selector(f"#run-{run.pk} .run-chunks:has-text('1 / 1')", timeout=15_000)
+    assert page.locator(".run-polling").count() == 0  # done: the table stopped polling
+    assert ScoringChunk.objects.get(run=run).status == "done"
+
+    # The champion / challenger report draws its chart (one version only: the page says so).
+    page.click("nav.mainnav >> text=Scorecards")
+    page.click("#link-comparison")
+    page.wait_for_selector("#comparison-form")
