@@ -1,11 +1,20 @@
 """How fast does POST /api/v1/events/ take the lending core's events?
 
     python bench/bench_events.py [--borrowers 1000] [--batch 500] [--singles 120]
+                                 [--postgres] [--rules compare|on|off]
 
 Runs against a scratch SQLite file in a temporary folder (the embedded profile; nothing of
-var/ is touched), through Django's test client with the service account's token, so the
-figures include authentication, JSON parsing, validation, the lending services and the
-audit rows: everything but the network. Steps:
+var/ is touched), or with --postgres against a scratch PostgreSQL database
+(riskops_bench_events on 127.0.0.1, user postgres, trust; dropped and created), through
+Django's test client with the service account's token, so the figures include
+authentication, JSON parsing, validation, the lending services, the rule evaluation and the
+audit rows: everything but the network.
+
+--rules compare (the default) runs steps 2 and 3 twice, on fresh borrowers each time: first
+with every rule version retired (evaluation finds nothing live), then with the shipped
+rules active, and prints the ratio; on or off runs them once. The mixed workload carries
+patterns the rules catch (bursts of small drawdowns, transfers to lenders an hour after a
+drawdown, night withdrawals), so alerts are written as they would be live. Steps:
 
 1. Open `--borrowers` lines with line_opened events (batches of `--batch`), timed as such.
 2. The mixed workload: per borrower a drawdown, a login, a bank-account change, then in a
@@ -34,6 +43,28 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 100.0
+PG_DATABASE = "riskops_bench_events"
+
+
+def _configure_postgres() -> None:
+    """A fresh scratch PostgreSQL database, and the production profile pointed at it."""
+    import secrets
+
+    import psycopg
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")  # our own name, not input
+        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+    os.environ.update(
+        RISKOPS_PROFILE="production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{PG_DATABASE}",
+        REDIS_URL="redis://127.0.0.1:6379/4",
+        RISKOPS_DEBUG="0",
+        RISKOPS_LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="riskops.settings",
+    )
+    sys.path.insert(0, str(ROOT))
 
 
 def _configure(workdir: Path) -> None:
@@ -76,7 +107,7 @@ def _workload(
                 "occurred_at": _when(0, 9),
                 "customer_no": customer,
                 "name": "王五",
-                "national_id": f"1101011990{n % 10**7:07d}X",
+                "national_id": f"{110101 + n // 10**7}1990{n % 10**7:07d}X",
                 "mobile": f"13{n:09d}",
                 "city": "Chengdu",
                 "employer": "Acme",
@@ -118,6 +149,39 @@ def _workload(
                 "bank_name": "ABC",
             },
         ]
+        if n % 10 == 0:  # a burst of small drawdowns: the velocity rule's pattern
+            wave1 += [
+                {
+                    "event_id": f"small-{n}-{k}",
+                    "kind": "drawdown",
+                    "occurred_at": _when(33, 14 + k),
+                    "customer_no": customer,
+                    "loan_no": f"S{n:010d}{k}",
+                    "amount": "300.00",
+                    "term_months": 3,
+                    "repayment_mode": "equal_instalment",
+                    "purpose": "daily",
+                    "card_no": card,
+                    "bank_name": "ICBC",
+                }
+                for k in range(4)
+            ]
+        if n % 10 == 1:  # a large withdrawal at night
+            wave1.append(
+                {
+                    "event_id": f"night-{n}",
+                    "kind": "drawdown",
+                    "occurred_at": _when(34, 2),
+                    "customer_no": customer,
+                    "loan_no": f"N{n:010d}",
+                    "amount": "8000.00",
+                    "term_months": 6,
+                    "repayment_mode": "equal_instalment",
+                    "purpose": "daily",
+                    "card_no": card,
+                    "bank_name": "ICBC",
+                }
+            )
         wave2 += [
             {
                 "event_id": f"transfer-{n}",
@@ -179,6 +243,117 @@ def _report(label: str, events: int, seconds: float, latencies: list[float], cpu
     return rate
 
 
+def _rules_set(live: bool) -> str:
+    """Switch the rules off (retire every live version) or on (a new active version of each
+    at the shipped thresholds), through the rule services as a manager would."""
+    from monitoring.models import Rule
+    from monitoring.services import (
+        rule_version_activate,
+        rule_version_draft,
+        rule_version_retire,
+        rules_ensure_defaults,
+    )
+
+    rules_ensure_defaults()
+    for rule in Rule.objects.all():
+        active = rule.versions.filter(status="active").first()
+        if active is not None and not live:
+            rule_version_retire(actor=None, version=active)
+        if active is None and live:
+            draft = rule_version_draft(actor=None, rule=rule, params={})
+            rule_version_activate(actor=None, version=draft)
+    return "rules on" if live else "rules off"
+
+
+class EvaluationClock:
+    """Time spent judging events (events_evaluate inside ingestion), wall and CPU: the
+    rules' own share of a request, readable however loaded the machine is."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.calls = 0
+
+    def install(self) -> None:
+        from monitoring.services import events as ingestion
+
+        original = ingestion.events_evaluate
+
+        def timed(**kwargs: Any) -> Any:
+            w, c = time.perf_counter(), time.process_time()
+            try:
+                return original(**kwargs)
+            finally:
+                self.wall += time.perf_counter() - w
+                self.cpu += time.process_time() - c
+                self.calls += 1
+
+        ingestion.events_evaluate = timed  # type: ignore[assignment]
+
+    def reset(self) -> None:
+        self.wall = self.cpu = 0.0
+        self.calls = 0
+
+    def report(self, label: str, events: int) -> None:
+        per_event = self.wall / events * 1000 if events else float("nan")
+        print(
+            f"  rule evaluation ({label}): {self.wall:6.2f} s wall, {self.cpu:6.2f} s cpu in "
+            f"{self.calls} calls; {per_event:.2f} ms per event"
+        )
+
+
+CLOCK = EvaluationClock()
+
+
+def _pass(
+    token: str, label: str, first: int, args: argparse.Namespace, deadline: float
+) -> tuple[float, float, list[float]]:
+    """Steps 2 and 3 on fresh borrowers from `first`: (batched rate, single rate, single
+    latencies). Their lines are opened first, batched, untimed."""
+    opening, wave1, wave2 = _workload(first, args.borrowers)
+    s_open, s_wave1, s_wave2 = _workload(first + 5 * 10**6, args.singles)
+    for batch in _batches(opening + s_open, args.batch):
+        Poster(token).post({"events": batch})
+
+    poster = Poster(token)
+    mixed = wave1 + wave2
+    CLOCK.reset()
+    t0, c0 = time.perf_counter(), time.process_time()
+    posted = 0
+    for batch in _batches(wave1, args.batch) + _batches(wave2, args.batch):
+        poster.post({"events": batch})
+        posted += len(batch)
+        if time.perf_counter() > deadline - 0.4 * args.budget / args.passes:
+            print("  (stopped early: time budget)")
+            break
+    batched_rate = _report(
+        f"mixed, batched, {label}",
+        posted or len(mixed),
+        time.perf_counter() - t0,
+        poster.latencies,
+        time.process_time() - c0,
+    )
+    CLOCK.report(f"batched, {label}", posted)
+
+    poster = Poster(token)
+    CLOCK.reset()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for event in s_wave1 + s_wave2:
+        poster.post(event)
+        if time.perf_counter() > deadline:
+            print("  (stopped early: time budget)")
+            break
+    single_rate = _report(
+        f"one per request, {label}",
+        len(poster.latencies),
+        time.perf_counter() - t0,
+        poster.latencies,
+        time.process_time() - c0,
+    )
+    CLOCK.report(f"one per request, {label}", len(poster.latencies))
+    return batched_rate, single_rate, poster.latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--borrowers", type=int, default=1000)
@@ -189,11 +364,20 @@ def main() -> None:
         default=120,
         help="borrowers whose events are posted one per request (baseline)",
     )
+    parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL database")
+    parser.add_argument("--rules", choices=["compare", "on", "off"], default="compare")
+    parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds, about")
     args = parser.parse_args()
+    args.passes = 2 if args.rules == "compare" else 1
     started = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="riskops-bench-") as tmp:
-        _configure(Path(tmp))
+        if args.postgres:
+            _configure_postgres()
+            where = f"scratch PostgreSQL database {PG_DATABASE}"
+        else:
+            _configure(Path(tmp))
+            where = f"scratch database {tmp}/bench.sqlite3"
         import django
 
         django.setup()
@@ -201,71 +385,42 @@ def main() -> None:
         from rest_framework.authtoken.models import Token
 
         from accounts.models import User
-        from monitoring.models import Event
+        from monitoring.models import Alert, Event
 
         call_command("migrate", verbosity=0)
+        CLOCK.install()
         user = User.objects.create_user(username="lending-core", password=None, role="service")
         token = Token.objects.create(user=user).key
-        print(
-            f"scratch database {tmp}/bench.sqlite3 ready in "
-            f"{time.perf_counter() - started:.1f} s; batches of {args.batch}"
-        )
+        print(f"{where} ready in {time.perf_counter() - started:.1f} s; batches of {args.batch}")
 
+        # 1. Lines opened, timed as such.
         opening, wave1, wave2 = _workload(0, args.borrowers)
-        s_open, s_wave1, s_wave2 = _workload(10**7, args.singles)
-
-        # 1. Lines opened (the singles' lines too, batched: they are setup for step 3).
         poster = Poster(token)
         t0, c0 = time.perf_counter(), time.process_time()
-        for batch in _batches(opening + s_open, args.batch):
+        for batch in _batches(opening, args.batch):
             poster.post({"events": batch})
         _report(
             "line_opened, batched",
-            len(opening) + len(s_open),
+            len(opening),
             time.perf_counter() - t0,
             poster.latencies,
             time.process_time() - c0,
         )
 
-        # 2. The mixed workload, batched.
-        poster = Poster(token)
-        mixed = wave1 + wave2
-        t0, c0 = time.perf_counter(), time.process_time()
-        for batch in _batches(wave1, args.batch) + _batches(wave2, args.batch):
-            poster.post({"events": batch})
-            if time.perf_counter() - started > BUDGET_SECONDS * 0.6:
-                print("  (stopped early: time budget)")
-                break
-        batched_seconds = time.perf_counter() - t0
-        batched_events = min(len(mixed), len(poster.latencies) * args.batch)
-        batched_rate = _report(
-            "mixed, batched",
-            batched_events,
-            batched_seconds,
-            poster.latencies,
-            time.process_time() - c0,
-        )
-
-        # 3. Baseline: the same mix, one event per request.
-        poster = Poster(token)
-        singles = s_wave1 + s_wave2
-        t0, c0 = time.perf_counter(), time.process_time()
-        for event in singles:
-            poster.post(event)
-            if time.perf_counter() - started > BUDGET_SECONDS * 0.85:
-                print("  (stopped early: time budget)")
-                break
-        single_rate = _report(
-            "mixed, one per request",
-            len(poster.latencies),
-            time.perf_counter() - t0,
-            poster.latencies,
-            time.process_time() - c0,
-        )
+        # 2-3. The mixed workload batched, then one event per request; per rules setting.
+        settings = {"compare": [False, True], "on": [True], "off": [False]}[args.rules]
+        figures: dict[bool, tuple[float, float, list[float]]] = {}
+        for n, live in enumerate(settings):
+            label = _rules_set(live)
+            deadline = started + args.budget * 0.85 * (n + 1) / len(settings)
+            figures[live] = _pass(token, label, (n + 1) * 10**7, args, deadline)
 
         # 4. Replay of a full batch: nothing is applied, every answer comes from storage.
         poster = Poster(token)
         replay = wave1[: args.batch]
+        for batch in _batches(wave1[: args.batch], args.batch):
+            poster.post({"events": batch})
+        poster = Poster(token)
         t0, c0 = time.perf_counter(), time.process_time()
         body = poster.post({"events": replay})
         assert all(r["status"] == "replayed" for r in body["results"])
@@ -278,28 +433,44 @@ def main() -> None:
         )
 
         # 5. Memory: traced Python allocations for one batch of 1,000 new events.
-        extra_open, extra_wave1, _ = _workload(2 * 10**7, 250)
+        extra_open, extra_wave1, _ = _workload(9 * 10**7, 250)
         Poster(token).post({"events": extra_open})
         tracemalloc.start()
-        Poster(token).post({"events": extra_wave1 + extra_open[:250]})
+        Poster(token).post({"events": extra_wave1[: 1000 - 250] + extra_open[:250]})
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-        print(f"events stored: {Event.objects.count()}")
+        print(f"events stored: {Event.objects.count()}; alerts raised: {Alert.objects.count()}")
         print(
             f"peak memory: process max RSS {max_rss_kb / 1024:.0f} MiB; "
             f"traced Python peak for one batch of 1,000 (750 new, 250 replayed) "
             f"{traced_peak / 2**20:.1f} MiB"
         )
-        print(
-            f"batched / one-per-request throughput: {batched_rate / single_rate:.1f}x "
-            f"({batched_rate:.0f} vs {single_rate:.0f} events/s)"
-        )
+        for live, (batched_rate, single_rate, _lat) in figures.items():
+            print(
+                f"{'rules on ' if live else 'rules off'}: batched / one-per-request "
+                f"{batched_rate / single_rate:.1f}x ({batched_rate:.0f} vs {single_rate:.0f} "
+                f"events/s)"
+            )
+        if len(figures) == 2:
+            on, off = figures[True], figures[False]
+            print(
+                f"rules on / off: batched {on[0] / off[0]:.2f}x, one per request "
+                f"{on[1] / off[1]:.2f}x; single-event p95 {_percentile(on[2], 95) * 1000:.1f} "
+                f"vs {_percentile(off[2], 95) * 1000:.1f} ms"
+            )
         print(f"total {time.perf_counter() - started:.1f} s")
         from django.db import connections
 
         connections.close_all()
+        if args.postgres:
+            import psycopg
+
+            with psycopg.connect(
+                "host=127.0.0.1 user=postgres dbname=postgres", autocommit=True
+            ) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
 
 
 if __name__ == "__main__":
