@@ -210,8 +210,11 @@ class StaleForm(forms.Form):
 class ComparisonForm(forms.Form):
     """Which two versions of a scorecard to compare, and how "bad" is measured."""
 
-    first = forms.ModelChoiceField(queryset=None, label=_("Model"))
-    second = forms.ModelChoiceField(queryset=None, label=_("Compared with"))
+    # The querysets are set per form (every stored version), in __init__.
+    first: forms.ModelChoiceField[Any] = forms.ModelChoiceField(queryset=None, label=_("Model"))
+    second: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        queryset=None, label=_("Compared with")
+    )
     window_days = forms.IntegerField(
         label=_("Outcome window (days after the score)"),
         min_value=7,
@@ -233,8 +236,8 @@ class ComparisonForm(forms.Form):
         versions = ScorecardModel.objects.order_by("name", "-version")
         for name in ("first", "second"):
             field = self.fields[name]
-            assert isinstance(field, forms.ModelChoiceField)
-            field.queryset = versions
+            if isinstance(field, forms.ModelChoiceField):  # always; tells the type checker
+                field.queryset = versions
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

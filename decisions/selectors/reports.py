@@ -46,9 +46,7 @@ def comparison_defaults() -> tuple[ScorecardModel, ScorecardModel] | None:
     return None
 
 
-def _matured_scores(
-    model: ScorecardModel, cutoff: date
-) -> list[tuple[int, date, int, bool]]:
+def _matured_scores(model: ScorecardModel, cutoff: date) -> list[tuple[int, date, int, bool]]:
     """Each borrower's latest score by `model` with as_of on or before `cutoff`:
     (borrower_id, as_of, total, acting)."""
     latest = Window(
@@ -65,7 +63,9 @@ def _matured_scores(
     )
 
 
-def _labels(pairs: set[tuple[int, date]], *, window_days: int, dpd: int) -> dict[tuple[int, date], int]:
+def _labels(
+    pairs: set[tuple[int, date]], *, window_days: int, dpd: int
+) -> dict[tuple[int, date], int]:
     """The outcome of each (borrower, as_of): 1 bad, 0 good; one book read per as_of date."""
     by_day: dict[date, list[int]] = defaultdict(list)
     for borrower_id, as_of in pairs:

@@ -12,8 +12,18 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models import When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -62,21 +72,23 @@ def _summaries(runs: list[ScoringRun]) -> list[dict[str, Any]]:
     for run_pk, value in ScoringChunk.objects.filter(
         run_id__in=ids, status=RunStatus.DONE, seconds__isnull=False
     ).values_list("run_id", "seconds"):
-        seconds[run_pk].append(value)
+        if value is not None:
+            seconds[run_pk].append(value)
     decisions: dict[str, dict[str, int]] = defaultdict(dict)
     if runs:
         # decided_at is indexed and no decision of a run precedes the run's start, so the
         # range keeps this off a scan of every decision ever made.
         earliest = min(run.started_at for run in runs)
-        for row in (
+        for run_id, action, n in (
             LimitDecision.objects.filter(
                 run_id__in=[run.run_id for run in runs], decided_at__gte=earliest
             )
             .values("run_id", "action")
             .annotate(n=Count("id"))
             .order_by()
+            .values_list("run_id", "action", "n")
         ):
-            decisions[row["run_id"]][row["action"]] = row["n"]
+            decisions[run_id][action] = n
     now = timezone.now()
     summaries = []
     for run in runs:
@@ -93,11 +105,17 @@ def _summaries(runs: list[ScoringRun]) -> list[dict[str, Any]]:
                 "chunks_done": done["chunks"],
                 "chunks_failed": failed["chunks"],
                 "borrowers_done": done["borrowers"],
-                "percent": round(100 * done["chunks"] / run.chunks_total) if run.chunks_total else 100,
+                "percent": round(100 * done["chunks"] / run.chunks_total)
+                if run.chunks_total
+                else 100,
                 "p50": percentile(seconds.get(run.pk, []), 50),
                 "p95": percentile(seconds.get(run.pk, []), 95),
                 "decisions": [
-                    {"action": action, "label": label, "count": decisions[run.run_id].get(action, 0)}
+                    {
+                        "action": action,
+                        "label": label,
+                        "count": decisions[run.run_id].get(action, 0),
+                    }
                     for action, label in LimitAction.choices
                 ],
             }
@@ -121,9 +139,7 @@ def scoring_run_detail(*, run_pk: int) -> dict[str, Any]:
         default=Value(2),
         output_field=IntegerField(),
     )
-    summary["chunks"] = list(
-        ScoringChunk.objects.filter(run=run).order_by(failed_first, "index")
-    )
+    summary["chunks"] = list(ScoringChunk.objects.filter(run=run).order_by(failed_first, "index"))
     return summary
 
 

@@ -49,9 +49,7 @@ def book():
     champion = scorecard_store(actor=None, name="book", result=_result((300, 200)), target="30+")
     champion = scorecard_set_status(actor=None, model=champion, status=ModelStatus.CHAMPION)
     challenger = scorecard_store(actor=None, name="book", result=_result((310, 190)), target="30+")
-    challenger = scorecard_set_status(
-        actor=None, model=challenger, status=ModelStatus.CHALLENGER
-    )
+    challenger = scorecard_set_status(actor=None, model=challenger, status=ModelStatus.CHALLENGER)
     borrowers = {name: BorrowerFactory(registered_at=at(2026, 1, 2)) for name in TOTALS}
     for name, day in (("bad_early", at(2026, 6, 1)), ("bad_late", at(2026, 6, 15))):
         DrawdownFactory(borrower=borrowers[name], amount=Decimal("3000.00"), disbursed_at=day)
@@ -90,11 +88,16 @@ def _auc_by_pairs(bads: list[int], goods: list[int]) -> float:
 
 
 def _rows(html: str) -> dict[str, str]:
-    return {m.group(1): m.group(2) for m in re.finditer(r'<tr id="(cmp-[\w-]+)">(.*?)</tr>', html, re.S)}
+    return {
+        m.group(1): m.group(2) for m in re.finditer(r'<tr id="(cmp-[\w-]+)">(.*?)</tr>', html, re.S)
+    }
 
 
 def _cells(row: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+    return [
+        re.sub(r"<[^>]+>", "", c).strip()
+        for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+    ]
 
 
 def test_the_report_opens_on_the_champion_and_its_challenger_at_30_days(client, analyst, book):
@@ -151,9 +154,7 @@ def test_at_90_days_past_due_only_the_early_loan_is_bad(client, analyst, book):
     assert _cells(rows["cmp-2"])[0:5] == ["book v1", "Champion", "5", "1", "20.0%"]
 
 
-def test_a_window_longer_than_the_scores_have_had_leaves_nothing_to_compare(
-    client, analyst, book
-):
+def test_a_window_longer_than_the_scores_have_had_leaves_nothing_to_compare(client, analyst, book):
     champion, challenger = book
     client.force_login(analyst)
     html = client.get(
@@ -169,8 +170,12 @@ def test_only_two_versions_of_one_scorecard_are_compared(client, analyst, book):
     other = scorecard_store(actor=None, name="other", result=_result((300, 200)), target="30+")
     client.force_login(analyst)
     url = reverse("decisions:model-comparison")
-    same = client.get(url, {"first": champion.pk, "second": champion.pk, "window_days": 90, "dpd": 30})
-    mixed = client.get(url, {"first": champion.pk, "second": other.pk, "window_days": 90, "dpd": 30})
+    same = client.get(
+        url, {"first": champion.pk, "second": champion.pk, "window_days": 90, "dpd": 30}
+    )
+    mixed = client.get(
+        url, {"first": champion.pk, "second": other.pk, "window_days": 90, "dpd": 30}
+    )
     for response in (same, mixed):
         html = response.content.decode()
         assert 'id="comparison-error"' in html and 'id="comparison-table"' not in html

@@ -233,13 +233,13 @@ def test_the_list_shows_progress_failures_durations_and_decisions(client, analys
     client.force_login(analyst)
     html = client.get(reverse("decisions:run-list")).content.decode()
 
-    row = html[html.index('id="run-%d"' % done.pk) :]
+    row = html[html.index(f'id="run-{done.pk}"') :]
     row = row[: row.index("</tr>")]
     assert "5 / 5" in row and "10 / 10" in row and "1:02:05" in row
     # Sorted durations 1, 2, 3, 4, 10: the median is 3; p95 sits 0.8 of the way from 4 to 10.
     assert 'run-p50">3.00<' in row and 'run-p95">8.80<' in row
     assert 'run-raise">2<' in row and 'run-cut">1<' in row and 'run-freeze">0<' in row
-    running = html[html.index('id="run-%d"' % run.pk) :]
+    running = html[html.index(f'id="run-{run.pk}"') :]
     running = running[: running.index("</tr>")]
     assert "1 / 3" in running and "2 / 5" in running and 'run-failed"><a' in running
     assert 'hx-trigger="every 5s"' in html  # night-1 is still running

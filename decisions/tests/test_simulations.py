@@ -77,10 +77,12 @@ def test_unusable_rules_are_refused_before_anything_is_queued(manager):
     assert not PolicySimulation.objects.exists()
 
 
-def test_a_failed_simulation_is_stored_and_shown(client, manager, django_capture_on_commit_callbacks):
-    with mock.patch("decisions.selectors.policy_simulation", side_effect=RuntimeError("boom")):
-        with django_capture_on_commit_callbacks(execute=True):
-            simulation = policy_simulation_request(actor=manager, rules=DEFAULT_RULES)
+def test_a_failed_simulation_is_stored_and_shown(
+    client, manager, django_capture_on_commit_callbacks
+):
+    broken = mock.patch("decisions.selectors.policy_simulation", side_effect=RuntimeError("boom"))
+    with broken, django_capture_on_commit_callbacks(execute=True):
+        simulation = policy_simulation_request(actor=manager, rules=DEFAULT_RULES)
     simulation.refresh_from_db()
     assert (simulation.status, simulation.error) == ("failed", "RuntimeError: boom")
     client.force_login(manager)
@@ -135,7 +137,9 @@ def test_borrowers_and_service_accounts_neither_ask_for_nor_read_simulations(
     url = reverse("decisions:policy-simulation", args=[version.pk])
     assert client.post(url).status_code == 403
     assert client.get(url).status_code == 403
-    assert client.get(reverse("decisions:simulation-detail", args=[simulation.pk])).status_code == 403
+    assert (
+        client.get(reverse("decisions:simulation-detail", args=[simulation.pk])).status_code == 403
+    )
     assert PolicySimulation.objects.count() == 1
 
 

@@ -413,7 +413,11 @@ def test_simulating_a_draft_shows_the_table_and_saves_nothing(
     poll = reverse("decisions:simulation-detail", args=[simulation.pk])
     # The page the request answered with was rendered before the commit: it polls.
     assert 'id="simulation-running"' in html and f'hx-get="{poll}"' in html
-    assert (simulation.status, simulation.policy, simulation.requested_by) == ("done", None, manager)
+    assert (simulation.status, simulation.policy, simulation.requested_by) == (
+        "done",
+        None,
+        manager,
+    )
 
     polled = client.get(poll, headers={"HX-Request": "true"}).content.decode()
 
@@ -458,9 +462,9 @@ def test_the_refusal_is_shown_in_the_language_of_the_page(client, manager, activ
 
     def catalogue(text: str) -> str:
         asked.append(translation.get_language())
-        return {"The cut share of the limit must be between 0 and 1.": "削减比例须在0与1之间。"}.get(
-            text, text
-        )
+        return {
+            "The cut share of the limit must be between 0 and 1.": "削减比例须在0与1之间。"
+        }.get(text, text)
 
     # A stand-in catalogue (the real one is translated at the end): the message is looked up
     # when the page is rendered, in the page's language.

@@ -26,7 +26,7 @@ def model_comparison_view(request: AuthenticatedRequest) -> HttpResponse:
         pair = comparison_defaults()
         initial: dict[str, Any] = {"window_days": WINDOW_DAYS_DEFAULT, "dpd": 30}
         if pair is not None:
-            initial.update(first=pair[0].pk, second=pair[1].pk)
+            initial = {**initial, "first": pair[0].pk, "second": pair[1].pk}
         # Bound to the defaults, so the report opens on the champion and its challenger.
         form = ComparisonForm(initial if pair is not None else None, initial=initial)
     context: dict[str, Any] = {"form": form}
