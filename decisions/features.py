@@ -2,8 +2,14 @@
 
 Every feature is computed as of a date (`as_of`) from what had happened by then, so the same
 code builds training rows at a past observation date and today's rows for scoring. The book is
-read through lending.selectors (book_columns) in chunks of borrowers, and each chunk is
-aggregated with pandas/numpy: no Python loop over borrowers anywhere.
+read in chunks of borrowers, never one borrower at a time:
+
+- on PostgreSQL, lending.selectors.book_aggregates has the database aggregate each chunk
+  (a few GROUP BY statements returning numbers: days, counts, sums), and `features_from_
+  aggregates` turns those into the features with numpy;
+- on SQLite (the embedded profile, small books), lending.selectors.book_columns reads the
+  chunk's rows and `features_for_chunk` aggregates them with pandas. Both give the same values
+  (decisions/tests/test_features.py compares them on a built book).
 
 The catalogue (FEATURES) names each feature's family, meaning, unit and what a missing value
 means; the features page lists it.
@@ -17,10 +23,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from lending.selectors import book_columns, borrower_id_chunks
+from lending.selectors import book_aggregates, book_columns, borrower_id_chunks
 
 # Monthly income per band (yuan): the band's middle, for instalment-to-income.
 INCOME_MIDPOINT = {
@@ -305,6 +312,80 @@ def features_for_chunk(columns: dict[str, Any], *, as_of: date) -> Any:
     return out[list(FEATURE_NAMES)].astype(float).fillna(0.0)
 
 
+def _per_borrower(ids: np.ndarray, rows: list[tuple[Any, ...]], width: int) -> np.ndarray:
+    """Aggregate rows (borrower id first, ascending) as a (len(ids), width) float matrix in the
+    order of `ids`, 0 where a borrower has no row."""
+    out = np.zeros((len(ids), width), dtype=np.float64)
+    if rows:
+        data = np.array(rows, dtype=np.float64)
+        out[np.searchsorted(ids, data[:, 0].astype(np.int64))] = data[:, 1 : width + 1]
+    return out
+
+
+def features_from_aggregates(aggregates: dict[str, list[tuple[Any, ...]]]) -> Any:
+    """The feature frame (index borrower id) of one chunk of lending.selectors.book_aggregates
+    (already as of its date): ratios and missing-value rules applied with numpy."""
+    import pandas as pd
+
+    people = aggregates["borrowers"]
+    ids = np.array([row[0] for row in people], dtype=np.int64)
+    income_band = np.array([INCOME_RANK.get(row[1], np.nan) for row in people], dtype=np.float64)
+    income = np.array([INCOME_MIDPOINT.get(row[1], np.nan) for row in people], dtype=np.float64)
+    numbers = np.array([row[2:] for row in people], dtype=np.float64).reshape(
+        len(people), 4
+    )  # mismatch, limit, days_open, assets; None reads as NaN
+    mismatch, limit, days_open, assets = numbers.T
+    inst = _per_borrower(ids, aggregates["instalments"], 6)
+    max_late, max_late_12m, late_12m, open_principal, due_30d, streak = inst.T
+    loans = _per_borrower(ids, aggregates["drawdowns"], 6)
+    in90, small90, in180, amount180, night180, early = loans.T
+    transfers = _per_borrower(ids, aggregates["transfers"], 1)[:, 0]
+    has_limit = np.nan_to_num(limit) > 0
+    safe_limit = np.where(has_limit, limit, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns = {
+            "income_band": income_band,
+            "utilisation": np.where(has_limit, open_principal / safe_limit, 0.0),
+            "instalment_to_income": due_30d / income,
+            "verified_assets": assets,
+            "months_on_book": np.clip(days_open / 30.4, 0, None),
+            "max_dpd_ever": max_late,
+            "max_dpd_12m": max_late_12m,
+            "late_instalments_12m": late_12m,
+            "on_time_streak": streak,
+            "early_settlements": early,
+            "drawdowns_90d": in90,
+            "small_drawdown_share_90d": np.where(in90 > 0, small90 / np.maximum(in90, 1), 0.0),
+            "drawdown_to_limit_180d": np.where(
+                in180 > 0,
+                np.where(has_limit, amount180 / safe_limit, 0.0) / np.maximum(in180, 1),
+                0.0,
+            ),
+            "night_drawdowns_180d": night180,
+            "lender_transfers_90d": transfers,
+            "identity_mismatch": mismatch,
+        }
+    frame = pd.DataFrame(columns, index=pd.Index(ids, name="id"))
+    return frame[list(FEATURE_NAMES)].fillna(0.0)
+
+
+def chunk_features(*, borrower_ids: Sequence[int], as_of: date) -> Any:
+    """The feature frame of one chunk of borrowers as of `as_of` (index: borrower id,
+    ascending): set-based SQL on PostgreSQL, pandas over book_columns elsewhere."""
+    if connection.vendor == "postgresql":
+        aggregates = book_aggregates(
+            borrower_ids=borrower_ids,
+            as_of=as_of,
+            small_drawdown=SMALL_DRAWDOWN,
+            transfer_hours=LENDER_TRANSFER_HOURS,
+        )
+        return features_from_aggregates(aggregates)
+    frame = features_for_chunk(
+        book_frames(book_columns(borrower_ids=borrower_ids, as_of=as_of)), as_of=as_of
+    )
+    return frame.sort_index()
+
+
 def book_features(
     *, as_of: date, borrower_ids: Sequence[int] | None = None, chunk_size: int = 20_000
 ) -> Any:
@@ -312,8 +393,7 @@ def book_features(
     import pandas as pd
 
     frames = [
-        features_for_chunk(book_frames(book_columns(borrower_ids=ids, as_of=as_of)), as_of=as_of)
-        for ids in _chunks(borrower_ids, chunk_size)
+        chunk_features(borrower_ids=ids, as_of=as_of) for ids in _chunks(borrower_ids, chunk_size)
     ]
     if not frames:
         return pd.DataFrame(columns=list(FEATURE_NAMES), dtype=float)

@@ -681,3 +681,196 @@ def book_columns(*, borrower_ids: Sequence[int], as_of: date) -> dict[str, dict[
 def _end_of(day: date) -> datetime:
     """The first moment after `day` in the project's time zone."""
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+# --- the book as aggregates per borrower, computed by PostgreSQL (set-based) -----------------
+
+# Local (Shanghai) calendar dates and hours: the zone has had no daylight saving since 1991,
+# but AT TIME ZONE keeps this exact whatever the zone.
+_ZONE = "Asia/Shanghai"
+
+
+def _id_filter(column: str, ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    """A WHERE fragment for `column` in `ids`: a range when the ids are contiguous (the planner
+    then walks the index once), otherwise = ANY(array)."""
+    if ids and ids[-1] - ids[0] + 1 == len(ids) and list(ids) == sorted(ids):
+        return f"{column} BETWEEN %(lo)s AND %(hi)s", {"lo": ids[0], "hi": ids[-1]}
+    return f"{column} = ANY(%(ids)s)", {"ids": list(ids)}
+
+
+def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def book_aggregates(
+    *, borrower_ids: Sequence[int], as_of: date, small_drawdown: float, transfer_hours: int
+) -> dict[str, list[tuple[Any, ...]]]:
+    """What happened to `borrower_ids` up to the close of `as_of`, aggregated per borrower by
+    PostgreSQL in four GROUP BY statements (no row per instalment leaves the database).
+
+    Numbers only: money as float8, dates as whole days before `as_of`, times as Shanghai
+    local days and hours. Returns rows (first column the borrower id, ascending) per part:
+
+    - "borrowers": id, income_band, identity_mismatch (0/1), credit_limit, days_open
+      (fractional days from the line's opening to the start of as_of; NULL without a line),
+      verified_assets (verified assets declared by then);
+    - "instalments" (of loans disbursed by then; cleared = paid off by then; late = whole
+      days from the due date to the clearing day or as_of, for instalments due before as_of):
+      id, max_late, max_late_12m, late_12m, open_principal, due_30d, on_time_streak
+      (instalments due since the last late one);
+    - "drawdowns" (disbursed by then): id, in_90d, small_90d (<= `small_drawdown` yuan),
+      in_180d,
+      amount_180d, night_180d (00:00-04:59), early_settlements (settled by then, before the
+      loan's last due date);
+    - "transfers": id, transfers to a lender in the 90 days to as_of within `transfer_hours`
+      after a drawdown.
+
+    No access check: for book-wide system jobs (scoring, training), never for a page. PostgreSQL
+    only; decisions.features computes the same from book_columns on SQLite.
+    """
+    ids = sorted(int(i) for i in borrower_ids)
+    if not ids:
+        return {"borrowers": [], "instalments": [], "drawdowns": [], "transfers": []}
+    day = timezone.make_aware(datetime.combine(as_of, time.min))
+    params: dict[str, Any] = {
+        "day": day,
+        "end": _end_of(as_of),
+        "as_of": as_of,
+        "zone": _ZONE,
+        "small": small_drawdown,
+        "soon": timedelta(hours=transfer_hours),
+    }
+    b_where, extra = _id_filter("b.id", ids)
+    params.update(extra)
+    d_where, _same = _id_filter("d.borrower_id", ids)
+    t_where, _same = _id_filter("t.borrower_id", ids)
+    a_where, _same = _id_filter("a.borrower_id", ids)
+    borrowers = _fetch(
+        f"""
+        SELECT b.id, b.income_band, (b.identity_check = 'mismatched')::int,
+               l.credit_limit::float8,
+               EXTRACT(EPOCH FROM (%(day)s - l.opened_at)) / 86400.0,
+               COALESCE(a.total, 0)
+        FROM {Borrower._meta.db_table} b
+        LEFT JOIN {CreditLine._meta.db_table} l ON l.borrower_id = b.id
+        LEFT JOIN (
+            SELECT a.borrower_id, SUM(a.amount)::float8 AS total
+            FROM {DeclaredAsset._meta.db_table} a
+            WHERE {a_where} AND a.verified AND a.declared_at < %(end)s
+            GROUP BY a.borrower_id
+        ) a ON a.borrower_id = b.id
+        WHERE {b_where}
+        ORDER BY b.id
+        """,  # noqa: S608 (names from model meta; values are parameters)
+        params,
+    )
+    instalments = _fetch(
+        f"""
+        WITH rows AS (
+            SELECT d.borrower_id AS b, i.due_date AS due,
+                   i.principal_due::float8 AS principal,
+                   (i.principal_due + i.interest_due)::float8 AS total,
+                   CASE WHEN i.paid_off_at < %(end)s
+                        THEN (i.paid_off_at AT TIME ZONE %(zone)s)::date END AS cleared
+            FROM {Instalment._meta.db_table} i
+            JOIN {Drawdown._meta.db_table} d ON d.id = i.drawdown_id
+            WHERE {d_where} AND d.disbursed_at < %(end)s
+        ), late AS (
+            SELECT b, due, principal, total, cleared,
+                   CASE WHEN due < %(as_of)s
+                        THEN GREATEST(COALESCE(cleared, %(as_of)s) - due, 0) ELSE 0 END AS late
+            FROM rows
+        ), marked AS (
+            SELECT *, MAX(due) FILTER (WHERE late > 0) OVER (PARTITION BY b) AS last_late
+            FROM late
+        )
+        SELECT b,
+               MAX(late),
+               COALESCE(MAX(late) FILTER (WHERE due >= %(as_of)s - 365), 0),
+               COUNT(*) FILTER (WHERE late > 0 AND due >= %(as_of)s - 365),
+               COALESCE(SUM(principal) FILTER (WHERE cleared IS NULL), 0),
+               COALESCE(SUM(total) FILTER (WHERE due >= %(as_of)s AND due < %(as_of)s + 30), 0),
+               COUNT(*) FILTER (WHERE due < %(as_of)s AND (last_late IS NULL OR due > last_late))
+        FROM marked
+        GROUP BY b
+        ORDER BY b
+        """,  # noqa: S608 (names from model meta; values are parameters)
+        params,
+    )
+    drawdowns = _fetch(
+        f"""
+        WITH loans AS (
+            SELECT d.id, d.borrower_id AS b, d.amount::float8 AS amount, d.settled_at,
+                   %(as_of)s - (d.disbursed_at AT TIME ZONE %(zone)s)::date AS age,
+                   EXTRACT(HOUR FROM d.disbursed_at AT TIME ZONE %(zone)s) AS hour
+            FROM {Drawdown._meta.db_table} d
+            WHERE {d_where} AND d.disbursed_at < %(end)s
+        ), settled AS (
+            SELECT i.drawdown_id, MAX(i.due_date) AS last_due
+            FROM {Instalment._meta.db_table} i
+            JOIN loans ON loans.id = i.drawdown_id AND loans.settled_at < %(end)s
+            GROUP BY i.drawdown_id
+        )
+        SELECT b,
+               COUNT(*) FILTER (WHERE age < 90),
+               COUNT(*) FILTER (WHERE age < 90 AND amount <= %(small)s),
+               COUNT(*) FILTER (WHERE age < 180),
+               COALESCE(SUM(amount) FILTER (WHERE age < 180), 0),
+               COUNT(*) FILTER (WHERE age < 180 AND hour < 5),
+               COUNT(*) FILTER (WHERE (settled_at AT TIME ZONE %(zone)s) < settled.last_due)
+        FROM loans
+        LEFT JOIN settled ON settled.drawdown_id = loans.id
+        GROUP BY b
+        ORDER BY b
+        """,  # noqa: S608 (names from model meta; values are parameters)
+        params,
+    )
+    transfers = _fetch(
+        f"""
+        SELECT t.borrower_id, COUNT(*)
+        FROM {TransferOut._meta.db_table} t
+        WHERE {t_where} AND t.counterparty_is_lender AND t.occurred_at < %(end)s
+          AND %(as_of)s - (t.occurred_at AT TIME ZONE %(zone)s)::date < 90
+          AND EXISTS (
+              SELECT 1 FROM {Drawdown._meta.db_table} d
+              WHERE d.borrower_id = t.borrower_id
+                AND d.disbursed_at <= t.occurred_at
+                AND d.disbursed_at >= t.occurred_at - %(soon)s
+          )
+        GROUP BY t.borrower_id
+        ORDER BY t.borrower_id
+        """,  # noqa: S608 (names from model meta; values are parameters)
+        params,
+    )
+    return {
+        "borrowers": borrowers,
+        "instalments": instalments,
+        "drawdowns": drawdowns,
+        "transfers": transfers,
+    }
+
+
+def line_review_columns(*, borrower_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """What the limit policy reads of each line of `borrower_ids`, as it stands now, ordered by
+    borrower id: borrower_id, line id, credit_limit, used (Decimal), status, status_code,
+    status_reason, locked_until, oldest_unpaid_due (dates or None). Borrowers without a line
+    are left out. One query whatever the number of lines."""
+    return list(
+        CreditLine.objects.filter(borrower_id__in=list(borrower_ids))
+        .order_by("borrower_id")
+        .values_list(
+            "borrower_id",
+            "pk",
+            "credit_limit",
+            "used",
+            "status",
+            "status_code",
+            "status_reason",
+            "locked_until",
+            "oldest_unpaid_due",
+        )
+    )

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import audit
-from core.errors import DomainError
 from decisions.choices import RunStatus
 from decisions.errors import NoActivePolicy
+from decisions.features import chunk_features
 from decisions.models import (
     LimitDecision,
     ScoringChunk,
     ScoringRun,
 )
-from decisions.services.reviews import line_review
-from decisions.services.scoring import score_chunk
+from decisions.services.policies import active_policy
+from decisions.services.reviews import _latest_acting, chunk_review, chunk_state
+from decisions.services.scoring import chunk_scores_write, scores_audit
 from lending.models import CreditLine
 from lending.selectors import borrower_id_chunks
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 @transaction.atomic(durable=True)
@@ -56,10 +63,100 @@ def scoring_run_start(*, as_of: date, chunk_size: int, run_id: str) -> ScoringRu
     return run
 
 
+@dataclass
+class ChunkResult:
+    scores: int = 0
+    decisions: list[LimitDecision] = field(default_factory=list)
+
+
+@transaction.atomic(durable=True)
+def chunk_rescore(
+    *,
+    actor: User | None,
+    run_id: str,
+    borrower_ids: Sequence[int],
+    as_of: date,
+    name: str = "book",
+    chunk: ScoringChunk | None = None,
+    started: float | None = None,
+) -> ChunkResult:
+    """Score a chunk of borrowers and review their lines, in one transaction, in bulk.
+
+    Features (set-based), scores (champion and challenger, COPY), the review of every line by
+    the active policy (vectorised, decisions.services.reviews.chunk_review) and its writes: the
+    limit changes, freezes, notices and decisions, and the audit rows in bulk (one per change
+    and one per chunk for the scores). Without a champion nothing happens; without an active
+    policy the lines are not reviewed.
+
+    Idempotent: with `chunk`, the chunk row is locked first and a chunk already done writes
+    nothing (a redelivered task); it is marked done in the same transaction. Without, a
+    borrower already scored or decided in run `run_id` is not scored or decided again.
+    """
+    if chunk is not None:
+        chunk = ScoringChunk.objects.select_for_update().get(pk=chunk.pk)
+        if chunk.status == RunStatus.DONE:
+            return ChunkResult()
+    result = ChunkResult()
+    ids = sorted(int(i) for i in borrower_ids)
+    previous = _latest_totals(ids, run_id=run_id, count=1)
+    scored = chunk_scores_write(run_id=run_id, borrower_ids=ids, as_of=as_of, name=name)
+    try:
+        policy = active_policy()
+    except NoActivePolicy:
+        policy = None
+    if scored is not None:
+        result.scores = scored.written
+        features = scored.features
+        current = {
+            b: float(t)
+            for b, t in zip(scored.borrower_ids.tolist(), scored.acting_total.tolist(), strict=True)
+            if t == t  # NaN: no acting score
+        }
+        score_ids = dict(zip(scored.borrower_ids.tolist(), scored.acting_score_id, strict=True))
+    elif policy is not None and ids:
+        # No champion: the lines are still reviewed, on the scores they already have.
+        latest = _latest_acting(ids, exclude_run="", count=2)
+        current = {b: float(t[0][1]) for b, t in latest.items()}
+        previous = {b: float(t[1][1]) for b, t in latest.items() if len(t) > 1}
+        score_ids = {b: t[0][0] for b, t in latest.items()}
+        features = chunk_features(borrower_ids=ids, as_of=as_of)
+    if policy is not None and ids:
+        if run_id:
+            done = set(
+                LimitDecision.objects.filter(run_id=run_id, borrower_id__in=ids).values_list(
+                    "borrower_id", flat=True
+                )
+            )
+            ids = [i for i in ids if i not in done]
+        state = chunk_state(
+            borrower_ids=ids, today=as_of, features=features, current=current, previous=previous
+        )
+        result.decisions = chunk_review(
+            policy=policy, state=state, score_ids=score_ids, run_id=run_id, today=as_of
+        )
+    if scored is not None and scored.written:
+        scores_audit(actor=actor, run_id=run_id, as_of=as_of, scored=scored)
+    if chunk is not None:
+        _chunk_finish(
+            chunk=chunk,
+            scores=result.scores,
+            decisions=len(result.decisions),
+            started=started if started is not None else time.perf_counter(),
+        )
+    return result
+
+
+def _latest_totals(ids: Sequence[int], *, run_id: str, count: int) -> dict[int, float]:
+    """Each borrower's latest acting score before this run: what a score drop is measured
+    against (read before the chunk's own scores are written)."""
+    latest = _latest_acting(ids, exclude_run=run_id, count=count)
+    return {b: float(t[0][1]) for b, t in latest.items()}
+
+
 def scoring_chunk_run(*, run_id: str, index: int) -> ScoringChunk:
-    """Score and review one chunk of a run; a chunk already done is left alone (a redelivered
-    task applies nothing twice). Failures are recorded on the chunk and re-raised for the
-    task to retry."""
+    """Score and review one chunk of a run in one transaction (chunk_rescore); a chunk
+    already done is left alone (a redelivered task applies nothing twice). Failures are
+    recorded on the chunk and re-raised for the task to retry."""
     started = time.perf_counter()
     chunk = ScoringChunk.objects.select_related("run").get(run__run_id=run_id, index=index)
     if chunk.status == RunStatus.DONE:
@@ -71,36 +168,28 @@ def scoring_chunk_run(*, run_id: str, index: int) -> ScoringChunk:
         .values_list("borrower_id", flat=True)
     )
     try:
-        scores = score_chunk(actor=None, run_id=run_id, borrower_ids=ids, as_of=chunk.run.as_of)
-        reviewed = 0
-        already = set(
-            LimitDecision.objects.filter(run_id=run_id, borrower_id__in=ids).values_list(
-                "borrower_id", flat=True
-            )
+        chunk_rescore(
+            actor=None,
+            run_id=run_id,
+            borrower_ids=ids,
+            as_of=chunk.run.as_of,
+            chunk=chunk,
+            started=started,
         )
-        for borrower_id in ids:
-            if borrower_id in already:
-                continue
-            try:
-                if line_review(borrower_id=borrower_id, run_id=run_id) is not None:
-                    reviewed += 1
-            except NoActivePolicy:
-                break
-            except DomainError:
-                continue  # this line moved under the run (locked, closed): the next run sees it
     except Exception as exc:
         ScoringChunk.objects.filter(pk=chunk.pk).update(
             status=RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
-    return _chunk_finish(chunk=chunk, scores=scores, decisions=reviewed, started=started)
+    chunk.refresh_from_db()
+    return chunk
 
 
-@transaction.atomic(durable=True)
 def _chunk_finish(
     *, chunk: ScoringChunk, scores: int, decisions: int, started: float
 ) -> ScoringChunk:
-    chunk = ScoringChunk.objects.select_for_update().get(pk=chunk.pk)
+    """Mark the chunk done, and the run when it was the last; inside chunk_rescore's
+    transaction, so a chunk is done exactly when its writes are."""
     chunk.status = RunStatus.DONE
     chunk.scores = scores
     chunk.decisions = decisions
@@ -110,7 +199,7 @@ def _chunk_finish(
     chunk.save(update_fields=["status", "scores", "decisions", "seconds", "error", "finished_at"])
     # The run is done when its last chunk is: decided on the locked run row.
     run = ScoringRun.objects.select_for_update().get(pk=chunk.run_id)
-    if not run.chunks.exclude(status=RunStatus.DONE).exists():
+    if run.status != RunStatus.DONE and not run.chunks.exclude(status=RunStatus.DONE).exists():
         run.status = RunStatus.DONE
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at"])

@@ -1,10 +1,18 @@
-"""Scoring a chunk of borrowers by the champion (and its challenger): scores with reasons."""
+"""Scoring a chunk of borrowers by the champion (and its challenger): scores with reasons.
+
+Vectorised per chunk: the features come as a frame (decisions.features.chunk_features), each
+model's points and totals as numpy arrays, the reasons by one argsort per chunk; the rows are
+written by COPY on PostgreSQL (ids reserved from the sequence first, so a limit decision can
+name its score) and by bulk_create elsewhere.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import date
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db import transaction
@@ -12,27 +20,236 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from decisions.choices import ModelStatus
-from decisions.features import book_features
-from decisions.models import (
-    Score,
-    ScorecardModel,
-)
-from decisions.reasons import reason_codes
-from decisions.scorecard import PointsTable
+from decisions.features import chunk_features
+from decisions.models import Score, ScorecardModel
+from decisions.reasons import reason_for
+from decisions.scorecard import BIN_MISSING, BIN_RANGE, PointsTable
 from decisions.selectors import points_table
+from decisions.services.scorecards import challenger_assigned
+from lending import bulk
 
 if TYPE_CHECKING:
     from accounts.models import User
-from decisions.services.scorecards import challenger_assigned
+
+REASONS_KEPT = 4  # the top reasons stored with a score (the portal shows at most four)
 
 
-def _top_reasons(table: PointsTable, per: dict[str, np.ndarray], limit: int = 4) -> list[list[str]]:
-    """Per row, the features that lost the most points against their best bin (vectorised)."""
+@dataclass
+class ChunkScores:
+    """What scoring a chunk produced: per borrower id (ascending), the acting score's total and
+    row id (None where no score row was written: already scored in this run), and the features
+    the limit review reads."""
+
+    borrower_ids: np.ndarray
+    acting_total: np.ndarray  # float, NaN without a score
+    acting_score_id: list[int | None]
+    features: Any  # the chunk's feature frame
+    written: int
+    models: list[ScorecardModel]
+
+
+def acting_models(name: str) -> tuple[ScorecardModel | None, ScorecardModel | None]:
+    """The champion and challenger of scorecard `name` (None where there is none)."""
+    models = list(
+        ScorecardModel.objects.filter(
+            name=name, status__in=[ModelStatus.CHAMPION, ModelStatus.CHALLENGER]
+        ).order_by("-status_changed_at")
+    )
+    champion = next((m for m in models if m.status == ModelStatus.CHAMPION), None)
+    challenger = next((m for m in models if m.status == ModelStatus.CHALLENGER), None)
+    return champion, challenger
+
+
+def table_score(
+    table: PointsTable, columns: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """PointsTable.score for float columns, without a Python step per value: range features by
+    np.digitize over the split points (the same [lower, upper) rule), NaN to the missing bin;
+    categorical features through the table itself. Same totals and points as table.score
+    (decisions/tests/test_scoring.py checks it)."""
+    per: dict[str, np.ndarray] = {}
+    total = np.full(len(next(iter(columns.values()))) if columns else 0, table.base_points)
+    for feature in table.features:
+        bins = table.feature_bins(feature)
+        points = np.array([b.points for b in bins], dtype=np.float64)
+        ranges = [i for i, b in enumerate(bins) if b.kind == BIN_RANGE]
+        values = columns[feature]
+        if ranges and values.dtype.kind == "f":
+            missing = next(i for i, b in enumerate(bins) if b.kind == BIN_MISSING)
+            splits = np.array([bins[i].lower for i in ranges[1:]], dtype=np.float64)
+            position = np.digitize(np.nan_to_num(values, nan=0.0), splits, right=False)
+            index = np.where(np.isnan(values), missing, np.array(ranges)[position])
+        else:
+            index = table.bin_indices(feature, values)
+        per[feature] = points[index]
+        total = total + per[feature]
+    return total, per
+
+
+def top_reasons(
+    table: PointsTable, per: dict[str, np.ndarray], limit: int = REASONS_KEPT
+) -> list[list[str]]:
+    """Per row, the reason codes of the features that lost the most points against their best
+    bin, worst first (ties: the table's feature order); only features that lost points."""
     best = table.best_points()
     features = list(per)
+    if not features:
+        return []
     lost = np.column_stack([best.get(f, 0.0) - per[f] for f in features])
+    lost = np.where(np.isin(features, list(best)), lost, 0.0)  # no best bin: nothing lost
     order = np.argsort(-lost, axis=1, kind="stable")[:, :limit]
-    return [[features[j] for j in row if lost[i, j] > 0] for i, row in enumerate(order)]
+    kept = np.take_along_axis(lost, order, axis=1) > 0
+    codes = np.array([reason_for(f).code for f in features], dtype=object)
+    return [list(codes[row][mask]) for row, mask in zip(order, kept, strict=True)]
+
+
+def _inputs_json(
+    table: PointsTable, columns: dict[str, np.ndarray], per: dict[str, np.ndarray]
+) -> list[str]:
+    """Each row's inputs ({"feature": {"value": v, "points": p}}) as JSON text, built column by
+    column (one string operation per feature, not one json.dumps per row)."""
+    parts: list[list[str]] = []
+    for feature in table.features:
+        head = json.dumps(feature) + ':{"value":'
+        values = [_json_number(v) for v in np.asarray(columns[feature], dtype=np.float64).tolist()]
+        points = [_json_number(p) for p in per[feature].tolist()]
+        parts.append([f'{head}{v},"points":{p}}}' for v, p in zip(values, points, strict=True)])
+    return ["{" + ",".join(cells) + "}" for cells in zip(*parts, strict=True)]
+
+
+def _json_number(value: float) -> str:
+    return "null" if value != value else repr(value)  # NaN (a missing value) as null
+
+
+def _existing(run_id: str, ids: Sequence[int]) -> set[tuple[int, int]]:
+    if not run_id:
+        return set()
+    return set(
+        Score.objects.filter(run_id=run_id, borrower_id__in=list(ids)).values_list(
+            "borrower_id", "model_id"
+        )
+    )
+
+
+def chunk_scores_write(
+    *,
+    run_id: str,
+    borrower_ids: Sequence[int],
+    as_of: date,
+    name: str = "book",
+    now: datetime | None = None,
+) -> ChunkScores | None:
+    """Score `borrower_ids` by the champion of `name` (and its challenger) and write the score
+    rows; the caller holds the transaction. None without a champion.
+
+    A borrower already scored by a model in this run is not written again (the unique
+    constraint score_once_per_run backs this up)."""
+    champion, challenger = acting_models(name)
+    if champion is None or not borrower_ids:
+        return None
+    now = now or timezone.now()
+    frame = chunk_features(borrower_ids=list(borrower_ids), as_of=as_of)
+    ids = frame.index.to_numpy(dtype=np.int64)
+    on_challenger = np.array(
+        [challenger is not None and challenger_assigned(borrower_id=int(i)) for i in ids],
+        dtype=bool,
+    )
+    existing = _existing(run_id, ids.tolist())
+    acting_total = np.full(len(ids), np.nan)
+    acting_id: list[int | None] = [None] * len(ids)
+    rows: list[tuple[Any, ...]] = []
+    row_acting: list[int] = []  # index into ids of each acting row
+    models = [m for m in (champion, challenger) if m is not None]
+    for model in models:
+        table = points_table(model=model)
+        columns = {
+            f: frame[f].to_numpy(dtype=np.float64) if f in frame else np.full(len(frame), np.nan)
+            for f in table.features
+        }
+        total, per = table_score(table, columns)
+        totals = np.rint(total).astype(np.int64)
+        reasons = top_reasons(table, per)
+        inputs = _inputs_json(table, columns, per)
+        acting = on_challenger if model.pk != champion.pk else ~on_challenger
+        acting_total = np.where(acting, totals, acting_total)
+        for row, borrower_id in enumerate(ids.tolist()):
+            if (borrower_id, model.pk) in existing:
+                continue
+            if acting[row]:
+                row_acting.append(len(rows))
+            rows.append(
+                (
+                    borrower_id,
+                    model.pk,
+                    int(totals[row]),
+                    inputs[row],
+                    json.dumps(reasons[row]),
+                    bool(acting[row]),
+                    as_of,
+                    now,
+                    run_id,
+                )
+            )
+    fields = (
+        "borrower_id",
+        "model_id",
+        "total",
+        "inputs",
+        "reasons",
+        "acting",
+        "as_of",
+        "scored_at",
+        "run_id",
+    )
+    if bulk.copy_supported():
+        pks = bulk.reserve_ids(Score, len(rows))
+        bulk.copy_insert(
+            Score, ("id", *fields), ((pk, *row) for pk, row in zip(pks, rows, strict=True))
+        )
+    else:
+        objects = [
+            Score(
+                **dict(
+                    zip(
+                        fields,
+                        (*row[:3], json.loads(row[3]), json.loads(row[4]), *row[5:]),
+                        strict=True,
+                    )
+                )
+            )
+            for row in rows
+        ]
+        pks = [s.pk for s in Score.objects.bulk_create(objects, batch_size=2000)]
+    position = {int(b): i for i, b in enumerate(ids.tolist())}
+    for index in row_acting:
+        acting_id[position[rows[index][0]]] = pks[index]
+    return ChunkScores(
+        borrower_ids=ids,
+        acting_total=acting_total,
+        acting_score_id=acting_id,
+        features=frame,
+        written=len(rows),
+        models=models,
+    )
+
+
+def scores_audit(*, actor: User | None, run_id: str, as_of: date, scored: ChunkScores) -> None:
+    """The one audit row of a scored chunk (a book-wide run is audited per chunk, and each
+    limit change per line: never one row per score)."""
+    ids = scored.borrower_ids.tolist()
+    audit(
+        actor=actor,
+        action="scores.computed",
+        obj=scored.models[0],
+        after={
+            "run_id": run_id,
+            "as_of": as_of,
+            "borrowers": len(ids),
+            "first_id": ids[0] if ids else None,
+            "last_id": ids[-1] if ids else None,
+            "models": [m.pk for m in scored.models],
+        },
+    )
 
 
 @transaction.atomic(durable=True)
@@ -51,61 +268,8 @@ def score_chunk(
     writes nothing twice. One audit row per chunk (a book-wide run is audited in bulk, not per
     borrower). Nothing is written without a champion.
     """
-    models = list(
-        ScorecardModel.objects.filter(
-            name=name, status__in=[ModelStatus.CHAMPION, ModelStatus.CHALLENGER]
-        ).order_by("-status_changed_at")
-    )
-    champion = next((m for m in models if m.status == ModelStatus.CHAMPION), None)
-    challenger = next((m for m in models if m.status == ModelStatus.CHALLENGER), None)
-    if champion is None or not borrower_ids:
+    scored = chunk_scores_write(run_id=run_id, borrower_ids=borrower_ids, as_of=as_of, name=name)
+    if scored is None:
         return 0
-    frame = book_features(as_of=as_of, borrower_ids=list(borrower_ids))
-    ids = [int(i) for i in frame.index]
-    on_challenger = [challenger is not None and challenger_assigned(borrower_id=i) for i in ids]
-    now = timezone.now()
-    rows: list[Score] = []
-    for model in (m for m in (champion, challenger) if m is not None):
-        table = points_table(model=model)
-        columns = {
-            f: frame[f].to_numpy() if f in frame else np.full(len(frame), np.nan)
-            for f in table.features
-        }
-        total, per = table.score(columns)
-        reasons = _top_reasons(table, per)
-        is_champion = model.pk == champion.pk
-        for row, borrower_id in enumerate(ids):
-            rows.append(
-                Score(
-                    borrower_id=borrower_id,
-                    model=model,
-                    total=int(round(total[row])),
-                    inputs={
-                        f: {"value": float(columns[f][row]), "points": float(per[f][row])}
-                        for f in table.features
-                    },
-                    reasons=reason_codes(reasons[row]),
-                    acting=is_champion != on_challenger[row],
-                    as_of=as_of,
-                    scored_at=now,
-                    run_id=run_id,
-                )
-            )
-    written = Score.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    audit(
-        actor=actor,
-        action="scores.computed",
-        obj=champion,
-        after={
-            "run_id": run_id,
-            "as_of": as_of,
-            "borrowers": len(ids),
-            "first_id": ids[0] if ids else None,
-            "last_id": ids[-1] if ids else None,
-            "models": [m.pk for m in (champion, challenger) if m is not None],
-        },
-    )
-    return len(written)
-
-
-# --- the limit policy ------------------------------------------------------------------------
+    scores_audit(actor=actor, run_id=run_id, as_of=as_of, scored=scored)
+    return scored.written

@@ -39,10 +39,13 @@ from lending.services.borrowers import (
 from lending.services.day_close import day_close_catch_up, day_close_run
 from lending.services.drawdowns import drawdown_create
 from lending.services.lines import (
+    LineChange,
     drawdown_write_off,
     line_close,
     line_freeze,
+    line_freeze_bulk,
     line_limit_set,
+    line_limits_set_bulk,
     line_refresh_arrears,
     line_unfreeze,
 )
@@ -50,6 +53,7 @@ from lending.services.pii import PII_REASON_MIN_LENGTH, pii_reveal
 from lending.services.repayments import repayment_record
 
 __all__ = [
+    "LineChange",
     "MAX_DAILY_RATE",
     "PII_REASON_MIN_LENGTH",
     "MAX_TERM_MONTHS",
@@ -65,7 +69,9 @@ __all__ = [
     "identity_check_record",
     "line_close",
     "line_freeze",
+    "line_freeze_bulk",
     "line_limit_set",
+    "line_limits_set_bulk",
     "line_refresh_arrears",
     "line_unfreeze",
     "pii_reveal",
