@@ -368,3 +368,17 @@ def test_the_team_view_counts_resolved_per_analyst_and_overdue_per_queue(analyst
     assert [(row.username, row.total, row.by_day[-1]) for row in analysts] == [("alice", 2, 2)]
     page = _login(manager).get("/monitoring/cases/team/").content.decode()
     assert 'class="badge sla-overdue">1<' in page
+
+
+def test_htmx_filtering_swaps_only_the_table(analyst):
+    case = _case()
+    response = _login(analyst).get(
+        "/monitoring/cases/",
+        {"queue": "fraud"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="case-table",
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="case-table"')
+    assert f"#{case.pk}<" in body
+    assert "<html" not in body
