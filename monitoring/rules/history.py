@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Min, Q, Sum
 
@@ -105,8 +106,9 @@ def histories_load(
     ids = sorted(set(borrower_ids))
     if not ids:
         return {}
-    people = list(
-        Borrower.objects.filter(pk__in=ids, line__isnull=False).values(
+    people: list[dict[str, Any]] = [
+        dict(row)
+        for row in Borrower.objects.filter(pk__in=ids, line__isnull=False).values(
             "pk",
             "customer_no",
             "employer",
@@ -120,7 +122,7 @@ def histories_load(
             "line__used",
             "line__status",
         )
-    )
+    ]
     network = Network()
     histories = {
         p["pk"]: BorrowerHistory(
@@ -214,24 +216,23 @@ def _own_cards_load(histories: dict[int, BorrowerHistory], ids: list[int]) -> No
         .order_by()
     ):
         histories[row["borrower_id"]].own_cards[row["bank_account_id"]] = row["first"]
-    for row in Event.objects.filter(borrower_id__in=ids, kind=EventKind.BANK_ACCOUNT_CHANGE).values(
-        "borrower_id", "event_id", "occurred_at", "result"
-    ):
-        card_pk = (row["result"] or {}).get("bank_account_id")
-        if card_pk is None:
+    bindings = Event.objects.filter(
+        borrower_id__in=ids, kind=EventKind.BANK_ACCOUNT_CHANGE
+    ).values_list("borrower_id", "event_id", "occurred_at", "result")
+    for borrower_id, event_id, at, result in bindings:
+        card_pk = (result or {}).get("bank_account_id")
+        if card_pk is None or borrower_id is None:
             continue
-        history = histories[row["borrower_id"]]
-        history.seen.append(
-            SeenRec(
-                EventKind.BANK_ACCOUNT_CHANGE, row["event_id"], row["occurred_at"], str(card_pk)
-            )
-        )
+        history = histories[borrower_id]
+        history.seen.append(SeenRec(EventKind.BANK_ACCOUNT_CHANGE, event_id, at, str(card_pk)))
         known = history.own_cards.get(card_pk)
-        if known is None or row["occurred_at"] < known:
-            history.own_cards[card_pk] = row["occurred_at"]
+        if known is None or at < known:
+            history.own_cards[card_pk] = at
 
 
-def _same_identity_load(histories: dict[int, BorrowerHistory], people: list[dict]) -> None:  # type: ignore[type-arg]
+def _same_identity_load(
+    histories: dict[int, BorrowerHistory], people: list[dict[str, Any]]
+) -> None:
     """Other borrowers with one of these national ID numbers or mobiles. The ID is matched
     through its indexed last four characters (the full number has no index of its own)."""
     by_id = {p["national_id"]: p["pk"] for p in people if p["pk"] in histories}
