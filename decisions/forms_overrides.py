@@ -4,7 +4,7 @@ in place)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -112,8 +112,10 @@ class AuthorityRuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         from accounts.choices import Role
 
-        self.fields["role"].choices = [(r, Role(r).label) for r in APPROVER_ROLES]
-        self.fields["direction"].choices = Direction.choices
+        role = cast(forms.ChoiceField, self.fields["role"])
+        direction = cast(forms.ChoiceField, self.fields["direction"])
+        role.choices = [(r, Role(r).label) for r in APPROVER_ROLES]
+        direction.choices = Direction.choices
 
 
 class ReasonForm(forms.ModelForm):

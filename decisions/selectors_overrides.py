@@ -168,7 +168,7 @@ def override_performance(*, dpd_at_least: int = 1) -> dict[str, Any]:
     )
     latest: dict[int, dict[str, Any]] = {}
     for row in approved:
-        latest.setdefault(row["line_id"], row)
+        latest.setdefault(row["line_id"], dict(row))
     overridden_ids = list(latest)
     delinquent_ids = set(
         CreditLine.objects.filter(

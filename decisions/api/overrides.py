@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from decisions.models.overrides import OverrideProposal, OverrideStatus
+from decisions.models.overrides import OverrideKind, OverrideProposal, OverrideStatus
 from decisions.selectors_overrides import inbox_for, proposal_for, proposals_all
 from decisions.services import (
     override_approve,
@@ -143,6 +143,11 @@ class ProposeSerializer(serializers.Serializer):
     justification = serializers.CharField(max_length=4000)
     case_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
+    def validate_kind(self, value: str) -> str:
+        if value not in OverrideKind.values:
+            raise serializers.ValidationError(_("Unknown kind of change."))
+        return value
+
 
 class DecisionSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
@@ -171,7 +176,7 @@ class ProposalListApi(generics.ListCreateAPIView):
         status_ = self.request.query_params.get("status", "")
         qs = proposals_all(status=status_ if status_ in OverrideStatus.values else "")
         if self.request.query_params.get("mine") == "1":
-            qs = qs.filter(proposed_by=self.request.user)
+            qs = qs.filter(proposed_by=_actor(self.request))
         return qs.prefetch_related("evidence")
 
     @extend_schema(

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+from lending.models import MONEY  # the book's money shape, typed for **MONEY
 
 
 class OverrideKind(models.TextChoices):
