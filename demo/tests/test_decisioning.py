@@ -9,6 +9,7 @@ day is yesterday: the run reviews the lines on the wall-clock day, as `make run`
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import timedelta
 from io import StringIO
 
@@ -166,3 +167,16 @@ def test_without_decisions_the_book_is_written_alone():
     assert not ScorecardModel.objects.exists()
     assert not Score.objects.exists()
     assert not LimitPolicy.objects.exists()
+
+
+def test_book_metrics_report_the_champion_bands_and_decisions(seeded):
+    from demo.metrics.decisions import measure_decisions
+
+    figures = measure_decisions(as_of=AS_OF)
+    assert figures is not None
+    assert [c.name for c in figures.checks][:2] == ["out of time", "out of time, performing"]
+    assert sum(n for _, _, n in figures.bands) == CreditLine.objects.count()
+    run = LimitDecision.objects.filter(run_id=figures.run_id)
+    assert figures.decided == Counter(run.values_list("action", flat=True))
+    assert "P01" in figures.actions[LimitAction.RAISE]
+    assert "AUC" in figures.text()
