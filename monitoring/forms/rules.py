@@ -23,7 +23,7 @@ PARAM_PREFIX = "p_"
 def _param_field(param: Param, initial: Any) -> forms.Field:
     """A form field for one threshold: numbers with their bounds (the browser checks them
     too), times of day as HH:MM, flags as checkboxes, event kinds as a checkbox list."""
-    label = param.label
+    label = str(param.label)
     if param.type == "bool":
         return forms.BooleanField(label=label, required=False, initial=bool(initial))
     if param.type == "time":
@@ -56,6 +56,10 @@ def _param_field(param: Param, initial: Any) -> forms.Field:
     return forms.DecimalField(
         label=label, initial=Decimal(str(initial)), decimal_places=2, max_digits=14, **bounds
     )
+
+
+def _version_label(version: RuleVersion) -> str:
+    return f"v{version.version} · {version.get_status_display()}"
 
 
 class VersionForm(forms.Form):
@@ -111,10 +115,10 @@ class BacktestForm(forms.Form):
 
     def __init__(self, *args: Any, versions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["version"].queryset = versions
-        self.fields["version"].label_from_instance = lambda v: (  # type: ignore[attr-defined]
-            f"v{v.version} · {v.get_status_display()}"
-        )
+        field = self.fields["version"]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        field.queryset = versions
+        field.label_from_instance = _version_label  # type: ignore[method-assign,assignment]
         today = timezone.localdate()
         self.fields["end"].initial = today - timedelta(days=90)
         self.fields["start"].initial = today - timedelta(days=180)
@@ -174,10 +178,10 @@ class TestPanelForm(forms.Form):
 
     def __init__(self, *args: Any, versions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["version"].queryset = versions
-        self.fields["version"].label_from_instance = lambda v: (  # type: ignore[attr-defined]
-            f"v{v.version} · {v.get_status_display()}"
-        )
+        field = self.fields["version"]
+        assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
+        field.queryset = versions
+        field.label_from_instance = _version_label  # type: ignore[method-assign,assignment]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -117,8 +117,8 @@ def rule_rows() -> list[RuleRow]:
                 rule=rule,
                 active=active,
                 shadow=live.get((rule.pk, RuleVersionStatus.SHADOW)),
-                alerts_7d=rule.alerts_7d,  # type: ignore[attr-defined]
-                alerts_30d=rule.alerts_30d,  # type: ignore[attr-defined]
+                alerts_7d=rule.alerts_7d,
+                alerts_30d=rule.alerts_30d,
                 precision=precision.get(active.pk, Precision(0, 0)) if active else Precision(0, 0),
                 lift=lifted["lift"] if lifted else None,
             )

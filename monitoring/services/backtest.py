@@ -144,13 +144,13 @@ def replay_hits(
     if version.rule.kind == RuleKind.LINKED_IDENTITIES:
         from monitoring.services.graph import rings_for_version
 
-        hits = [
+        ring_hits = [
             ReplayHit(member, ring.formed_at, f"ring:{ring.anchor}")
             for ring in rings_for_version(version, as_of=end)
             if ring.formed_at is not None and start <= ring.formed_at <= end
             for member in ring.members
         ]
-        return 0, hits
+        return 0, ring_hits
     from monitoring.services.evaluation import events_hits
 
     events = _events_in_window(version, start, end)

@@ -176,12 +176,13 @@ def _mask_value(kind: str, value: str) -> str:
 
 def _shared(qs: QuerySet[Any], column: str, cap: int, *, who: str = "borrower") -> QuerySet[Any]:
     """The values of `column` that 2..cap distinct borrowers (`who`) share (GROUP BY in SQL)."""
-    return (
+    shared: QuerySet[Any] = (
         qs.values(column)
         .annotate(n=Count(who, distinct=True))
         .filter(n__gte=2, n__lte=cap)
         .values(column)
     )
+    return shared
 
 
 def shared_values_load(
@@ -208,10 +209,10 @@ def shared_values_load(
     if "network" in params.link_kinds:
         with_ip = devices.exclude(ip_address__isnull=True)
         shared = _shared(with_ip, "ip_address", cap)
-        for borrower_id, value, seen in with_ip.filter(ip_address__in=shared).values_list(
+        for borrower_id, ip, seen in with_ip.filter(ip_address__in=shared).values_list(
             "borrower_id", "ip_address", "first_seen_at"
         ):
-            rows.append((borrower_id, "network", value, seen))
+            rows.append((borrower_id, "network", str(ip), seen))
     if "address" in params.link_kinds:
         with_address = borrowers.exclude(home_address="")
         shared = _shared(with_address, "home_address", cap, who="id")
@@ -263,8 +264,8 @@ def rings_find(rows: Sequence[tuple[int, str, str, datetime]], *, params: RingPa
     construction and per-group costs at this size.
     """
     import numpy as np
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse import coo_matrix  # type: ignore[import-untyped]
+    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
     # 1. The earliest sighting of each (borrower, value); sharers per value.
     first: dict[tuple[int, str, str], datetime] = {}

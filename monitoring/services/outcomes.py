@@ -5,8 +5,9 @@ A borrower "went bad" after time t when one of their instalments was `dpd` or mo
 due at some moment in (t, t + days], and by today (the future has not happened yet): its due
 date plus `dpd` days falls on or before the end of that window, and it was not yet paid off
 by then (nor by t). Already bad at t and still bad counts too: the question is whether the
-alert was followed by serious delinquency. Written-off loans stay unpaid, so they count. Read from lending's instalments directly (the book's own
-record of when each was paid off), in chunks of borrowers, one query each.
+alert was followed by serious delinquency. Written-off loans stay unpaid, so they count.
+Read from lending's instalments directly (the book's own record of when each was paid off),
+in chunks of borrowers, one query each.
 """
 
 from __future__ import annotations

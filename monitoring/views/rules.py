@@ -9,6 +9,7 @@ and drawn by static/js/charts.js.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -60,8 +61,8 @@ VERSION_ACTIONS: dict[str, list[tuple[str, Any]]] = {
     RuleVersionStatus.ACTIVE: [("retire", _("Retire (switch the rule off)"))],
     RuleVersionStatus.RETIRED: [],
 }
-SERVICES = {
-    "shadow": rule_version_shadow,
+# The services behind the buttons that take a note (shadowing takes none).
+SERVICES: dict[str, Callable[..., RuleVersion]] = {
     "activate": rule_version_activate,
     "retire": rule_version_retire,
 }
@@ -339,15 +340,15 @@ def version_action(request: AuthenticatedRequest, kind: str, number: int) -> Htt
         raise PermissionDenied
     version = get_object_or_404(RuleVersion, rule=rule, version=number)
     action = request.POST.get("action", "")
-    service = SERVICES.get(action)
-    if service is None:
+    if action not in {"shadow", *SERVICES}:
         messages.error(request, gettext("Unknown action."))
         return redirect("monitoring:rule-detail", kind=rule.kind)
     try:
         if action == "shadow":
-            service(actor=request.user, version=version)
+            rule_version_shadow(actor=request.user, version=version)
         else:
-            service(actor=request.user, version=version, note=request.POST.get("note", "")[:500])
+            note = request.POST.get("note", "")[:500]
+            SERVICES[action](actor=request.user, version=version, note=note)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
