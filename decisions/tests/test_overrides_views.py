@@ -242,3 +242,30 @@ def test_an_approvers_home_opens_on_the_queue(client, analyst, manager, line):
     assert reverse("decisions:override-queue-panel") in home
     panel = client.get(reverse("decisions:override-queue-panel")).content.decode()
     assert 'id="home-queue-count">1<' in panel
+
+
+def test_the_report_compares_overridden_lines_with_policy_lines(
+    client, analyst, senior_analyst, line
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from decisions.selectors_overrides import override_performance
+    from decisions.services import override_approve
+
+    p = _proposal(analyst, line)
+    override_approve(actor=senior_analyst, proposal=p)
+    BorrowerFactory()  # a policy-only line, current
+    late = timezone.localdate() - timedelta(days=40)
+    CreditLine.objects.filter(pk=line.pk).update(oldest_unpaid_due=late)  # 40 days past due
+    r = override_performance(dpd_at_least=30)
+    assert (r["overridden"].lines, r["overridden"].delinquent) == (1, 1)
+    assert (r["policy"].lines, r["policy"].delinquent) == (1, 0)
+    assert [(row.group, row.lines, row.delinquent) for row in r["by_reason"]] == [
+        ("hardship", 1, 1)
+    ]
+    assert override_performance(dpd_at_least=90)["overridden"].delinquent == 0
+    client.force_login(senior_analyst)
+    page = client.get(reverse("decisions:override-report") + "?dpd=30").content.decode()
+    assert "100.0%" in page and "Financial hardship" in page
