@@ -32,6 +32,9 @@ class RuleKind(models.TextChoices):
     IDENTITY_MISMATCH = "identity_mismatch", _("Identity cross-check mismatched")
     SHARED_IDENTITY = "shared_identity", _("One identity on several borrowers")
     BLOCKED_CARD = "blocked_card", _("Card on the blocked list")
+    # Not judged on events: the drawdown check raises it when it answers "review", so the
+    # review opens a case like any alert (monitoring.services.checks).
+    DRAWDOWN_CHECK_REVIEW = "drawdown_check_review", _("Drawdown check referred for review")
 
 
 class AlertCategory(models.TextChoices):
@@ -87,3 +90,11 @@ class ListKind(models.TextChoices):
     TRUSTED_DEVICES = "trusted_devices", _("Trusted devices")
     TRUSTED_EMPLOYERS = "trusted_employers", _("Trusted employers")
     BLOCKED_CARDS = "blocked_cards", _("Blocked cards")
+
+
+class CheckDecision(models.TextChoices):
+    """The drawdown check's answer to the lending core."""
+
+    APPROVE = "approve", _("Approve")
+    REVIEW = "review", _("Review")
+    DECLINE = "decline", _("Decline")

@@ -32,3 +32,17 @@ class RuleNotRealtime(DomainError):
 class ListEntriesInvalid(DomainError):
     code = "list_entries_invalid"
     message_template = _("List entries must be text of at most 100 characters; %(count)s are not.")
+
+
+class CheckNotAllowed(DomainError):
+    code = "check_not_allowed"
+    message_template = _(
+        "Only the lending core's service account or an administrator may ask for a drawdown check."
+    )
+
+
+class CheckInvalid(DomainError):
+    """`extra["fields"]` names the fields at fault."""
+
+    code = "check_invalid"
+    message_template = _("The drawdown check was not made: %(fields)s not valid.")

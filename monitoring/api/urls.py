@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring.api import alerts, cases, rules
+from monitoring.api import alerts, cases, checks, rules
 from monitoring.api.views import EventIngestApi
 
 # Included under api/v1/ by riskops/urls.py, without a namespace: reverse("event-ingest").
 urlpatterns = [
     path("events/", EventIngestApi.as_view(), name="event-ingest"),
+    path("drawdown-checks/", checks.DrawdownCheckApi.as_view(), name="drawdown-check-api"),
     # alerts and cases (H6)
     path("alerts/", alerts.AlertListApi.as_view(), name="alert-list-api"),
     path("alerts/<int:pk>/", alerts.AlertDetailApi.as_view(), name="alert-detail-api"),

@@ -3,6 +3,7 @@ they raise, and the cases analysts work. One module per room; import from here."
 
 from monitoring.models.alerts import Alert, Rule, RuleVersion
 from monitoring.models.cases import Case, CaseComment, CaseEvidence, Queue
+from monitoring.models.checks import DrawdownCheck
 from monitoring.models.events import Event
 from monitoring.models.lists import ListVersion, ManagedList
 from monitoring.models.shadow import Backtest, ShadowHit
@@ -13,6 +14,7 @@ __all__ = [
     "Case",
     "CaseComment",
     "CaseEvidence",
+    "DrawdownCheck",
     "Event",
     "ListVersion",
     "ManagedList",

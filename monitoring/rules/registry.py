@@ -126,6 +126,16 @@ REGISTRY: dict[str, RuleSpec] = {
             lookback=_no_lookback,
         ),
         RuleSpec(
+            kind=RuleKind.DRAWDOWN_CHECK_REVIEW,
+            evaluate=None,
+            params=(),
+            severity=int(Severity.MEDIUM),
+            category=AlertCategory.CREDIT,
+            triggers=frozenset(),
+            lists=(),
+            lookback=_no_lookback,
+        ),
+        RuleSpec(
             kind=RuleKind.MULTI_LENDER_SPIKE,
             evaluate=None,
             params=MULTI_LENDER_PARAMS,
