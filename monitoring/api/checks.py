@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +29,9 @@ class DrawdownCheckApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         customer_no = serializers.CharField(max_length=32)
-        amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0.01)
+        amount = serializers.DecimalField(
+            max_digits=14, decimal_places=2, min_value=Decimal("0.01")
+        )
         term_months = serializers.IntegerField(min_value=1, max_value=caps.MAX_TERM_MONTHS)
         purpose = serializers.ChoiceField(choices=Purpose.choices)
         device_id = serializers.CharField(max_length=64, required=False, default="")
