@@ -131,7 +131,7 @@ def _champion_and_policy() -> Any:
         scorecard_store,
     )
 
-    spec = {  # feature: [(lower edge of each range bin, points)], lowest first
+    spec: dict[str, list[tuple[float | None, float]]] = {  # [(lower edge, points)], lowest first
         "income_band": [(None, 0), (2, 15), (4, 30)],
         "utilisation": [(None, 30), (0.3, 15), (0.7, 0)],
         "instalment_to_income": [(None, 20), (0.2, 5), (0.5, -10)],
@@ -181,6 +181,7 @@ def _naive(sample: list[int], as_of: date) -> float:
     from lending.services import line_freeze, line_limit_set
 
     champion, _challenger = acting_models("book")
+    assert champion is not None
     table = points_table(model=champion)
     policy = active_policy()
     rules = limit_policy.policy_rules(policy.rules)

@@ -42,9 +42,8 @@ def copy_insert(
     transaction): callers leave out what is already there first.
     """
     meta = model._meta
-    columns = ", ".join(
-        connection.ops.quote_name(meta.get_field(_field_name(model, f)).column) for f in fields
-    )
+    by_attname = {f.attname: str(f.column) for f in meta.concrete_fields}
+    columns = ", ".join(connection.ops.quote_name(by_attname[f]) for f in fields)
     written = 0
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
@@ -55,10 +54,3 @@ def copy_insert(
                 copy.write_row(row)
                 written += 1
     return written
-
-
-def _field_name(model: type[models.Model], attname: str) -> str:
-    for field in model._meta.concrete_fields:
-        if field.attname == attname:
-            return field.name
-    return attname

@@ -703,7 +703,8 @@ def _fetch(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def book_aggregates(
@@ -858,9 +859,13 @@ def line_review_columns(*, borrower_ids: Sequence[int]) -> list[tuple[Any, ...]]
     """What the limit policy reads of each line of `borrower_ids`, as it stands now, ordered by
     borrower id: borrower_id, line id, credit_limit, used (Decimal), status, status_code,
     status_reason, locked_until, oldest_unpaid_due (dates or None). Borrowers without a line
-    are left out. One query whatever the number of lines."""
-    return list(
-        CreditLine.objects.filter(borrower_id__in=list(borrower_ids))
+    are left out. One query whatever the number of lines: over the span of the ids (a range is
+    cheaper to send than a list of 20,000 ids), the others dropped here."""
+    wanted = set(borrower_ids)
+    if not wanted:
+        return []
+    rows = (
+        CreditLine.objects.filter(borrower_id__gte=min(wanted), borrower_id__lte=max(wanted))
         .order_by("borrower_id")
         .values_list(
             "borrower_id",
@@ -874,3 +879,4 @@ def line_review_columns(*, borrower_ids: Sequence[int]) -> list[tuple[Any, ...]]
             "oldest_unpaid_due",
         )
     )
+    return [row for row in rows if row[0] in wanted]

@@ -249,11 +249,14 @@ def _latest_acting(
     ids: Sequence[int], *, exclude_run: str, count: int
 ) -> dict[int, list[tuple[int, int]]]:
     """(id, total) of each borrower's `count` latest acting scores (newest first), leaving out
-    those of run `exclude_run`."""
+    those of run `exclude_run`. Borrowers in the span of `ids` (a range is cheaper to send
+    than a list of 20,000 ids): the caller looks up its own."""
+    if not ids:
+        return {}
     from django.db.models import F, Window
     from django.db.models.functions import RowNumber
 
-    scores = Score.objects.filter(borrower_id__in=list(ids), acting=True)
+    scores = Score.objects.filter(borrower_id__gte=min(ids), borrower_id__lte=max(ids), acting=True)
     if exclude_run:
         scores = scores.exclude(run_id=exclude_run)
     ranked = scores.annotate(
@@ -272,9 +275,15 @@ def _latest_acting(
 
 
 def _last_cuts(ids: Sequence[int]) -> dict[int, datetime]:
+    """When each borrower in the span of `ids` was last cut by an applied decision."""
+    if not ids:
+        return {}
     return dict(
         LimitDecision.objects.filter(
-            borrower_id__in=list(ids), action=LimitAction.CUT, applied=True
+            borrower_id__gte=min(ids),
+            borrower_id__lte=max(ids),
+            action=LimitAction.CUT,
+            applied=True,
         )
         .values("borrower_id")
         .annotate(at=Max("decided_at"))

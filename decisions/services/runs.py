@@ -123,9 +123,9 @@ def chunk_rescore(
     if policy is not None and ids:
         if run_id:
             done = set(
-                LimitDecision.objects.filter(run_id=run_id, borrower_id__in=ids).values_list(
-                    "borrower_id", flat=True
-                )
+                LimitDecision.objects.filter(
+                    run_id=run_id, borrower_id__gte=ids[0], borrower_id__lte=ids[-1]
+                ).values_list("borrower_id", flat=True)
             )
             ids = [i for i in ids if i not in done]
         state = chunk_state(

@@ -116,6 +116,7 @@ def test_a_whole_book_run_writes_scores_decisions_notices_and_audit_rows_in_bulk
     for decision in decisions:
         assert (decision.action, decision.reasons, decision.applied) == ("cut", ["C01"], True)
         assert (decision.old_limit, decision.new_limit) == (Decimal("5000"), Decimal("3500"))
+        assert decision.score is not None
         assert decision.score.run_id == "bulk-1" and decision.score.acting
         line = CreditLine.objects.get(borrower_id=decision.borrower_id)
         assert line.credit_limit == Decimal("3500.00")

@@ -608,6 +608,16 @@ def _bulk_notices(rows: list[tuple[int, str, dict[str, Any]]]) -> None:
         )
 
 
+_SEPARATOR, _NULL = "\x1f", "\x1e"
+
+
+def _joined(values: list[Any]) -> str:
+    """Values as one string for string_to_array (None as the NULL marker)."""
+    return _SEPARATOR.join(
+        _NULL if v is None else (v.isoformat() if isinstance(v, date) else str(v)) for v in values
+    )
+
+
 def _guarded_update(
     changes: Sequence[LineChange], assignments: str, values: dict[str, list[Any]], extra: str
 ) -> dict[int, tuple[Decimal, date | None]]:
@@ -621,10 +631,18 @@ def _guarded_update(
         "old_code": ("text", [c.status_code for c in changes]),
         "old_reason": ("text", [c.status_reason for c in changes]),
         "old_locked": ("date", [c.locked_until for c in changes]),
-        **{name: (kind, data) for name, (kind, data) in values.items()},  # type: ignore[misc]
+        **{name: (kind, data) for name, (kind, data) in values.items()},
     }
     names = list(columns)
-    arrays = ", ".join(f"%({n})s::{columns[n][0]}[]" for n in names)
+    # Numbers and dates go as one text parameter per column, split by the database
+    # (string_to_array): a typed array costs the client a conversion per element. Text columns
+    # go as text[] (a free-text note may hold any character, and '' must stay '').
+    arrays = ", ".join(
+        f"%({n})s::text[]"
+        if columns[n][0] == "text"
+        else f"string_to_array(%({n})s, E'\\x1f', E'\\x1e')::{columns[n][0]}[]"
+        for n in names
+    )
     sql = f"""
         UPDATE {table} AS c SET {assignments}
         FROM unnest({arrays}) AS v({", ".join(names)})
@@ -634,7 +652,10 @@ def _guarded_update(
         RETURNING c.id, c.used, c.locked_until
     """  # noqa: S608 (names from model meta; values are parameters)
     with connection.cursor() as cursor:
-        cursor.execute(sql, {n: columns[n][1] for n in names} | {"today": timezone.localdate()})
+        params = {
+            n: columns[n][1] if columns[n][0] == "text" else _joined(columns[n][1]) for n in names
+        } | {"today": timezone.localdate()}
+        cursor.execute(sql, params)
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 
 
