@@ -74,8 +74,14 @@ def test_the_drafter_cannot_approve_and_an_analyst_cannot_draft(head_of_risk, an
 
 
 def test_an_unusable_draft_is_refused_with_the_reason(manager):
-    with pytest.raises(InvalidPolicy, match="cut_share"):
+    from decisions.policy import PolicyInvalid
+
+    with pytest.raises(InvalidPolicy) as refused:
         policy_draft(actor=manager, rules={**DEFAULT_RULES, "cut_share": "2"})
+    # The reason, whatever the language the message was worded in:
+    cause = refused.value.__cause__
+    assert isinstance(cause, PolicyInvalid) and cause.codes == ["cut_share_range"]
+    assert str(cause) in refused.value.message
 
 
 def test_a_review_without_an_active_policy_is_refused():
