@@ -229,20 +229,13 @@ def review_states(
 
 
 def flagged_borrowers(borrower_ids: Sequence[int]) -> tuple[set[int], set[int]]:
-    """(confirmed fraud, pending override) among `borrower_ids`, from the decisions selectors
-    of the fraud flags and the override workflow when they are there.
+    """(confirmed fraud, pending override) among `borrower_ids`: the open confirmed-fraud flags
+    and the override proposals in flight (decisions.selectors_overrides)."""
+    # Imported here: the overrides' selectors import decisions.services (a cycle at import).
+    from decisions.selectors_overrides import fraud_confirmed_ids, pending_override_ids
 
-    Until they are, both sets are empty: no line is frozen for fraud and none is held for an
-    override by the automatic review (a stand-in, named so it is found and replaced).
-    """
-    from decisions import selectors
-
-    fraud_of = getattr(selectors, "fraud_confirmed_borrower_ids", None)
-    pending_of = getattr(selectors, "pending_override_borrower_ids", None)
     ids = list(borrower_ids)
-    fraud = set(fraud_of(borrower_ids=ids)) if fraud_of else set()
-    pending = set(pending_of(borrower_ids=ids)) if pending_of else set()
-    return fraud, pending
+    return fraud_confirmed_ids(ids), pending_override_ids(ids)
 
 
 def _latest_acting(

@@ -199,3 +199,27 @@ def test_a_redelivered_chunk_on_the_bulk_path_writes_nothing_twice(champion_and_
         ScoringChunk.objects.filter(run__run_id="again").update(status="running")
         scoring_chunk_run(run_id="again", index=0)
         assert counts() == first
+
+
+def test_a_confirmed_fraud_flag_freezes_the_line_with_its_code(champion_and_policy):
+    from decisions.models.flags import RiskFlag, RiskFlagKind
+
+    with time_machine.travel(at(2026, 11, 20, 9), tick=False):
+        borrower = BorrowerFactory(credit_limit=Decimal("5000.00"))
+        RiskFlag.objects.create(
+            borrower=borrower,
+            kind=RiskFlagKind.FRAUD_CONFIRMED,
+            source="case:1",
+            set_at=at(2026, 11, 19),
+        )
+        result = chunk_rescore(
+            actor=None, run_id="", borrower_ids=[borrower.pk], as_of=date(2026, 11, 20)
+        )
+    assert [(d.action, d.reasons, d.applied) for d in result.decisions] == [
+        ("freeze", ["F02"], True)
+    ]
+    line = CreditLine.objects.get(borrower=borrower)
+    assert (line.status, line.status_code, line.status_reason) == ("frozen", "fraud", "F02")
+    notice = Notice.objects.get(borrower=borrower)
+    assert (notice.kind, notice.params) == (NoticeKind.LINE_FROZEN, {"reason_code": "fraud"})
+    assert AuditEvent.objects.filter(action="line.frozen", borrower_id=borrower.pk).count() == 1
