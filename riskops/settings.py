@@ -407,6 +407,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 # the challenger scorecard acts for (a stable hash of the borrower decides who).
 RISKOPS_SCORING_CHUNK = env_int("RISKOPS_SCORING_CHUNK", 20_000)
 RISKOPS_CHALLENGER_SHARE = float(env_str("RISKOPS_CHALLENGER_SHARE", "0.1"))
+# Limit overrides (decisions.services.overrides): a proposal waits this long for a decision
+# before it expires; an approved change holds the line from the automatic policy this long;
+# the approvers' queue marks what waited longer than the SLA; evidence files up to this size.
+RISKOPS_OVERRIDE_EXPIRY_HOURS = env_int("RISKOPS_OVERRIDE_EXPIRY_HOURS", 72)
+RISKOPS_OVERRIDE_LOCK_DAYS = env_int("RISKOPS_OVERRIDE_LOCK_DAYS", 90)
+RISKOPS_OVERRIDE_SLA_HOURS = env_int("RISKOPS_OVERRIDE_SLA_HOURS", 24)
+RISKOPS_OVERRIDE_EVIDENCE_MAX_BYTES = env_int("RISKOPS_OVERRIDE_EVIDENCE_MAX_BYTES", 5_242_880)
+RISKOPS_OVERRIDE_EVIDENCE_DIR = VAR_DIR / "override-evidence"  # outside the web root
 # Synthetic events for the demo (see the beat entry above); never on in production.
 RISKOPS_DEMO_FEED = env_bool("RISKOPS_DEMO_FEED", False) and PROFILE != "production"
 
