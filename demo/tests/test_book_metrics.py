@@ -55,7 +55,8 @@ def book(django_db_setup, django_db_blocker):
             "seed_demo",
             *("--borrowers", "2000", "--months", "12", "--seed", "7"),
             *("--as-of", AS_OF.isoformat(), "--reset"),
-            "--without-decisions",  # the book's shape as generated (decisions: test_decisioning)
+            # The book's shape as generated (its alerts and decisions: test_decisioning).
+            *("--without-alerts", "--without-decisions"),
             verbosity=0,
             stdout=StringIO(),
         )

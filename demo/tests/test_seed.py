@@ -51,10 +51,10 @@ from monitoring.choices import EventKind
 from monitoring.models import Event
 
 AS_OF = date(2026, 6, 30)
-# The book alone: the champion, policy and scoring run on it are test_decisioning.py's.
+# The book alone: its alerts, champion, policy and scoring run are test_decisioning.py's.
 ARGS = [
     *("--borrowers", "200", "--months", "9", "--seed", "42", "--as-of", AS_OF.isoformat()),
-    "--without-decisions",
+    *("--without-alerts", "--without-decisions"),
 ]
 INSTALMENT_FIELDS = (
     "seq",

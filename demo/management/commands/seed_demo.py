@@ -1,9 +1,12 @@
 """Seed a deterministic demo book and the demo logins (see demo.seeding for how and why), then
-train a champion on it, put the limit policy in force and run the whole book through scoring
-and limit reviews (demo.decisioning; --without-decisions: the book alone)."""
+let the monitoring rules judge its recorded events (demo.alerts: the planted behaviour raises
+its alerts through the rules; --without-alerts: none), train a champion on it, put the limit
+policy in force and run the whole book through scoring and limit reviews (demo.decisioning;
+--without-decisions: none)."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,6 +15,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_context
 from accounts.choices import AuditSource
+from demo.alerts import backfill_alerts
 from demo.decisioning import seed_decisions
 from demo.seeding import (
     BORROWER_USERNAME,
@@ -76,6 +80,11 @@ class Command(BaseCommand):
             help="how rows are written (default: COPY on PostgreSQL, executemany on SQLite)",
         )
         parser.add_argument(
+            "--without-alerts",
+            action="store_true",
+            help="raise no alerts: the monitoring rules do not judge the book's recorded events",
+        )
+        parser.add_argument(
             "--without-decisions",
             action="store_true",
             help="write the book only: no scorecard, limit policy or whole-book scoring run",
@@ -119,10 +128,27 @@ class Command(BaseCommand):
                     f"  generating {result.extra['generate_seconds']:.1f} s, "
                     f"peak memory {result.peak_rss_mb:.0f} MB"
                 )
+                if not opts["without_alerts"]:
+                    self._alerts()
                 if not opts["without_decisions"]:
                     self._decisions(options)
             ensure_borrower_login()
         self._print_logins(token)
+
+    def _alerts(self) -> None:
+        """The book's recorded events judged by the monitoring rules (demo.alerts)."""
+        started = time.perf_counter()
+        per_rule = backfill_alerts(progress=self._alerts_progress)
+        self.stdout.write(
+            f"Alerts raised by the rules over the history: {sum(per_rule.values()):,} "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
+        for kind, count in per_rule.items():
+            self.stdout.write(f"  {kind:<28} {count:>7,}")
+
+    def _alerts_progress(self, done: int, events: int) -> None:
+        if self.verbosity >= 2:
+            self.stderr.write(f"  alerts: {done:,} borrowers judged")
 
     def _decisions(self, options: SeedOptions) -> None:
         """The champion, the policy and the whole-book run on the new book (demo.decisioning)."""
