@@ -131,14 +131,12 @@ def _lift_key(version_id: int) -> str:
 
 
 def live_lift(version: RuleVersion, *, refresh: bool = False) -> dict[str, Any]:
-    """How the borrowers a live version alerted fared against the borrowers it judged since
-    it went live: their 30+ DPD rates within 90 days and the lift. Cached (LIVE_LIFT_SECONDS).
-    """
+    """How the borrowers a live version alerted fared against all the borrowers it judged
+    while live: their 30+ DPD rates within 90 days of their first alert (or judged event) and
+    the lift. Cached (LIVE_LIFT_SECONDS)."""
     key = _lift_key(version.pk)
     if not refresh and (found := cache.get(key)) is not None:
         return dict(found)
-    since = version.activated_at or version.created_at
-    until = getattr(version, "retired_at", None) or timezone.now()
     first_alerts: dict[int, datetime] = dict(
         Alert.objects.filter(rule_version=version)
         .order_by()
@@ -146,11 +144,24 @@ def live_lift(version: RuleVersion, *, refresh: bool = False) -> dict[str, Any]:
         .annotate(first=Min("occurred_at"))
         .values_list("borrower_id", "first")
     )
-    population = _judged_since(version, since, until)
+    # The period it was live, by when events were received (a back-filled event received
+    # meanwhile was judged by it too): from its activation, or its first alert if earlier (a
+    # version activated by the shipped defaults' migration before a test clock), to now.
+    since = version.activated_at or version.created_at
+    raised = Alert.objects.filter(rule_version=version).aggregate(first=Min("raised_at"))["first"]
+    if raised is not None:
+        since = min(since, raised)
+    until = getattr(version, "retired_at", None) or timezone.now()
+    # A history back-filled through the version (the demo's) is judged at the events' own
+    # times: from its earliest alert on, what happened counts as judged too.
+    earliest = min(first_alerts.values()) if first_alerts else None
+    population = _judged_since(version, since, until, occurred_from=earliest)
     for borrower_id, at in first_alerts.items():
         population.setdefault(borrower_id, at)
     hit, _hit_bad = outcome_of(first_alerts)
     base, _base_bad = outcome_of(population)
+    # With nobody judged but the alerted there is nothing to compare with.
+    comparable = base.borrowers > hit.borrowers
     figures = {
         "alerted": hit.borrowers,
         "alerted_bad": hit.bad,
@@ -158,19 +169,24 @@ def live_lift(version: RuleVersion, *, refresh: bool = False) -> dict[str, Any]:
         "population": base.borrowers,
         "population_bad": base.bad,
         "base_rate": base.rate,
-        "lift": lift_of(hit, base),
+        "lift": lift_of(hit, base) if comparable else None,
         "computed_at": timezone.now(),
     }
     cache.set(key, figures, LIVE_LIFT_SECONDS)
     return figures
 
 
-def _judged_since(version: RuleVersion, since: datetime, until: datetime) -> dict[int, datetime]:
+def _judged_since(
+    version: RuleVersion, since: datetime, until: datetime, *, occurred_from: datetime | None
+) -> dict[int, datetime]:
     from monitoring.rules.registry import rule_spec
 
-    events = Event.objects.filter(
-        occurred_at__gte=since, occurred_at__lte=until, borrower__isnull=False
-    )
+    # Received while live (or back-filled from its earliest alert on); each borrower from
+    # their first such event's own time.
+    judged = Q(received_at__gte=since, received_at__lte=until)
+    if occurred_from is not None:
+        judged |= Q(occurred_at__gte=occurred_from, occurred_at__lte=until)
+    events = Event.objects.filter(judged, borrower__isnull=False)
     triggers = rule_spec(version.rule.kind).triggers
     if triggers and version.rule.kind != RuleKind.LINKED_IDENTITIES:
         events = events.filter(kind__in=sorted(triggers))
