@@ -154,7 +154,8 @@ def test_the_refusal_is_worded_in_the_language_of_the_reader():
     # Worded when read, not when raised: each message goes through the catalogue then (a
     # stand-in catalogue here, so the test does not wait for the translation).
     catalogue = {"The cut share of the limit must be between 0 and 1.": "削减比例须在0与1之间。"}
-    with mock.patch.object(
-        translation._trans, "gettext", side_effect=lambda text: catalogue.get(text, text)
+    with mock.patch(
+        "django.utils.translation._trans.gettext",
+        side_effect=lambda text: catalogue.get(text, text),
     ):
         assert "削减比例须在0与1之间。" in str(refused.value)

@@ -135,7 +135,9 @@ def test_the_report_opens_on_the_champion_and_its_challenger_at_30_days(client, 
     }
     for band, cells in expected.items():
         assert _cells(rows[f"cmp-band-{band}"])[1:] == cells, band
-    figure = json.loads(re.search(r'id="fig-comparison"[^>]*>(.*?)</script>', html, re.S).group(1))
+    found = re.search(r'id="fig-comparison"[^>]*>(.*?)</script>', html, re.S)
+    assert found is not None
+    figure = json.loads(found.group(1))
     assert [trace["name"] for trace in figure["data"]] == ["book v1", "book v2"]
     assert figure["data"][0]["y"] == [0.0, 0.0, 1.0, None, 1.0]
     assert figure["data"][1]["y"] == [0.0, 1.0, 0.0, 1.0, None]

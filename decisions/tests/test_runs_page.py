@@ -225,7 +225,7 @@ def test_the_list_shows_progress_failures_durations_and_decisions(client, analys
             run=done, index=index, first_id=1, last_id=2, size=2, status="done", seconds=seconds
         )
     policy = LimitPolicy.objects.get()
-    borrower_id = CreditLine.objects.values_list("borrower_id", flat=True).first()
+    borrower_id = CreditLine.objects.order_by("pk").values_list("borrower_id", flat=True)[0]
     for action in ("raise", "raise", "cut"):
         _decision(borrower_id, policy, action, "night-0")
     _decision(borrower_id, policy, "freeze", "event")  # not a run's

@@ -468,7 +468,7 @@ def test_the_refusal_is_shown_in_the_language_of_the_page(client, manager, activ
 
     # A stand-in catalogue (the real one is translated at the end): the message is looked up
     # when the page is rendered, in the page's language.
-    with mock.patch.object(translation._trans, "gettext", side_effect=catalogue):
+    with mock.patch("django.utils.translation._trans.gettext", side_effect=catalogue):
         html = client.post(
             reverse("decisions:policy-simulate"), _editor_data(cut_share="2")
         ).content.decode()
