@@ -31,7 +31,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Case as DbCase
+from django.db.models import IntegerField, Value, When
 from django.utils import timezone
 
 from accounts.audit import AuditRow, audit, audit_bulk
@@ -222,21 +223,16 @@ def queue_sla_set(*, actor: User, queue: Queue, sla_hours: int) -> Queue:
 # --- grouping alerts into cases ---------------------------------------------------------------
 
 
-def _open_case(*, borrower_id: int, category: str, queue: Queue, now: Any) -> tuple[Case, bool]:
-    """The borrower's open case of this category, locked, or a new one (created True).
+def _new_case(
+    *, borrower_id: int, category: str, queue: Queue, now: Any, priority: int, exposure: Decimal
+) -> tuple[Case, bool]:
+    """A new open case for the borrower and category, or (created False) the one a concurrent
+    grouping opened first, locked.
 
-    Two transactions grouping alerts of one borrower and category at once both find none and
-    both insert: the partial unique constraint makes the second insert wait for the first to
-    commit and then fail, and the second then joins the case the first opened.
+    Two transactions grouping alerts of one borrower and category at once both find no open
+    case and both insert: the partial unique constraint makes the second insert wait for the
+    first to commit and then fail, and the second then joins the case the first opened.
     """
-    existing = (
-        Case.objects.select_for_update(of=("self",))
-        .filter(borrower_id=borrower_id, category=category)
-        .exclude(status=CaseStatus.RESOLVED)
-        .first()
-    )
-    if existing is not None:
-        return existing, False
     try:
         with transaction.atomic():  # a savepoint: the failed insert must not end the grouping
             case = Case.objects.create(
@@ -244,6 +240,8 @@ def _open_case(*, borrower_id: int, category: str, queue: Queue, now: Any) -> tu
                 queue=queue,
                 category=category,
                 status=CaseStatus.OPEN,
+                priority=priority,
+                exposure=exposure,
                 opened_at=now,
                 due_at=now + timedelta(hours=queue.sla_hours),
             )
@@ -263,10 +261,15 @@ def alerts_group(*, alert_ids: Sequence[int]) -> list[Case]:
     """Put each alert not yet in a case into its borrower's open case of the alert's category,
     opening one (in the category's queue, due after the queue's SLA) when there is none.
 
-    The case's priority is recomputed from all its alerts' highest severity and the line's
-    drawn amount (case_priority). Alerts already in a case are left alone, so a replay of the
-    same ids changes nothing. The system acts (actor None); each opened or grown case gets an
-    audit row ("case.opened" / "case.alerts_joined"). Returns the cases touched.
+    The case's priority is recomputed from its alerts' highest severity and the line's drawn
+    amount (case_priority; a case's priority encodes the highest severity it has seen, so the
+    old alerts need not be read again). Alerts already in a case are left alone, so a replay of
+    the same ids changes nothing. The system acts (actor None); each opened or grown case gets
+    an audit row ("case.opened" / "case.alerts_joined"). Returns the cases touched.
+
+    A fixed number of queries per batch, plus three per case opened (a savepoint around its
+    insert): the existing open cases are read and locked in one query, the alerts and the
+    grown cases written in one UPDATE each.
     """
     ids = sorted({int(pk) for pk in alert_ids})
     if not ids:
@@ -277,29 +280,53 @@ def alerts_group(*, alert_ids: Sequence[int]) -> list[Case]:
         .filter(pk__in=ids, case__isnull=True)
         .order_by("borrower_id", "category", "id")
     )
+    if not alerts:
+        return []
     groups: dict[tuple[int, str], list[Alert]] = defaultdict(list)
     for alert in alerts:
         groups[(alert.borrower_id, alert.category)].append(alert)
+    borrower_ids = {b for b, _c in groups}
     exposures = dict(
-        CreditLine.objects.filter(borrower_id__in={b for b, _c in groups}).values_list(
-            "borrower_id", "used"
-        )
+        CreditLine.objects.filter(borrower_id__in=borrower_ids).values_list("borrower_id", "used")
     )
+    # The open cases these alerts join, locked in id order (two groupings never wait on each
+    # other in a cycle); then new cases inserted in (borrower, category) order.
+    existing = {
+        (case.borrower_id, case.category): case
+        for case in Case.objects.select_for_update(of=("self",))
+        .filter(borrower_id__in=borrower_ids, category__in={c for _b, c in groups})
+        .exclude(status=CaseStatus.RESOLVED)
+        .order_by("pk")
+    }
     now = timezone.now()
     rows: list[AuditRow] = []
     touched: list[Case] = []
-    # In (borrower, category) order: two groupings lock cases in the same order, no deadlock.
+    grown: list[Case] = []
+    case_of_alert: dict[int, int] = {}
     for (borrower_id, category), members in sorted(groups.items()):
         queue = queues[QUEUE_BY_CATEGORY.get(category, QueueKind.FRAUD)]
-        case, created = _open_case(borrower_id=borrower_id, category=category, queue=queue, now=now)
-        member_ids = [alert.pk for alert in members]
-        Alert.objects.filter(pk__in=member_ids).update(case=case)
-        severity = Alert.objects.filter(case=case).aggregate(top=Max("severity"))["top"] or 1
+        exposure = exposures.get(borrower_id, Decimal("0.00"))
+        severity = max(alert.severity for alert in members)
+        case = existing.get((borrower_id, category))
+        created = False
+        if case is None:
+            case, created = _new_case(
+                borrower_id=borrower_id,
+                category=category,
+                queue=queue,
+                now=now,
+                priority=case_priority(severity=severity, exposure=exposure),
+                exposure=exposure,
+            )
         before = {"priority": case.priority, "exposure": case.exposure}
-        case.exposure = exposures.get(borrower_id, Decimal("0.00"))
-        case.priority = case_priority(severity=severity, exposure=case.exposure)
-        case.save(update_fields=["exposure", "priority"])
-        after = {
+        if not created:
+            severity = max(severity, severity_of_priority(case.priority))
+            case.exposure = exposure
+            case.priority = case_priority(severity=severity, exposure=exposure)
+            grown.append(case)
+        member_ids = [alert.pk for alert in members]
+        case_of_alert.update(dict.fromkeys(member_ids, case.pk))
+        after: dict[str, Any] = {
             "priority": case.priority,
             "exposure": case.exposure,
             "alerts": member_ids,
@@ -316,6 +343,17 @@ def alerts_group(*, alert_ids: Sequence[int]) -> list[Case]:
             )
         )
         touched.append(case)
+    Alert.objects.filter(pk__in=list(case_of_alert)).update(
+        case_id=DbCase(
+            *[
+                When(pk=alert_id, then=Value(case_id))
+                for alert_id, case_id in case_of_alert.items()
+            ],
+            output_field=IntegerField(),
+        )
+    )
+    if grown:
+        Case.objects.bulk_update(grown, ["exposure", "priority"])
     audit_bulk(rows)
     return touched
 
