@@ -296,3 +296,30 @@ def test_an_invalid_threshold_over_the_api_is_409_naming_the_parameter(client, m
     assert answer.status_code == 409
     assert answer.json()["code"] == "rule_params_invalid"
     assert "count" in answer.json()["extra"]["errors"]
+
+
+def test_the_test_panel_judges_a_recorded_event_by_a_draft_as_of_its_own_time(
+    client, manager, borrower_record
+):
+    """Three small drawdowns were recorded; the active version (4) raised nothing. A draft
+    counting 3 fires on the third when tried on it, and on the second it does not."""
+    events = [
+        DrawdownEventFactory(amount="500.00", occurred_at=f"2026-02-01T1{n}:00:00+08:00")
+        for n in range(3)
+    ]
+    event_ingest(actor=None, events=events)
+    client.force_login(manager)
+    _editor_post(client, p_count="3", p_max_amount="1000.00", p_window_hours="24")
+    draft = RuleVersion.objects.get(rule__kind=VELOCITY, status=RuleVersionStatus.DRAFT)
+    url = reverse("monitoring:rule-test", args=[VELOCITY])
+    third = client.post(
+        url, {"version": draft.pk, "event_id": events[2]["event_id"]}, HTTP_HX_REQUEST="true"
+    )
+    (hit,) = third.context["hits"]
+    assert hit.hit.evidence["count"] == 3
+    assert b"loan_nos" in third.content  # the evidence is shown
+    second = client.post(
+        url, {"version": draft.pk, "event_id": events[1]["event_id"]}, HTTP_HX_REQUEST="true"
+    )
+    assert second.context["hits"] == []
+    assert not Alert.objects.exists() and not ShadowHit.objects.exists()
