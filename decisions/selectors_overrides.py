@@ -229,4 +229,7 @@ def borrower_behaviour(borrower_id: int) -> dict[str, Any]:
             borrower_id=borrower_id, counterparty_is_lender=True, occurred_at__gte=since
         ).count(),
         "earlier": list(proposals_for_borrower(borrower_id)[:10]),
+        "fraud_flag": RiskFlag.objects.filter(
+            borrower_id=borrower_id, kind=RiskFlagKind.FRAUD_CONFIRMED, cleared_at=None
+        ).first(),
     }

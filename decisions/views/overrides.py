@@ -19,12 +19,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.choices import Role
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
 from decisions.errors_overrides import AlreadyDecided
 from decisions.forms_overrides import AuthorityRuleForm, DecisionForm, ProposalForm, ReasonForm
 from decisions.models.overrides import (
     AuthorityRule,
+    Direction,
     OverrideKind,
     OverrideProposal,
     OverrideReason,
@@ -125,7 +127,7 @@ def _detail_context(request: AuthenticatedRequest, proposal: OverrideProposal) -
         "evidence": list(proposal.evidence.all()),
         "can_decide": can_decide,
         "step_up": can_decide and needs_step_up(user, proposal),
-        "needed": roles_needed(change_of(proposal), active_rules()),
+        "needed": [Role(r).label for r in roles_needed(change_of(proposal), active_rules())],
         "is_proposer": proposal.proposed_by_id == user.pk,
         "form": DecisionForm(initial={"go_next": True}),
     }
@@ -360,7 +362,12 @@ def matrix(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, _("Saved."))
             return redirect("decisions:override-matrix")
-    rules = list(AuthorityRule.objects.order_by("direction", "role", "id"))
+    # Increases first, then cuts, freezes, unfreezes; within each, the lowest role first.
+    order = {d: n for n, d in enumerate(Direction.values)}
+    rules = sorted(
+        AuthorityRule.objects.all(),
+        key=lambda r: (order.get(r.direction, 9), _role_rank(r.role), r.pk),
+    )
     context = {
         "rows": [(r, AuthorityRuleForm(instance=r, auto_id=f"r{r.pk}_%s")) for r in rules],
         "new_rule": AuthorityRuleForm(),
@@ -369,6 +376,10 @@ def matrix(request: AuthenticatedRequest) -> HttpResponse:
         "error": error,
     }
     return render(request, TEMPLATES + "matrix.html", context, status=409 if error else 200)
+
+
+def _role_rank(role: str) -> int:
+    return APPROVER_ROLES.index(role) if role in APPROVER_ROLES else len(APPROVER_ROLES)
 
 
 class _FormInvalid(Exception):
