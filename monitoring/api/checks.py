@@ -27,7 +27,7 @@ class DrawdownCheckApi(APIView):
     permission_classes = [IsEventPoster]
     parser_classes = [StrictJSONParser]
 
-    class InputSerializer(serializers.Serializer):
+    class DrawdownCheckInputSerializer(serializers.Serializer):
         customer_no = serializers.CharField(max_length=32)
         amount = serializers.DecimalField(
             max_digits=14, decimal_places=2, min_value=Decimal("0.01")
@@ -37,7 +37,7 @@ class DrawdownCheckApi(APIView):
         device_id = serializers.CharField(max_length=64, required=False, default="")
         card_no = serializers.CharField(max_length=19, required=False, default="")
 
-    class OutputSerializer(serializers.Serializer):
+    class DrawdownCheckOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         decision = serializers.ChoiceField(choices=CheckDecision.choices)
         reasons = serializers.ListField(child=serializers.DictField())
@@ -54,16 +54,16 @@ class DrawdownCheckApi(APIView):
             "judged on the drawdown as if paid out now. Nothing is paid out or recorded in "
             "the book; the answer itself is recorded, and a review opens a case."
         ),
-        request=InputSerializer,
+        request=DrawdownCheckInputSerializer,
         responses={
-            200: OutputSerializer,
+            200: DrawdownCheckOutputSerializer,
             400: OpenApiResponse(ErrorSerializer, description=_("Invalid input.")),
             403: OpenApiResponse(ErrorSerializer, description=_("Not the lending core.")),
             409: OpenApiResponse(ErrorSerializer, description=_("Unknown borrower.")),
         },
     )
     def post(self, request: Request) -> Response:
-        payload = self.InputSerializer(data=request.data)
+        payload = self.DrawdownCheckInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(payload.validated_data)
         check = drawdown_check(actor=request.user, **data)  # type: ignore[arg-type]
@@ -74,4 +74,4 @@ class DrawdownCheckApi(APIView):
             "checked_at": check.checked_at,
             "alert_id": check.alert_id,
         }
-        return Response(self.OutputSerializer(body).data, status=status.HTTP_200_OK)
+        return Response(self.DrawdownCheckOutputSerializer(body).data, status=status.HTTP_200_OK)

@@ -147,12 +147,12 @@ def hits_for_views(
     """
     if not views or not versions:
         return []
-    lists = lists if lists is not None else lists_active()
     prepared = [(v, rule_spec(v.rule.kind), _params(v)) for v in versions]
     prepared = [(v, s, p) for v, s, p in prepared if s.evaluate is not None]
     judged = {v.pk: judged_kinds(v, p) for v, _s, p in prepared}
     if not any(view.kind in judged[v.pk] for view in views for v, _s, _p in prepared):
         return []
+    lists = lists if lists is not None else lists_active()
     lookback = max((min(s.lookback(p), MAX_LOOKBACK) for _, s, p in prepared), default=timedelta(0))
     first = min(v.occurred_at for v in views)
     kinds = {s.kind for _, s, _p in prepared}
