@@ -22,7 +22,12 @@ from decisions.selectors.policies import (
     simulation_visible_to,
 )
 from decisions.selectors.reports import comparison_defaults, model_comparison
-from decisions.selectors.runs import scoring_run_detail, scoring_run_list, stale_scores
+from decisions.selectors.runs import (
+    failed_chunk_list,
+    scoring_run_detail,
+    scoring_run_list,
+    stale_scores,
+)
 from decisions.selectors.scorecards import (
     feature_catalogue,
     points_table,
@@ -36,6 +41,7 @@ __all__ = [
     "borrower_own_reasons",
     "borrower_score_panel",
     "comparison_defaults",
+    "failed_chunk_list",
     "feature_catalogue",
     "model_comparison",
     "points_table",

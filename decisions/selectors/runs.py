@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 RUNS_SHOWN = 20
 STALE_SHOWN = 20
+FAILED_SHOWN = 50
 # A borrower not scored for this many days is stale (the nightly run scores everyone daily).
 STALE_DAYS_DEFAULT = 2
 
@@ -126,6 +127,15 @@ def _summaries(runs: list[ScoringRun]) -> list[dict[str, Any]]:
 def scoring_run_list(*, limit: int = RUNS_SHOWN) -> list[dict[str, Any]]:
     """The newest whole-book runs, each summarised (see _summaries); four queries in all."""
     return _summaries(list(ScoringRun.objects.order_by("-started_at", "-id")[:limit]))
+
+
+def failed_chunk_list(*, limit: int = FAILED_SHOWN) -> list[ScoringChunk]:
+    """Chunks that failed and have not been done since, newest run first, with their run."""
+    return list(
+        ScoringChunk.objects.filter(status=RunStatus.FAILED)
+        .select_related("run")
+        .order_by("-run__started_at", "run_id", "index")[:limit]
+    )
 
 
 def scoring_run_detail(*, run_pk: int) -> dict[str, Any]:

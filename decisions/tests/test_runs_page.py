@@ -243,6 +243,9 @@ def test_the_list_shows_progress_failures_durations_and_decisions(client, analys
     running = running[: running.index("</tr>")]
     assert "1 / 3" in running and "2 / 5" in running and 'run-failed"><a' in running
     assert 'hx-trigger="every 5s"' in html  # night-1 is still running
+    failed = html[html.index('id="failed-chunks"') :]
+    assert f'id="failed-{run.pk}-1"' in failed and "the database went away" in failed
+    assert "requeue" not in failed  # an analyst reads, a manager re-queues
 
 
 def test_the_run_page_lists_failed_chunks_first_with_their_error(client, analyst, run):

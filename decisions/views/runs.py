@@ -16,7 +16,12 @@ from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
 from decisions.forms import StaleForm
 from decisions.models import ScoringChunk
-from decisions.selectors import scoring_run_detail, scoring_run_list, stale_scores
+from decisions.selectors import (
+    failed_chunk_list,
+    scoring_run_detail,
+    scoring_run_list,
+    stale_scores,
+)
 from decisions.selectors.runs import STALE_DAYS_DEFAULT
 from decisions.services.requeue import RUN_OPERATORS, scoring_chunk_requeue
 from decisions.views._common import fragment, require_role
@@ -34,6 +39,8 @@ def run_list(request: AuthenticatedRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "runs": runs,
         "any_running": any(item["running"] for item in runs),
+        "failed_chunks": failed_chunk_list(),
+        "can_requeue": request.user.role in RUN_OPERATORS,
         "stale_form": form if form.is_bound else StaleForm(initial={"days": days}),
     }
     if request.htmx and request.htmx.target == "runs-progress":
