@@ -246,6 +246,7 @@ def events_evaluate(
     events: Iterable[Event | EventView],
     versions: Sequence[RuleVersion] | None = None,
     write: bool = True,
+    rejudge_later: bool = True,
 ) -> list[RuleHit]:
     """Judge recorded events against the live rule versions (or `versions`) and raise an
     alert for each new hit, in the caller's transaction.
@@ -261,6 +262,8 @@ def events_evaluate(
     With versions=None, the versions in shadow are judged too and their hits handed to
     monitoring.services.shadow.shadow_hits_record (if present); they raise no alerts.
     Returns every hit of the versions that raise alerts; new ones carry alert_id.
+    A backfill that judges every recorded event anyway, in chunks, passes
+    rejudge_later=False: step 1 would only judge the following chunks' events twice.
     The caller holds the borrowers' line locks (event_ingest does), which orders two
     evaluations of one borrower.
     """
@@ -273,7 +276,8 @@ def events_evaluate(
         (min(rule_spec(v.rule.kind).lookback(_params(v)), MAX_LOOKBACK) for v in live),
         default=timedelta(0),
     )
-    views += _later_events(views, lookback)
+    if rejudge_later:
+        views += _later_events(views, lookback)
     hits = hits_for_views(views=views, versions=live)
     shadow = [h for h in hits if h.version.status == RuleVersionStatus.SHADOW]
     raising = [h for h in hits if h.version.status != RuleVersionStatus.SHADOW]
