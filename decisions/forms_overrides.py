@@ -116,9 +116,3 @@ class AuthorityRuleForm(forms.ModelForm):
         direction = cast(forms.ChoiceField, self.fields["direction"])
         role.choices = [(r, Role(r).label) for r in APPROVER_ROLES]
         direction.choices = Direction.choices
-
-
-class ReasonForm(forms.ModelForm):
-    class Meta:
-        model = OverrideReason
-        fields = ["code", "label", "label_zh", "active", "position"]

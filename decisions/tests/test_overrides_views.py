@@ -269,3 +269,38 @@ def test_the_report_compares_overridden_lines_with_policy_lines(
     client.force_login(senior_analyst)
     page = client.get(reverse("decisions:override-report") + "?dpd=30").content.decode()
     assert "100.0%" in page and "Financial hardship" in page
+
+
+def test_the_head_of_risk_keeps_the_reason_list(client, analyst, head_of_risk, line):
+    from decisions.models import OverrideReason
+
+    client.force_login(analyst)
+    data = {"which": "reason", "code": "relocation", "label": "Moved city", "active": "on"}
+    assert client.post(reverse("decisions:override-matrix"), data).status_code == 403
+    client.force_login(head_of_risk)
+    data["label_zh"] = "迁居"
+    assert client.post(reverse("decisions:override-matrix"), data).status_code == 302
+    reason = OverrideReason.objects.get(code="relocation")
+    assert (reason.label, reason.label_zh, reason.active) == ("Moved city", "迁居", True)
+    # Retired (never deleted): no longer offered on the proposal form.
+    retire = {"which": "reason", "reason_id": reason.pk, "label": "Moved city"}
+    client.post(reverse("decisions:override-matrix"), retire)
+    reason.refresh_from_db()
+    assert reason.active is False
+    client.force_login(analyst)
+    form = client.get(reverse("decisions:override-propose", args=[line.borrower_id]))
+    assert 'value="relocation"' not in form.content.decode()
+
+
+def test_a_proposal_from_a_case_keeps_the_case_reference(client, analyst, line):
+    client.force_login(analyst)
+    url = reverse("decisions:override-propose", args=[line.borrower_id]) + "?case=case:42"
+    client.post(
+        url,
+        {
+            "kind": "freeze",
+            "reason": "fraud_suspicion",
+            "justification": "Device shared with a confirmed fraud ring.",
+        },
+    )
+    assert OverrideProposal.objects.get().case_ref == "case:42"

@@ -23,7 +23,7 @@ from accounts.choices import Role
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
 from decisions.errors_overrides import AlreadyDecided
-from decisions.forms_overrides import AuthorityRuleForm, DecisionForm, ProposalForm, ReasonForm
+from decisions.forms_overrides import AuthorityRuleForm, DecisionForm, ProposalForm
 from decisions.models.overrides import (
     AuthorityRule,
     Direction,
@@ -339,9 +339,6 @@ def matrix(request: AuthenticatedRequest) -> HttpResponse:
             elif which == "reason":
                 reason_id = request.POST.get("reason_id")
                 reason = get_object_or_404(OverrideReason, pk=reason_id) if reason_id else None
-                rform = ReasonForm(request.POST, instance=reason)
-                if not rform.is_valid() and reason is None:
-                    raise _FormInvalid(rform)
                 override_reason_save(
                     actor=request.user,
                     reason=reason,
