@@ -165,9 +165,10 @@ class PolicyInvalid(ValueError):
     read it), the message is translatable and is put into words in the language active when
     it is read (str(exc)), so the editor shows it in the page's language."""
 
-    def __init__(self, problems: list[tuple[str, Any]]) -> None:
-        self.problems = problems
-        super().__init__(problems)
+    def __init__(self, problems: list[tuple[str, Any]] | str) -> None:
+        # A bare sentence (code elsewhere that predates the codes) is one problem, "invalid".
+        self.problems = [("invalid", problems)] if isinstance(problems, str) else problems
+        super().__init__(self.problems)
 
     @property
     def codes(self) -> list[str]:
