@@ -22,7 +22,7 @@ REASONS = [
 # limit, risk bands (blank: all), password again above.
 MATRIX: list[tuple[str, str, str | None, str | None, str | None, str, str | None]] = [
     ("senior_analyst", "increase", "5000", "1.00", None, "A,B,C", None),
-    ("manager", "increase", "50000", "3.00", None, "A,B,C,D", "20000"),
+    ("manager", "increase", "50000", "3.00", "100000", "A,B,C,D", "20000"),
     ("head_of_risk", "increase", None, None, None, "", "50000"),
     ("senior_analyst", "decrease", None, None, None, "", None),
     ("manager", "decrease", None, None, None, "", None),

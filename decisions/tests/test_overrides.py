@@ -170,6 +170,9 @@ def test_only_active_risk_staff_propose(borrower_user, outsider):
         # ¥50,000: a manager; a fen more: the head of risk only.
         ("20000", "70000.00", "A", "increase", {"manager", "head_of_risk"}),
         ("20000", "70000.01", "A", "increase", {"head_of_risk"}),
+        # The resulting limit: a manager up to ¥100,000; above it, the head of risk.
+        ("60000", "100000.00", "A", "increase", {"manager", "head_of_risk"}),
+        ("60000", "100000.01", "A", "increase", {"head_of_risk"}),
         # Relative size: a senior analyst up to doubling the line (100%), a manager 300%.
         ("2000", "4000.00", "A", "increase", {"senior_analyst", "manager", "head_of_risk"}),
         ("2000", "4000.01", "A", "increase", {"manager", "head_of_risk"}),
