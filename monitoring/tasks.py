@@ -52,3 +52,14 @@ def rule_live_lift_task() -> int:
     for version in versions:
         live_lift(version, refresh=True)
     return len(versions)
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
+def alerts_group_pending_task() -> int:
+    """Group into cases the alerts a failed alerts_raised receiver left without one."""
+    from accounts.audit import audit_context
+    from accounts.choices import AuditSource
+    from monitoring.services.cases import alerts_group_pending
+
+    with audit_context(source=AuditSource.TASK, reference="alerts_group_pending"):
+        return alerts_group_pending()

@@ -384,6 +384,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "monitoring.tasks.rule_live_lift_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Every 5 minutes: alerts left without a case (a grouping that failed after the rules
+    # raised them) are grouped into cases.
+    "monitoring-alerts-group-pending": {
+        "task": "monitoring.tasks.alerts_group_pending_task",
+        "schedule": crontab(minute="*/5"),
+    },
     # Every 15 minutes: expire override proposals left waiting past
     # RISKOPS_OVERRIDE_EXPIRY_HOURS, so a stale proposal is never approved on old facts.
     "decisions-overrides-expire": {

@@ -358,10 +358,14 @@ def alerts_group(*, alert_ids: Sequence[int]) -> list[Case]:
     return touched
 
 
-def alerts_group_pending(*, limit: int = 5000) -> int:
-    """Group alerts that a failed or missed alerts_raised left without a case (a sweep)."""
+def alerts_group_pending(*, limit: int = 5000, settle_seconds: int = 60) -> int:
+    """Group alerts that a failed or missed alerts_raised left without a case (the beat's
+    sweep). Alerts younger than `settle_seconds` are left to their receiver."""
+    cutoff = timezone.now() - timedelta(seconds=settle_seconds)
     ids = list(
-        Alert.objects.filter(case__isnull=True).order_by("id").values_list("pk", flat=True)[:limit]
+        Alert.objects.filter(case__isnull=True, raised_at__lte=cutoff)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
     )
     if ids:
         alerts_group(alert_ids=ids)
