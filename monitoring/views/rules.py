@@ -166,8 +166,11 @@ def _detail_context(request: AuthenticatedRequest, rule: Rule) -> dict[str, Any]
         "polling": any(
             b.status in {BacktestStatus.QUEUED, BacktestStatus.RUNNING} for b in backtests
         ),
-        "backtest_form": BacktestForm(versions=rule.versions.order_by("-version")),
-        "test_form": TestPanelForm(versions=candidates),
+        # Preselected: the version a manager is weighing (in shadow), else the live one.
+        "backtest_form": BacktestForm(
+            versions=rule.versions.order_by("-version"), initial={"version": shadow or active}
+        ),
+        "test_form": TestPanelForm(versions=candidates, initial={"version": shadow or active}),
         "can_edit": can_edit,
         "can_backtest": request.user.role in BACKTEST_ROLES,
         "realtime": rule_spec(rule.kind).realtime,
