@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from decisions.models import LimitDecision, Score
 from decisions.policy import DECISION_SENTENCES
 from lending.models import BankAccount, Device, Drawdown, Instalment, Repayment, TransferOut
 from lending.templatetags.book import cny
-from monitoring.choices import EventKind
+from monitoring.choices import CaseStatus, EventKind
 from monitoring.models import Alert, Case, Event
 from monitoring.selectors.audit_sentences import audit_sentence
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 PAGE_SIZE = 30
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # The kinds an analyst filters by (the chips), in the order the chips show.
 KINDS: dict[str, Any] = {
@@ -87,7 +88,9 @@ class Cursor:
     id: int
 
     def encode(self) -> str:
-        return f"{int(self.at.timestamp() * 1_000_000)}.{self.rank}.{self.id}"
+        # Whole microseconds since the epoch, computed exactly (a float would round them).
+        micros = (self.at - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.rank}.{self.id}"
 
     @classmethod
     def decode(cls, text: str) -> Cursor | None:
@@ -97,7 +100,9 @@ class Cursor:
             return None
         micros, rank, pk = (int(part) for part in parts)
         try:
-            at = datetime.fromtimestamp(micros / 1_000_000, tz=timezone.get_current_timezone())
+            at = (_EPOCH + timedelta(microseconds=micros)).astimezone(
+                timezone.get_current_timezone()
+            )
         except (OverflowError, OSError, ValueError):
             return None
         return cls(at=at, rank=rank, id=pk)
@@ -636,4 +641,4 @@ def open_case_count(*, user: User, borrower_id: int) -> int:
     """How many of the borrower's cases are not resolved (risk staff; 0 for anyone else)."""
     if not user.is_authenticated or not user.is_active or not user.is_risk_staff:
         return 0
-    return Case.objects.filter(borrower_id=borrower_id).exclude(status="resolved").count()
+    return Case.objects.filter(borrower_id=borrower_id).exclude(status=CaseStatus.RESOLVED).count()
