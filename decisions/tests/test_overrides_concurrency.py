@@ -53,7 +53,7 @@ def _race(*calls: Any) -> list[Any]:
 def test_two_approvers_at_once_exactly_one_decision_wins(analyst, manager, head_of_risk):
     borrower = BorrowerFactory(credit_limit=Decimal("10000.00"))
     line = CreditLine.objects.get(borrower=borrower)
-    for round_ in range(3):  # a few rounds: the race must hold every time, not by luck
+    for _round in range(3):  # a few rounds: the race must hold every time, not by luck
         proposal = override_propose(
             actor=analyst,
             line=line,
