@@ -113,7 +113,8 @@ def part_a(borrowers: int) -> None:
     print(f"    rows built in {built:.2f} s (not part of the rule)")
     print(f"    rings_find (csgraph): {len(rings):,} rings in {fast:.2f} s")
     print(
-        f"    pure-Python union-find (same rows): {naive:,} rings in {slow:.2f} s  (ratio {slow / fast:.1f}x)"
+        f"    pure-Python union-find (same rows): {naive:,} rings in {slow:.2f} s"
+        f"  (ratio {slow / fast:.1f}x)"
     )
     print(f"    peak RSS {_rss_mb():.0f} MB")
 
