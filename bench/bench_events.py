@@ -277,7 +277,7 @@ class EvaluationClock:
     def install(self) -> None:
         from monitoring.services import events as ingestion
 
-        original = ingestion.events_evaluate
+        original = getattr(ingestion, "events_evaluate")  # noqa: B009 (imported there, not exported)
 
         def timed(**kwargs: Any) -> Any:
             w, c = time.perf_counter(), time.process_time()
@@ -288,7 +288,7 @@ class EvaluationClock:
                 self.cpu += time.process_time() - c
                 self.calls += 1
 
-        ingestion.events_evaluate = timed  # type: ignore[assignment]
+        setattr(ingestion, "events_evaluate", timed)  # noqa: B010 (the name ingestion calls)
 
     def reset(self) -> None:
         self.wall = self.cpu = 0.0

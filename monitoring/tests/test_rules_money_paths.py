@@ -260,6 +260,7 @@ def test_a_second_borrower_with_the_same_national_id_is_flagged():
 
     (alert,) = alerts(RuleKind.SHARED_IDENTITY)
     assert alert.borrower.customer_no == "C80000003"
+    assert alert.event is not None
     assert alert.evidence == {
         "event_id": alert.event.event_id,
         "shared_with": ["C80000001"],

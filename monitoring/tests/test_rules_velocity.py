@@ -30,6 +30,7 @@ def test_four_drawdowns_of_exactly_the_ceiling_within_exactly_the_window_raise_o
     (alert,) = alerts(KIND)
     assert alert.evidence["loan_nos"] == [e["loan_no"] for e in events]
     assert alert.evidence["count"] == 4
+    assert alert.event is not None
     assert alert.event.event_id == events[-1]["event_id"]
     assert alert.severity == 2
     assert answers[-1]["alerts"] == [alert.pk]
