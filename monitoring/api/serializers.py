@@ -66,6 +66,11 @@ class EventResultSerializer(serializers.Serializer):
     )
     bank_account_id = serializers.IntegerField(required=False, help_text="bank_account_change")
     transfer_out_id = serializers.IntegerField(required=False, help_text="transfer_out")
+    alerts = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text=_("The ids of the alerts this event raised, when it raised any."),
+    )
 
 
 class EventBatchResultSerializer(serializers.Serializer):
