@@ -8,7 +8,8 @@ active versions (monitoring.services.rules_ensure_defaults, if none exist yet) a
 is judged by monitoring.services.events_evaluate, the live path's own function: each event on
 what had happened by its own time, each hit raised once, the new alerts grouped into cases
 after commit (monitoring's receiver). The events go a chunk of borrowers at a time, all of a
-borrower's events together, so one history load serves the chunk.
+borrower's events together, so one history load serves the chunk. Then the ring rule, which is
+book-wide rather than per event, runs once as its nightly task would (linked_identities_check).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.db.models import Count
 from lending.selectors import borrower_id_chunks
 from monitoring.models import Alert, Event
 from monitoring.services import events_evaluate, rules_ensure_defaults
+from monitoring.services.graph import linked_identities_check
 
 CHUNK_BORROWERS = 500  # about 5,000 events: "a few thousand" per evaluation
 
@@ -41,6 +43,9 @@ def backfill_alerts(
         done += len(ids)
         if progress:
             progress(done, len(events))
+    # Rings are a book-wide graph rule (monitoring.services.graph), not judged per event: the
+    # same check the nightly task runs.
+    linked_identities_check(actor=None)
     return alerts_per_rule()
 
 
