@@ -382,3 +382,17 @@ def test_htmx_filtering_swaps_only_the_table(analyst):
     assert body.lstrip().startswith('<section id="case-table"')
     assert f"#{case.pk}<" in body
     assert "<html" not in body
+
+
+def test_an_invalid_filter_through_htmx_shows_its_message_in_the_table(analyst):
+    case = _case()
+    response = _login(analyst).get(
+        "/monitoring/cases/",
+        {"amount_min": "lots"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="case-table",
+    )
+    assert response.status_code == 200  # htmx swaps only 2xx
+    body = response.content.decode()
+    assert "The filter is not valid" in body
+    assert f"#{case.pk}<" not in body

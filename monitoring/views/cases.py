@@ -135,7 +135,10 @@ def _list_page(
     template = "monitoring/cases/list.html"
     if request.htmx and not request.htmx.boosted and request.htmx.target == "case-table":
         template += "#case-table"
-    return render(request, template, context, status=200 if valid else 400)
+    # An invalid filter is a 400 with the message; to htmx a 200, which it swaps (it leaves
+    # the old table in place on an error status, and the message would not show).
+    status = 200 if valid or request.htmx else 400
+    return render(request, template, context, status=status)
 
 
 @require_GET
