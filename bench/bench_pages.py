@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,11 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--scratch", default="riskops_bench_pages")
+    parser.add_argument(
+        "--drill-down-only",
+        action="store_true",
+        help="skip the home figures and the original list cases (issue 8's parts only)",
+    )
     args = parser.parse_args()
 
     database = args.database
@@ -176,6 +182,16 @@ def main() -> None:
     today = timezone.localdate()
     size = Borrower.objects.count()
     print(f"book: {size:,} borrowers in {database}, as of {today}")
+
+    if args.drill_down_only:
+        analyst, _ = User.objects.get_or_create(
+            username="bench-analyst", defaults={"role": "analyst"}
+        )
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(analyst)
+        _bench_list_extras(client, analyst, args.repeat)
+        _bench_drill_down(client, args.repeat)
+        return
 
     # 1. Headline figures.
     def summary() -> None:
@@ -261,11 +277,17 @@ def _bench_list_extras(client: Any, analyst: Any, repeat: int) -> None:
 
         return run
 
-    first_sorted = client.get("/borrowers/?sort=-limit").context["page"]
-    cursor = first_sorted.next_after
+    from lending.selectors import borrower_list, parse_sort_cursor, sorted_keyset_page
+
+    by_limit = borrower_list(user=analyst, sort="-limit")
+    page = sorted_keyset_page(by_limit, sort="-limit")
+    cursor = page.next_after
     for _ in range(20):  # twenty pages in: a deep page of a sorted list
-        page = client.get("/borrowers/", {"sort": "-limit", "after": cursor}).context["page"]
+        page = sorted_keyset_page(
+            by_limit, sort="-limit", after=parse_sort_cursor(cursor or "", "-limit")
+        )
         cursor = page.next_after or cursor
+    cursor = urllib.parse.quote(cursor or "")
     print("borrower list, issue 8 additions (whole page, test client):")
     for name, run in [
         ("sort by limit, first page", get("sort=-limit")),

@@ -516,6 +516,7 @@ def _checks(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[s
         )
         label = str(outcome()) if outcome else str(getattr(c, "outcome", ""))
         codes = getattr(c, "reason_codes", None) or getattr(c, "reasons", None) or []
+        answer = getattr(c, "outcome", None) or getattr(c, "decision", "")
         entries.append(
             Entry(
                 at=getattr(c, at_field),
@@ -527,7 +528,7 @@ def _checks(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[s
                 amount=getattr(c, "amount", None),
                 detail=", ".join(str(code) for code in codes) if isinstance(codes, list) else "",
                 badge=label,
-                tone={"decline": "bad", "review": "warn"}.get(str(getattr(c, "outcome", "")), ""),
+                tone={"decline": "bad", "review": "warn"}.get(str(answer), "neutral"),
                 url=_link("monitoring:drawdown-check-detail", c.pk),
             )
         )
