@@ -128,11 +128,14 @@ def chunk_rescore(
                 ).values_list("borrower_id", flat=True)
             )
             ids = [i for i in ids if i not in done]
+        # The lines are reviewed on the wall-clock day (DPD, locks, cooldown), as line_review
+        # does; the behaviour it reads comes from the features as of `as_of`.
+        today = timezone.localdate()
         state = chunk_state(
-            borrower_ids=ids, today=as_of, features=features, current=current, previous=previous
+            borrower_ids=ids, today=today, features=features, current=current, previous=previous
         )
         result.decisions = chunk_review(
-            policy=policy, state=state, score_ids=score_ids, run_id=run_id, today=as_of
+            policy=policy, state=state, score_ids=score_ids, run_id=run_id, today=today
         )
     if scored is not None and scored.written:
         scores_audit(actor=actor, run_id=run_id, as_of=as_of, scored=scored)
