@@ -108,7 +108,9 @@ def histories_load(
         return {}
     people: list[dict[str, Any]] = [
         dict(row)
-        for row in Borrower.objects.filter(pk__in=ids, line__isnull=False).values(
+        for row in Borrower.objects.filter(pk__in=ids, line__isnull=False)
+        .order_by()
+        .values(
             "pk",
             "customer_no",
             "employer",
@@ -183,14 +185,18 @@ def histories_load(
             .values(*TRANSFER_FIELDS)
         ):
             histories[row["borrower_id"]].transfers.append(_transfer(row))
-    for row in Device.objects.filter(borrower_id__in=ids).values(
-        "pk", "borrower_id", "device_id", "first_seen_at"
+    for row in (
+        Device.objects.filter(borrower_id__in=ids)
+        .order_by()
+        .values("pk", "borrower_id", "device_id", "first_seen_at")
     ):
         histories[row["borrower_id"]].devices[row["pk"]] = DeviceRec(
             row["pk"], row["device_id"], row["first_seen_at"]
         )
-    for row in BankAccount.objects.filter(borrower_id__in=ids).values(
-        "pk", "borrower_id", "card_no", "first_seen_at"
+    for row in (
+        BankAccount.objects.filter(borrower_id__in=ids)
+        .order_by()
+        .values("pk", "borrower_id", "card_no", "first_seen_at")
     ):
         histories[row["borrower_id"]].cards[row["pk"]] = CardRec(
             row["pk"], row["card_no"], row["first_seen_at"]
@@ -216,9 +222,11 @@ def _own_cards_load(histories: dict[int, BorrowerHistory], ids: list[int]) -> No
         .order_by()
     ):
         histories[row["borrower_id"]].own_cards[row["bank_account_id"]] = row["first"]
-    bindings = Event.objects.filter(
-        borrower_id__in=ids, kind=EventKind.BANK_ACCOUNT_CHANGE
-    ).values_list("borrower_id", "event_id", "occurred_at", "result")
+    bindings = (
+        Event.objects.filter(borrower_id__in=ids, kind=EventKind.BANK_ACCOUNT_CHANGE)
+        .order_by()
+        .values_list("borrower_id", "event_id", "occurred_at", "result")
+    )
     for borrower_id, event_id, at, result in bindings:
         card_pk = (result or {}).get("bank_account_id")
         if card_pk is None or borrower_id is None:
@@ -242,13 +250,17 @@ def _same_identity_load(
     for p in people:
         national_ids[p["national_id"]].add(p["pk"])
         mobiles[p["mobile"]].add(p["pk"])
-    rows = Borrower.objects.filter(
-        Q(
-            national_id_last4__in={p["national_id_last4"] for p in people},
-            national_id__in=set(by_id),
+    rows = (
+        Borrower.objects.filter(
+            Q(
+                national_id_last4__in={p["national_id_last4"] for p in people},
+                national_id__in=set(by_id),
+            )
+            | Q(mobile__in=set(by_mobile))
         )
-        | Q(mobile__in=set(by_mobile))
-    ).values("pk", "customer_no", "national_id", "mobile", "registered_at")
+        .order_by()
+        .values("pk", "customer_no", "national_id", "mobile", "registered_at")
+    )
     for row in rows:
         for what, owners in (
             ("national_id", national_ids.get(row["national_id"], set())),
@@ -269,8 +281,10 @@ def _card_sharers_load(histories: dict[int, BorrowerHistory]) -> None:
             owners[card.card_no].add(history.borrower_id)
     if not owners:
         return
-    for row in BankAccount.objects.filter(card_no__in=list(owners)).values(
-        "borrower_id", "borrower__customer_no", "card_no", "first_seen_at"
+    for row in (
+        BankAccount.objects.filter(card_no__in=list(owners))
+        .order_by()
+        .values("borrower_id", "borrower__customer_no", "card_no", "first_seen_at")
     ):
         for owner in owners[row["card_no"]]:
             if owner != row["borrower_id"]:

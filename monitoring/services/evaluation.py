@@ -60,15 +60,21 @@ def versions_live(*, include_shadow: bool = False) -> list[RuleVersion]:
     statuses = [RuleVersionStatus.ACTIVE]
     if include_shadow:
         statuses.append(RuleVersionStatus.SHADOW)
-    versions = RuleVersion.objects.filter(status__in=statuses, enabled=True).select_related("rule")
+    versions = (
+        RuleVersion.objects.filter(status__in=statuses, enabled=True)
+        .select_related("rule")
+        .order_by()
+    )
     return [v for v in versions if v.rule.kind in REGISTRY and rule_spec(v.rule.kind).realtime]
 
 
 def lists_active() -> Lists:
     """The active entries of every managed list, normalised, by list kind."""
     entries: dict[str, frozenset[str]] = {}
-    for kind, values in ListVersion.objects.filter(status=RuleVersionStatus.ACTIVE).values_list(
-        "managed_list__kind", "entries"
+    for kind, values in (
+        ListVersion.objects.filter(status=RuleVersionStatus.ACTIVE)
+        .order_by()
+        .values_list("managed_list__kind", "entries")
     ):
         entries[kind] = frozenset(normalise(str(v)) for v in values or [] if str(v).strip())
     return Lists(entries)
@@ -228,11 +234,16 @@ def _later_events(views: list[EventView], lookback: timedelta) -> list[EventView
             earliest[view.borrower_id] = view.occurred_at
     latest = max(v.occurred_at for v in views) + lookback
     known = {v.pk for v in views if v.pk is not None}
-    rows = Event.objects.filter(
-        borrower_id__in=list(earliest),
-        occurred_at__gte=min(earliest.values()),
-        occurred_at__lte=latest,
-    ).exclude(pk__in=known)
+    rows = (
+        Event.objects.filter(
+            borrower_id__in=list(earliest),
+            occurred_at__gte=min(earliest.values()),
+            occurred_at__lte=latest,
+        )
+        .exclude(pk__in=known)
+        .order_by()
+        .only("pk", "event_id", "kind", "borrower_id", "occurred_at", "payload", "result")
+    )
     return [
         EventView.from_event(row)
         for row in rows
