@@ -121,6 +121,18 @@ class NoticeKind(models.TextChoices):
     LINE_UNFROZEN = "line_unfrozen", _("Line unfrozen")
     LINE_CLOSED = "line_closed", _("Line closed")
     WRITTEN_OFF = "written_off", _("Loan written off")
+    # The column holds 16 characters: a short code for a long name.
+    DOCUMENTS_REQUESTED = "docs_requested", _("Documents requested")
+
+
+class DocumentKind(models.TextChoices):
+    """Documents risk staff may ask a borrower for (lending.services.notices)."""
+
+    INCOME_PROOF = "income_proof", _("Proof of income")
+    ID_CARD_COPY = "id_card_copy", _("Copy of the ID card")
+    BANK_STATEMENT = "bank_statement", _("Bank statement")
+    EMPLOYMENT_PROOF = "employment_proof", _("Proof of employment")
+    OTHER = "other", _("Other document")
 
 
 class DayCloseStatus(models.TextChoices):

@@ -122,3 +122,15 @@ class LineMissing(DomainError):
 class LimitCutNotACut(DomainError):
     code = "limit_cut_not_a_cut"
     message_template = _("A cut must be below the current limit of %(limit)s yuan.")
+
+
+class DocumentsRequired(DomainError):
+    code = "documents_required"
+    message_template = _("Choose at least one document to ask for.")
+
+
+class DocumentOtherRequired(DomainError):
+    code = "document_other_required"
+    message_template = _(
+        "Say which other document the borrower should send (at most %(max)s characters)."
+    )

@@ -56,6 +56,7 @@ urlpatterns = [
     path("cases/<int:case_id>/resolve/", cases.case_resolve_view, name="case-resolve"),
     path("cases/<int:case_id>/reopen/", cases.case_reopen_view, name="case-reopen"),
     path("cases/<int:case_id>/limit-cut/", cases.case_limit_cut_view, name="case-limit-cut"),
+    path("cases/<int:case_id>/documents/", cases.case_documents_view, name="case-documents"),
     path(
         "cases/<int:case_id>/line/<str:action>/",
         cases.case_line_view,

@@ -49,6 +49,7 @@ from lending.services.lines import (
     line_refresh_arrears,
     line_unfreeze,
 )
+from lending.services.notices import notice_send as notice_send
 from lending.services.pii import PII_REASON_MIN_LENGTH, pii_reveal
 from lending.services.repayments import repayment_record
 

@@ -6,6 +6,9 @@ POST /api/v1/cases/next/            {"queue": "fraud"}: the queue's most urgent 
 POST /api/v1/cases/<id>/claim/      take the case
 POST /api/v1/cases/<id>/comment/    {"body": "..."}
 POST /api/v1/cases/<id>/resolve/    {"disposition": "...", "note": "..."}
+POST /api/v1/cases/<id>/request-documents/
+                                    {"documents": ["income_proof", "other"], "other": "...",
+                                     "note": "..."}: the borrower is asked; the case waits
 
 Refusals are the services' DomainErrors: 409 with their code (e.g. case_assigned_to_another,
 disposition_required, queue_empty). Staff only (IsRiskStaff), as the pages.
@@ -23,12 +26,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lending.choices import DocumentKind
+from lending.services.notices import OTHER_DOCUMENT_MAX_LENGTH
 from monitoring.api.alerts import AlertOutputSerializer, ListPage
 from monitoring.api.permissions import IsRiskStaff
 from monitoring.choices import QueueKind
 from monitoring.filters import CaseFilter
 from monitoring.models import Case, CaseComment
 from monitoring.selectors.cases import case_visible_to, queue_visible_to
+from monitoring.services.case_documents import case_documents_request
 from monitoring.services.cases import (
     COMMENT_MAX_LENGTH,
     NOTE_MAX_LENGTH,
@@ -194,5 +200,38 @@ class CaseResolveApi(APIView):
             case=case,
             disposition=payload.validated_data.get("disposition", ""),
             note=payload.validated_data.get("note", ""),
+        )
+        return _detail(case_id, request)
+
+
+class CaseDocumentsRequestApi(APIView):
+    """Ask the case's borrower for documents (a notice in the portal); the case waits."""
+
+    permission_classes = [IsRiskStaff]
+
+    class InputSerializer(serializers.Serializer):
+        # Empty allowed here: the service refuses with its own code (documents_required).
+        documents = serializers.ListField(
+            child=serializers.ChoiceField(choices=DocumentKind.choices),
+            allow_empty=True,
+            max_length=len(DocumentKind.choices),
+        )
+        other = serializers.CharField(
+            max_length=OTHER_DOCUMENT_MAX_LENGTH, allow_blank=True, required=False
+        )
+        note = serializers.CharField(max_length=NOTE_MAX_LENGTH, allow_blank=True, required=False)
+
+    @extend_schema(request=InputSerializer, responses=CaseDetailSerializer)
+    def post(self, request: Request, case_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        case = get_object_or_404(case_visible_to(user=request.user), pk=case_id)
+        data = payload.validated_data
+        case_documents_request(
+            actor=_actor(request),
+            case=case,
+            documents=data["documents"],
+            other=data.get("other", ""),
+            note=data.get("note", ""),
         )
         return _detail(case_id, request)

@@ -18,6 +18,11 @@ urlpatterns = [
     path("cases/<int:case_id>/claim/", cases.CaseClaimApi.as_view(), name="case-claim-api"),
     path("cases/<int:case_id>/comment/", cases.CaseCommentApi.as_view(), name="case-comment-api"),
     path("cases/<int:case_id>/resolve/", cases.CaseResolveApi.as_view(), name="case-resolve-api"),
+    path(
+        "cases/<int:case_id>/request-documents/",
+        cases.CaseDocumentsRequestApi.as_view(),
+        name="case-documents-api",
+    ),
     # rules and their versions (H5)
     path("rules/", rules.RuleListApi.as_view(), name="rule-list-api"),
     path("rules/<slug:kind>/", rules.RuleDetailApi.as_view(), name="rule-detail-api"),

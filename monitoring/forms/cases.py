@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from lending.choices import LineStatusCode
+from lending.choices import DocumentKind, LineStatusCode
 from lending.services.lines import FREEZE_REASON_CODES, UNFREEZE_REASON_CODES
 from monitoring.choices import Disposition
 from monitoring.services.cases import MAX_SLA_HOURS, NOTE_MAX_LENGTH
@@ -57,6 +57,20 @@ class LineFreezeForm(forms.Form):
 class LineUnfreezeForm(forms.Form):
     status_code = forms.ChoiceField(label=_("Reason"), choices=_codes(UNFREEZE_REASON_CODES))
     note = forms.CharField(label=_("Note"), required=False, max_length=200)
+
+
+class DocumentsRequestForm(forms.Form):
+    # Not required: the service refuses an empty list or a bare "other" with its own message.
+    documents = forms.MultipleChoiceField(
+        label=_("Documents to ask for"),
+        choices=DocumentKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    other = forms.CharField(
+        label=_("Other document (the borrower reads this)"), required=False, max_length=200
+    )
+    note = forms.CharField(label=_("Internal note"), widget=_NOTE, required=False)
 
 
 class EvidenceForm(forms.Form):

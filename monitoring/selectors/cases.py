@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent
-from lending.choices import LineStatusCode
+from lending.choices import DocumentKind, LineStatusCode
 from monitoring.choices import CaseStatus, Disposition
 from monitoring.filters import near_breach_threshold
 from monitoring.models import Alert, Case, CaseComment, CaseEvidence, Queue
@@ -86,6 +86,7 @@ def _action_label(action: str) -> str:
         "case.evidence_opened": _("Evidence opened"),
         "case.commented": _("Comment"),
         "case.limit_cut_proposed": _("Limit cut proposed"),
+        "case.documents_requested": _("Documents requested from the borrower"),
     }
     return str(labels.get(action, action))
 
@@ -116,6 +117,12 @@ def _audit_detail(event: AuditEvent, names: dict[int, str]) -> str:
             _("override proposal #%(id)s: new limit %(limit)s")
             % {"id": after["proposal"], "limit": after.get("new_limit", "")}
         )
+    if after.get("documents") and event.action == "case.documents_requested":
+        kinds = dict(DocumentKind.choices)
+        asked = [str(kinds.get(code, code)) for code in after["documents"]]
+        if after.get("other"):
+            asked[-1] = f"{asked[-1]}: {after['other']}"  # "other" sorts last
+        parts.append(", ".join(asked))
     if after.get("status_code"):
         codes = dict(LineStatusCode.choices)
         parts.append(str(codes.get(after["status_code"], after["status_code"])))

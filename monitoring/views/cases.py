@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import masking
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
+from monitoring.case_errors import DocumentsRequired
 from monitoring.choices import CaseStatus, QueueKind
 from monitoring.filters import ACTIVE, CaseFilter
 from monitoring.forms.cases import (
@@ -32,6 +33,7 @@ from monitoring.forms.cases import (
     AssignForm,
     BulkForm,
     CommentForm,
+    DocumentsRequestForm,
     EvidenceForm,
     LimitCutForm,
     LineFreezeForm,
@@ -57,6 +59,7 @@ from monitoring.services.case_bulk import (
     cases_bulk_close,
     cases_export_record,
 )
+from monitoring.services.case_documents import case_documents_request
 from monitoring.services.cases import (
     CASE_ASSIGNER_ROLES,
     CASE_SUPERVISOR_ROLES,
@@ -348,6 +351,7 @@ def _detail_context(request: AuthenticatedRequest, case: Case, **forms: Any) -> 
         "unfreeze_form": forms.get("unfreeze_form") or LineUnfreezeForm(),
         "evidence_form": forms.get("evidence_form") or EvidenceForm(),
         "cut_form": forms.get("cut_form") or LimitCutForm(reasons=override_reasons()),
+        "documents_form": forms.get("documents_form") or DocumentsRequestForm(),
         "error": forms.get("error", ""),
         "error_for": forms.get("error_for", ""),
     }
@@ -530,6 +534,24 @@ def case_limit_cut_view(request: AuthenticatedRequest, case_id: int) -> HttpResp
         return _refused(request, case_id, "cut", exc.message, cut_form=form)
     messages.success(request, _("Limit cut proposed; it waits for approval."))
     return redirect("decisions:override-detail", pk=proposal.pk)
+
+
+@require_POST
+@staff_required
+def case_documents_view(request: AuthenticatedRequest, case_id: int) -> HttpResponse:
+    """Ask the borrower for documents; the case then waits for the borrower."""
+    case = _get_case(request, case_id)
+    form = DocumentsRequestForm(request.POST)
+    if not form.is_valid():
+        return _refused(
+            request, case_id, "documents", DocumentsRequired().message, documents_form=form
+        )
+    try:
+        case_documents_request(actor=request.user, case=case, **form.cleaned_data)
+    except DomainError as exc:
+        return _refused(request, case_id, "documents", exc.message, documents_form=form)
+    messages.success(request, _("The borrower was asked for the documents."))
+    return _done(case_id)
 
 
 # --- the team view and the pulse --------------------------------------------------------------
