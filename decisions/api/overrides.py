@@ -131,7 +131,8 @@ class ProposalDetailSerializer(ProposalSerializer):
 
 
 class ProposeSerializer(serializers.Serializer):
-    borrower_id = serializers.IntegerField()
+    # Bounded as the database's ids are: a larger number is a 400, not an overflow.
+    borrower_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     kind = serializers.CharField(
         max_length=10, help_text="limit, temporary (with until), freeze, unfreeze"
     )

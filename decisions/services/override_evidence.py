@@ -29,6 +29,23 @@ EVIDENCE_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# The name a file is downloaded under ends as its checked type: a PDF uploaded as "x.png" is
+# served as "x.png.pdf", so the reader's computer opens it with the right program.
+EXTENSIONS = {
+    "application/pdf": (".pdf",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg", ".jpe"),
+}
+
+
+def download_name(evidence: OverrideEvidence) -> str:
+    name = evidence.original_name or "file"
+    suffixes = EXTENSIONS.get(evidence.content_type, ())
+    if suffixes and not name.lower().endswith(suffixes):
+        name += suffixes[0]
+    return name
+
+
 def evidence_path(evidence: OverrideEvidence) -> Path:
     return evidence_dir() / evidence.stored_name
 

@@ -30,7 +30,7 @@ Every change writes an audit row "override.*" in its transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -239,10 +239,15 @@ def _money_or_none(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+        amount = Decimal(str(value))
+        # NaN and infinities first: a NaN is unordered (comparing it raises) and quantize
+        # lets a quiet NaN through.
+        if not amount.is_finite():
+            raise InvalidOperation
+        amount = amount.quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError) as exc:
         raise OverrideInvalid(problem=_("the new limit is not an amount.")) from exc
-    if amount < 0 or not amount.is_finite():
+    if amount < 0:
         raise OverrideInvalid(problem=_("the new limit cannot be negative."))
     return amount
 
@@ -637,6 +642,7 @@ def override_approve(
     line changed since it was proposed: ask for changes)."""
     proposal = _lock_pending(proposal)
     authority = _require_decider(actor, proposal)
+    authority = _authority_in_current_band(actor, proposal, authority)
     if authority.step_up:
         if not password:
             raise StepUpRequired()
@@ -672,6 +678,27 @@ def override_approve(
         action="override.approved",
         extra=("stepped_up", "revert_to"),
     )
+
+
+def _authority_in_current_band(
+    actor: User, proposal: OverrideProposal, authority: Authority
+) -> Authority:
+    """The band is read when proposed; a borrower re-scored since into a worse band must not
+    be decided on the old one (a senior analyst approving a band E increase). The approver's
+    authority is judged again in the band of today; beyond it, the proposal goes back."""
+    band, _score = band_and_score(proposal.borrower_id)
+    if band == proposal.band:
+        return authority
+    now = authority_for(actor.role, replace(change_of(proposal), band=band), active_rules())
+    if not now.may_decide:
+        raise OverrideInvalid(
+            problem=_(
+                "the borrower's risk band is now %(now)s (it was %(then)s when proposed), "
+                "beyond your authority; ask for changes."
+            )
+            % {"now": band, "then": proposal.band}
+        )
+    return now
 
 
 def _note_required(note: str) -> str:

@@ -53,7 +53,7 @@ from decisions.services import (
     override_withdraw,
 )
 from decisions.services.override_admin import MATRIX_EDITORS
-from decisions.services.override_evidence import evidence_path
+from decisions.services.override_evidence import download_name, evidence_path
 from decisions.services.overrides import (
     APPROVER_ROLES,
     active_rules,
@@ -298,7 +298,7 @@ def evidence_file(request: AuthenticatedRequest, pk: int, evidence_id: int) -> H
     response = FileResponse(
         path.open("rb"),
         as_attachment=True,
-        filename=evidence.original_name,
+        filename=download_name(evidence),
         content_type=evidence.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"

@@ -1,0 +1,268 @@
+"""An outsider's review of overrides: amounts that are not amounts, the API's ids out of range,
+the risk band read again at approval, expiry at exactly its hour, evidence names, and the
+report's figures recomputed by hand on a small book."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from decisions.choices import ModelStatus
+from decisions.errors_overrides import AlreadyDecided, OverrideInvalid
+from decisions.models import OverrideProposal, Score
+from decisions.models.overrides import OverrideStatus
+from decisions.override_defaults import ensure_override_defaults
+from decisions.selectors_overrides import inbox_for, override_performance
+from decisions.services import (
+    override_approve,
+    override_propose,
+    overrides_expire,
+    scorecard_set_status,
+    scorecard_store,
+)
+from decisions.tests.test_scoring import _result
+from lending.models import CreditLine
+from lending.tests.factories import BorrowerFactory, at
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/overrides/"
+NOW = at(2026, 11, 20)
+TODAY = date(2026, 11, 20)
+PDF = b"%PDF-1.4\n%fake\n"
+JUSTIFICATION = "Payslips for three months show a higher salary."
+
+
+@pytest.fixture(autouse=True)
+def _defaults(tmp_path, settings):
+    settings.RISKOPS_OVERRIDE_EVIDENCE_DIR = tmp_path / "evidence"
+    ensure_override_defaults()
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def line():
+    return CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
+
+
+def _score(line: CreditLine, total: int) -> None:
+    model = scorecard_store(actor=None, name="book", result=_result((300, 200)), target="90+")
+    if model.version == 1:
+        scorecard_set_status(actor=None, model=model, status=ModelStatus.CHAMPION)
+    Score.objects.create(
+        borrower_id=line.borrower_id,
+        model=model,
+        total=total,
+        inputs={},
+        reasons=[],
+        as_of=TODAY,
+        scored_at=NOW + timedelta(seconds=Score.objects.count()),
+    )
+
+
+def _propose(actor, line, new_limit, **kw):
+    return override_propose(
+        actor=actor,
+        line=line,
+        kind=kw.pop("kind", "limit"),
+        new_limit=new_limit,
+        reason_code="new_income",
+        justification=JUSTIFICATION,
+        **kw,
+    )
+
+
+# --- amounts ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "1e30", "abc"])
+def test_the_service_refuses_what_is_not_an_amount(analyst, line, value):
+    with pytest.raises(OverrideInvalid):
+        _propose(analyst, line, value)
+    assert not OverrideProposal.objects.exists()
+
+
+def test_full_width_digits_are_read_as_the_amount_they_write(analyst, line):
+    client = APIClient()
+    client.force_authenticate(analyst)
+    body = {
+        "borrower_id": line.borrower_id,
+        "kind": "limit",
+        "new_limit": "５０００",
+        "reason_code": "new_income",
+        "justification": JUSTIFICATION,
+    }
+    response = client.post(URL, body, format="json")
+    assert response.status_code == 201
+    assert OverrideProposal.objects.get().new_limit == Decimal("5000.00")
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("borrower_id", [10**30, 2**63, -(2**63) - 1])
+def test_an_id_out_of_any_range_is_a_plain_refusal(analyst, line, borrower_id):
+    client = APIClient()
+    client.force_authenticate(analyst)
+    body = {
+        "borrower_id": borrower_id,
+        "kind": "limit",
+        "new_limit": "16000",
+        "reason_code": "new_income",
+        "justification": JUSTIFICATION,
+    }
+    response = client.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "borrower_id"
+    assert not OverrideProposal.objects.exists()
+
+
+# --- the band at approval ---------------------------------------------------------------------
+
+
+def test_a_band_that_worsened_since_the_proposal_is_read_again_at_approval(
+    analyst, senior_analyst, manager
+):
+    line = CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
+    _score(line, 700)  # band A: a senior analyst may approve ¥1,000 more
+    p = _propose(analyst, line, Decimal("21000"))
+    assert p.band == "A"
+    _score(line, 500)  # re-scored into band E: the head of risk's alone
+    with pytest.raises(OverrideInvalid) as exc:
+        override_approve(actor=senior_analyst, proposal=p)
+    assert "E" in exc.value.message
+    line.refresh_from_db()
+    assert line.credit_limit == Decimal("20000.00")
+    p.refresh_from_db()
+    assert p.status == OverrideStatus.PENDING
+
+
+# --- expiry at exactly its hour ---------------------------------------------------------------
+
+
+def test_a_proposal_expires_at_exactly_72_hours(analyst, manager, line):
+    p = _propose(analyst, line, Decimal("16000"))
+    with time_machine.travel(NOW + timedelta(hours=72) - timedelta(microseconds=1), tick=False):
+        assert [i.proposal for i in inbox_for(manager)] == [p]
+        assert overrides_expire() == 0
+    with time_machine.travel(NOW + timedelta(hours=72), tick=False):
+        assert inbox_for(manager) == []
+        with pytest.raises(AlreadyDecided):
+            override_approve(actor=manager, proposal=p)
+        assert overrides_expire() == 1
+
+
+# --- evidence names ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "served_as"),
+    [
+        ("payslip.png", PDF, "payslip.png.pdf"),  # a PDF renamed .png is downloaded as a PDF
+        ("../../etc/工资单.pdf", PDF, "工资单.pdf"),
+        ("scan.JPG", b"\xff\xd8\xff\xe0" + b"\x00" * 16, "scan.JPG"),
+    ],
+)
+def test_an_evidence_file_is_downloaded_under_a_name_that_matches_its_type(
+    client, analyst, manager, line, name, content, served_as
+):
+    client.force_login(analyst)
+    response = client.post(
+        reverse("decisions:override-propose", args=[line.borrower_id]),
+        {
+            "kind": "limit",
+            "new_limit": "16000",
+            "reason": "new_income",
+            "justification": JUSTIFICATION,
+            "evidence": [SimpleUploadedFile(name, content)],
+        },
+    )
+    assert response.status_code == 302
+    p = OverrideProposal.objects.get()
+    evidence = p.evidence.get()
+    client.force_login(manager)
+    got = client.get(reverse("decisions:override-evidence", args=[p.pk, evidence.pk]))
+    assert got.status_code == 200
+    assert b"".join(got.streaming_content) == content
+    disposition = got["Content-Disposition"]
+    assert disposition.startswith("attachment")
+    from urllib.parse import quote
+
+    assert f'filename="{served_as}"' in disposition or quote(served_as) in disposition
+
+
+def test_an_empty_file_is_refused_in_place(client, analyst, line):
+    client.force_login(analyst)
+    response = client.post(
+        reverse("decisions:override-propose", args=[line.borrower_id]),
+        {
+            "kind": "limit",
+            "new_limit": "16000",
+            "reason": "new_income",
+            "justification": JUSTIFICATION,
+            "evidence": [SimpleUploadedFile("empty.pdf", b"")],
+        },
+    )
+    assert response.status_code == 200
+    assert not OverrideProposal.objects.exists()
+
+
+# --- the report by hand -----------------------------------------------------------------------
+
+
+def test_the_report_figures_recomputed_by_hand(analyst, head_of_risk):
+    """Seven lines. Overridden: O1 (new income, 45 days late), O2 (new income, exactly 30
+    days late), O3 (hardship cut, current), O4 (a freeze, 29 days late). Policy-only: P1 (31
+    days late), P2 (30 days late), P3 (current). At 30+ days: overridden 2 of 4, policy 2 of
+    3; by reason: new income 2 of 2, hardship 0 of 2 (the freeze's reason); by kind: limit 2
+    of 3, freeze 0 of 1. At 31+: overridden 1 of 4 (O1), policy 1 of 3 (P1)."""
+    lines = {
+        name: CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
+        for name in ("O1", "O2", "O3", "O4", "P1", "P2", "P3")
+    }
+    reasons = {"O1": "new_income", "O2": "new_income", "O3": "hardship", "O4": "hardship"}
+    changes = {"O1": ("limit", "21000"), "O2": ("limit", "22000"), "O3": ("limit", "10000")}
+    for name, reason in reasons.items():
+        kind, amount = changes.get(name, ("freeze", None))
+        p = override_propose(
+            actor=analyst,
+            line=lines[name],
+            kind=kind,
+            new_limit=Decimal(amount) if amount else None,
+            reason_code=reason,
+            justification=JUSTIFICATION,
+        )
+        override_approve(actor=head_of_risk, proposal=p)
+    # A rejected proposal leaves its line a policy line.
+    from decisions.services import override_reject
+
+    rejected = _propose(analyst, lines["P3"], Decimal("25000"))
+    override_reject(actor=head_of_risk, proposal=rejected, note="No documents.")
+    late = {"O1": 45, "O2": 30, "O4": 29, "P1": 31, "P2": 30}
+    for name, days in late.items():
+        CreditLine.objects.filter(pk=lines[name].pk).update(
+            oldest_unpaid_due=TODAY - timedelta(days=days)
+        )
+    r = override_performance(dpd_at_least=30)
+    assert (r["overridden"].lines, r["overridden"].delinquent) == (4, 2)
+    assert (r["policy"].lines, r["policy"].delinquent) == (3, 2)
+    assert r["overridden"].share == Decimal("0.5000")
+    assert r["policy"].share == Decimal("0.6667")
+    assert [(x.group, x.lines, x.delinquent) for x in r["by_reason"]] == [
+        ("hardship", 2, 0),
+        ("new_income", 2, 2),
+    ]
+    assert [(x.group, x.lines, x.delinquent) for x in r["by_kind"]] == [
+        ("freeze", 1, 0),
+        ("limit", 3, 2),
+    ]
+    r31 = override_performance(dpd_at_least=31)
+    assert (r31["overridden"].delinquent, r31["policy"].delinquent) == (1, 1)
+    r1 = override_performance(dpd_at_least=1)
+    assert (r1["overridden"].delinquent, r1["policy"].delinquent) == (3, 2)
