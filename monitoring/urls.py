@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring.views import cases, rules, timeline
+from monitoring.views import alerts, cases, rules, timeline
 
 # Included under monitoring/ by riskops/urls.py: reverse("monitoring:rule-list").
 # One block per room; add yours below (alerts, cases, borrowers, ...).
@@ -32,6 +32,9 @@ urlpatterns = [
         timeline.borrower_open_cases_view,
         name="borrower-open-cases",
     ),
+    # alerts (H10)
+    path("alerts/", alerts.alert_list, name="alert-list"),
+    path("alerts/<int:alert_id>/", alerts.alert_detail, name="alert-detail"),
     # cases and queues (H6)
     path("cases/", cases.case_list, name="case-list"),
     path("cases/mine/", cases.my_cases, name="my-cases"),

@@ -61,7 +61,9 @@ def _same_request_pending(case: Case, documents: list[str], other: str) -> bool:
         .values_list("after", flat=True)
         .first()
     )
-    return bool(last) and last.get("documents") == documents and last.get("other", "") == other
+    if not isinstance(last, dict):
+        return False
+    return last.get("documents") == documents and last.get("other", "") == other
 
 
 @transaction.atomic(durable=True)
