@@ -35,6 +35,11 @@ BIN_MISSING = "missing"
 DEFAULT_BASE_SCORE = 600
 DEFAULT_BASE_ODDS = 50
 DEFAULT_PDO = 20
+# A numerical feature whose most common value covers this share of the training rows is
+# binned with bins down to RARE_MIN_ROWS rows (_rare_value_binning), not optbinning's 5%.
+RARE_MODE_SHARE = 0.9
+RARE_MIN_ROWS = 30
+RARE_MIN_SHARE = 0.005
 
 
 @dataclass(frozen=True)
@@ -211,7 +216,9 @@ def scorecard_train(
         x, y.astype(int), test_size=test_size, stratify=y.astype(int), random_state=seed
     )
     fit_params = {
-        n: {"monotonic_trend": "auto_asc_desc"} for n in names if n not in set(categorical)
+        n: {"monotonic_trend": "auto_asc_desc", **_rare_value_binning(x_train[n])}
+        for n in names
+        if n not in set(categorical)
     }
     process = BinningProcess(
         variable_names=names, categorical_variables=categorical, binning_fit_params=fit_params
@@ -244,6 +251,25 @@ def scorecard_train(
         library_test_scores=library_scores,
         test_frame=x_test,
     )
+
+
+def _rare_value_binning(column: Any) -> dict[str, float]:
+    """Binning settings that let a rare value keep its own bin.
+
+    optbinning's pre-binning puts at least 5% of the rows in every bin (min_prebin_size 0.05),
+    so a flag or count that is non-zero for fewer rows (night drawdowns, transfers to other
+    lenders, an identity mismatch, any DPD ever) can never be split off: one bin, IV 0, no
+    points, however strong it is. For a feature whose most common value covers
+    RARE_MODE_SHARE of the rows or more, bins may be as small as RARE_MIN_ROWS rows (never
+    below RARE_MIN_SHARE of them); every other feature keeps the library's defaults.
+    """
+    values = column.dropna()
+    if values.empty:
+        return {}
+    if float(values.value_counts(normalize=True).iloc[0]) < RARE_MODE_SHARE:
+        return {}
+    size = min(0.05, max(RARE_MIN_SHARE, RARE_MIN_ROWS / len(values)))
+    return {"min_prebin_size": size, "min_bin_size": size}
 
 
 def _bin_label(value: Any) -> str:

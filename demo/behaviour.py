@@ -43,6 +43,8 @@ class Profile:
     archetype: str
     multi_lender: bool
     night_owl: bool
+    # Bursts of small drawdowns within hours (scraping the line together, sum by sum).
+    bursts: bool
     draws: bool
     # Days from opening the line to the first drawdown.
     first_draw_days: float
@@ -76,7 +78,15 @@ def draw_profile(rng: random.Random, *, band_rank: int, good: bool, ring: bool) 
     # Borrowing from other lenders to repay is both a sign and a cause of trouble.
     multi_lender = not good and rng.random() < 0.01 + base
     risk = min(MAX_RISK, base * (2.5 if multi_lender else 1.0))
-    night_owl = not good and rng.random() < 0.015 + 0.12 * risk
+    # Large withdrawals in the small hours: mostly the stressed (cash needed now), and they
+    # go on to default more often; some ordinary borrowers are night owls too (benign noise).
+    night_owl = not good and rng.random() < 0.008 + 0.3 * risk
+    if night_owl:
+        risk = min(MAX_RISK, risk * 1.8)
+    # Bursts of small drawdowns: a small group, most of them in trouble already.
+    bursts = not good and rng.random() < 0.002 + 0.08 * risk
+    if bursts:
+        risk = min(MAX_RISK, max(risk, 0.05) * 2.5)
     if multi_lender:
         archetype = MULTI_LENDER
     elif night_owl:
@@ -86,7 +96,9 @@ def draw_profile(rng: random.Random, *, band_rank: int, good: bool, ring: bool) 
     else:
         archetype = STEADY
     # Many low-risk customers open a line "just in case" and never use it.
-    dormant = not (good or multi_lender or night_owl) and rng.random() < max(0.04, 0.5 - 2.6 * risk)
+    dormant = not (good or multi_lender or night_owl or bursts) and rng.random() < max(
+        0.04, 0.5 - 2.6 * risk
+    )
     if dormant:
         archetype = DORMANT
     quick = rng.random() < 0.45 + 1.5 * risk
@@ -97,6 +109,7 @@ def draw_profile(rng: random.Random, *, band_rank: int, good: bool, ring: bool) 
         archetype=archetype,
         multi_lender=multi_lender,
         night_owl=night_owl,
+        bursts=bursts,
         draws=not dormant,
         first_draw_days=first,
         # A debt spiral (multi-lender) ends sooner.
@@ -120,6 +133,7 @@ def _bust_out(rng: random.Random, archetype: str, risk: float) -> Profile:
         archetype=archetype,
         multi_lender=False,
         night_owl=rng.random() < 0.2,
+        bursts=False,
         draws=True,
         first_draw_days=rng.expovariate(1 / 1.0),
         # Most never pay; some pay a month or two to look seasoned first.

@@ -83,6 +83,10 @@ NICE_AMOUNTS = tuple(
 # much over the last STRESS_DAYS.
 STRESS = 0.3
 STRESS_DAYS = 75
+# In those weeks before a default, the chance that a drawdown is taken at night, and that the
+# money goes straight on to another lender (以贷养贷).
+NIGHT_WHEN_STRESSED = 0.35
+LENDER_WHEN_STRESSED = 0.45
 # The limit policy (decisions.policy) freezes a line more than this many days past due.
 FREEZE_DPD = 30
 # Partial prepayments (a round sum paid ahead) on this share of loans.
@@ -311,14 +315,23 @@ class Borrowing:
             if self.late(moment.date()):
                 moment = at_hour(rng, moment.date() + rng.randint(3, 15) * DAY, DRAW_HOURS)
                 continue
-            if profile.night_owl and rng.random() < 0.55:
-                moment = at_hour(rng, moment.date() + DAY, NIGHT_HOURS)
-                if moment >= plan.cutoff:
-                    break
-                share = 0.8 + 0.2 * rng.random()
+            stressed = self.stressed(moment.date())
+            if (profile.bursts or stressed) and rng.random() < (0.45 if profile.bursts else 0.1):
+                drawn = self.burst(moment)
             else:
-                share = rng.uniform(profile.use_low, profile.use_high)
-            if not self.draw(moment, share):
+                # Night withdrawals: a night owl's habit, and the stressed borrower's in the
+                # weeks before the default (cash needed now, whatever the hour).
+                if (profile.night_owl and rng.random() < 0.55) or (
+                    stressed and rng.random() < NIGHT_WHEN_STRESSED
+                ):
+                    moment = at_hour(rng, moment.date() + DAY, NIGHT_HOURS)
+                    if moment >= plan.cutoff:
+                        break
+                    share = 0.8 + 0.2 * rng.random()
+                else:
+                    share = rng.uniform(profile.use_low, profile.use_high)
+                drawn = self.draw(moment, share)
+            if not drawn:
                 moment = at_hour(rng, moment.date() + rng.randint(20, 60) * DAY, DRAW_HOURS)
                 continue
             if (
@@ -338,13 +351,34 @@ class Borrowing:
             moment = at_hour(rng, moment.date() + gap * DAY, DRAW_HOURS)
         self.advance(plan.cutoff)
 
-    def draw(self, moment: datetime, share: float) -> bool:
-        """Draw `share` of what is available at `moment`; False when that is below ¥100."""
+    def stressed(self, day: date) -> bool:
+        """Whether `day` falls in the weeks before the borrower's default, when money is short:
+        night withdrawals, transfers on to other lenders and bursts of small sums pile up."""
+        return self.default_day is not None and day >= self.default_day - STRESS_DAYS * DAY
+
+    def burst(self, moment: datetime) -> bool:
+        """A burst of small drawdowns within hours (the velocity rule's pattern): 4-6 sums of
+        at most ¥1,000, scraped together one after another. False if not even one was drawn."""
+        rng, drawn = self.rng, 0
+        for _ in range(rng.randint(4, 6)):
+            if len(self.loans) >= MAX_DRAWDOWNS or moment >= self.plan.cutoff:
+                break
+            cap = Decimal(rng.choice((200, 300, 500, 500, 800, 1000)))
+            if not self.draw(moment, 1.0, cap=cap):
+                break
+            drawn += 1
+            moment += timedelta(minutes=rng.randint(8, 150))
+        return drawn > 0
+
+    def draw(self, moment: datetime, share: float, *, cap: Decimal | None = None) -> bool:
+        """Draw `share` of what is available at `moment` (at most `cap`); False when that is
+        below ¥100."""
         rng = self.rng
         available = self.limit - sum(
             (loan.outstanding_at(moment) for loan in self.loans if loan.settled_at is None), ZERO
         )
-        amount = money.to_fen(nice_amount(available * Decimal(str(round(share, 3)))))
+        wanted = available * Decimal(str(round(share, 3)))
+        amount = money.to_fen(nice_amount(wanted if cap is None else min(wanted, cap)))
         if amount < HUNDRED:
             return False
         size = "small" if amount < 1000 else "medium" if amount < 5000 else "large"
@@ -408,9 +442,16 @@ class Borrowing:
 
     def move_money(self, moment: datetime, amount: Decimal, card: Seen) -> None:
         """Money moved on after a drawdown: to another lender within hours (以贷养贷: every
-        multi-lender borrower often, anyone rarely), or spent."""
+        multi-lender borrower often, a borrower in the weeks before a default often too, anyone
+        rarely), or spent."""
         rng = self.rng
-        if rng.random() < (0.75 if self.profile.multi_lender else 0.012):
+        if self.profile.multi_lender:
+            to_lender = 0.75
+        elif self.stressed(moment.date()):
+            to_lender = LENDER_WHEN_STRESSED
+        else:
+            to_lender = 0.006  # anyone, now and then: benign noise for the rule
+        if rng.random() < to_lender:
             at = moment + timedelta(minutes=rng.randint(10, 300))
             share = Decimal(str(round(0.5 + 0.5 * rng.random(), 2)))
             to, is_lender = rng.choice(people.OTHER_LENDERS), True

@@ -1,8 +1,9 @@
 """After the demo book is written: a scorecard trained on it, a limit policy, the whole-book run.
 
 Everything here goes through the decisions services a person or the nightly job would use, so
-the rows and audit trail are theirs: the champion is trained by train_scorecard's own functions
-(book_training_frame, then decisions.scorecard.scorecard_train) and stored with scorecard_store;
+the rows and audit trail are theirs: the champion is trained on train_scorecard's training rows
+(book_training_frame's population and labels, the features computed once for both labels),
+then decisions.scorecard.scorecard_train, and stored with scorecard_store;
 the demo head of risk promotes it (scorecard_set_status, audited); the demo manager drafts the
 limit policy and the head of risk activates it (policy_draft, policy_activate: four eyes); then
 the whole-book run (scoring_run_start, scoring_chunk_run for each chunk, in this process) scores
@@ -24,14 +25,14 @@ from __future__ import annotations
 
 import time as clock
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from accounts.models import User
 from decisions.choices import ModelStatus
-from decisions.management.commands.train_scorecard import book_training_frame
+from decisions.features import book_features, book_labels
 from decisions.models import LimitDecision, ScorecardModel
 from decisions.policy import DEFAULT_RULES
 from decisions.scorecard import scorecard_train
@@ -93,17 +94,41 @@ def run_id_for(as_of: date) -> str:
     return f"demo-{as_of.isoformat()}"
 
 
-def _rows(*, label: int, training: Training) -> tuple[Any, dict[str, Any], int]:
-    """train_scorecard's training rows for `label`, their metadata and how many are bad."""
-    frame, meta = book_training_frame(
-        observation_date=training.observation_date,
-        window_days=training.window_days,
-        label=label,
-    )
-    return frame, meta, int(frame["bad"].sum()) if not frame.empty else 0
+Rows = tuple[Any, dict[str, Any], int]
 
 
-def _train(*, rows: tuple[Any, dict[str, Any], int], label: int) -> tuple[Any, str]:
+def _rows_by_label(*, labels: Sequence[int], training: Training) -> dict[int, Rows]:
+    """train_scorecard's training rows for each label in `labels`, their metadata and how many
+    are bad: book_training_frame's population and labels, with the features at the
+    observation date computed once for all labels (they are the same for every label and
+    most of the cost; book_training_frame computes them again on each call)."""
+    features = book_features(as_of=training.observation_date)
+    out: dict[int, Rows] = {}
+    for label in labels:
+        # As book_training_frame: borrowers whose line was open by the observation date and
+        # who were not already bad then; bad = `label` DPD within the window after it.
+        population = features[(features["max_dpd_ever"] < label) & (features["months_on_book"] > 0)]
+        bad = book_labels(
+            as_of=training.observation_date,
+            window_days=training.window_days,
+            dpd=label,
+            borrower_ids=[int(i) for i in population.index],
+        )
+        frame = population.assign(bad=bad.reindex(population.index).fillna(0).astype(int))
+        meta = {
+            "description": (
+                f"{label}+ DPD within {training.window_days} days after {training.observation_date}"
+            ),
+            "source": "book",
+            "observation_date": training.observation_date.isoformat(),
+            "window_days": training.window_days,
+            "label_dpd": label,
+        }
+        out[label] = (frame, meta, int(frame["bad"].sum()) if not frame.empty else 0)
+    return out
+
+
+def _train(*, rows: Rows, label: int) -> tuple[Any, str]:
     """Train and store one draft version from train_scorecard's rows; None (and why) when the
     book cannot support it."""
     frame, meta, bads = rows
@@ -138,11 +163,11 @@ def train_models(
         f"label within {training.window_days} days after"
     ]
     label = LABEL
-    rows = _rows(label=LABEL, training=training)
+    by_label = _rows_by_label(labels=(LABEL, CHALLENGER_LABEL), training=training)
+    rows, alternative = by_label[LABEL], by_label[CHALLENGER_LABEL]
     if rows[2] < MIN_BADS:
         label = CHALLENGER_LABEL
         notes.append(f"fewer than {MIN_BADS} borrowers went 90+: the champion learns 30+")
-    alternative = _rows(label=CHALLENGER_LABEL, training=training)
     champion, note = _train(rows=rows if label == LABEL else alternative, label=label)
     notes.append(note)
     if champion is not None:

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import timedelta
 from io import StringIO
 
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -22,6 +23,7 @@ from accounts.choices import Role
 from accounts.models import AuditEvent, User
 from accounts.services import user_create
 from decisions.choices import LimitAction, ModelStatus, PolicyStatus
+from decisions.management.commands.train_scorecard import book_training_frame
 from decisions.models import (
     LimitDecision,
     LimitPolicy,
@@ -33,6 +35,7 @@ from decisions.models import (
 from decisions.selectors import borrower_own_reasons
 from demo import decisioning
 from demo.alerts import alerts_per_rule, backfill_alerts
+from lending import money
 from lending.choices import LineStatus, NoticeKind
 from lending.models import CreditLine, Notice
 from monitoring.choices import RuleKind, RuleVersionStatus
@@ -92,6 +95,24 @@ def test_the_book_has_a_champion_promoted_by_the_head_of_risk(seeded):
     promoted = AuditEvent.objects.get(action="scorecard.champion")
     assert promoted.actor is not None and promoted.actor.username == "head"
     assert f"Champion {champion}" in seeded
+
+
+def test_training_rows_computed_once_match_train_scorecards_for_both_labels(seeded):
+    # The seeder shares the features between the champion's and the challenger's rows; they
+    # must be exactly what train_scorecard's book_training_frame gives for each label.
+    training = decisioning.Training.for_book(as_of=AS_OF, start=money.add_months(AS_OF, -9))
+    shared = decisioning._rows_by_label(labels=(90, 30), training=training)
+    for label in (90, 30):
+        expected, meta = book_training_frame(
+            observation_date=training.observation_date,
+            window_days=training.window_days,
+            label=label,
+        )
+        frame, shared_meta, bads = shared[label]
+        pd.testing.assert_frame_equal(frame, expected)
+        assert shared_meta == meta
+        assert bads == int(expected["bad"].sum())
+    assert shared[30][2] >= shared[90][2] > 0  # more go 30+ than 90+
 
 
 def test_a_policy_is_in_force_drafted_by_the_manager_and_approved_by_the_head(seeded):
