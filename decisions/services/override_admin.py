@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -80,6 +81,10 @@ def authority_rule_save(
     return rule
 
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,32}")
+POSITION_MAX = 32767
+
+
 @transaction.atomic
 def override_reason_save(
     *,
@@ -97,6 +102,16 @@ def override_reason_save(
     code, label = (code or "").strip(), (label or "").strip()
     if not code or not label:
         raise OverrideInvalid(problem=_("a reason needs a code and a label."))
+    # What the table holds (a slug of 32, an order that fits a small number): refused here
+    # rather than failing in the database.
+    if reason is None and not SLUG.fullmatch(code):
+        raise OverrideInvalid(
+            problem=_("a code is up to 32 letters, digits, hyphens or underscores.")
+        )
+    if not 0 <= position <= POSITION_MAX:
+        raise OverrideInvalid(
+            problem=_("the order is a whole number from 0 to %(max)s.") % {"max": POSITION_MAX}
+        )
     if reason is None:
         if OverrideReason.objects.filter(code=code).exists():
             raise OverrideInvalid(problem=_("that code exists already."))

@@ -266,3 +266,67 @@ def test_the_report_figures_recomputed_by_hand(analyst, head_of_risk):
     assert (r31["overridden"].delinquent, r31["policy"].delinquent) == (1, 1)
     r1 = override_performance(dpd_at_least=1)
     assert (r1["overridden"].delinquent, r1["policy"].delinquent) == (3, 2)
+
+
+# --- the reason list: what the head of risk types ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "position"),
+    [
+        ("x" * 33, "10"),  # longer than a code holds
+        ("new income", "10"),  # not a code (spaces)
+        ("../etc", "10"),
+        ("ok_code", "-1"),  # the order is 0 or more
+        ("ok_code", "40000"),  # and fits a small number
+        ("ok_code", "99999999999999999999999"),
+    ],
+)
+def test_a_reason_the_list_cannot_hold_is_refused_in_place(client, head_of_risk, code, position):
+    from decisions.models import OverrideReason
+
+    before = OverrideReason.objects.count()
+    client.force_login(head_of_risk)
+    response = client.post(
+        reverse("decisions:override-matrix"),
+        {"which": "reason", "code": code, "label": "A label", "position": position},
+    )
+    assert response.status_code == 409
+    assert OverrideReason.objects.count() == before
+
+
+# --- evidence by guessed ids ------------------------------------------------------------------
+
+
+def test_evidence_is_reached_only_through_its_own_proposal(
+    client, analyst, manager, borrower_user, line
+):
+    other = CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
+    p1 = _propose(analyst, line, Decimal("16000"), evidence_files=[("a.pdf", PDF)])
+    p2 = _propose(analyst, other, Decimal("16000"))
+    evidence = p1.evidence.get()
+    client.force_login(manager)
+    assert (
+        client.get(reverse("decisions:override-evidence", args=[p1.pk, evidence.pk])).status_code
+        == 200
+    )
+    assert (
+        client.get(reverse("decisions:override-evidence", args=[p2.pk, evidence.pk])).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            reverse("decisions:override-evidence", args=[p1.pk, evidence.pk + 99])
+        ).status_code
+        == 404
+    )
+    client.force_login(borrower_user)
+    assert (
+        client.get(reverse("decisions:override-evidence", args=[p1.pk, evidence.pk])).status_code
+        == 403
+    )
+    client.logout()
+    assert (
+        client.get(reverse("decisions:override-evidence", args=[p1.pk, evidence.pk])).status_code
+        == 302
+    )
