@@ -67,6 +67,13 @@ class StepUpFailed(DomainError):
     message_template = _("The password is not correct.")
 
 
+class StepUpLocked(DomainError):
+    code = "step_up_locked"
+    message_template = _(
+        "Too many wrong passwords: approving large changes is paused for %(minutes)s minutes."
+    )
+
+
 class EvidenceRefused(DomainError):
     code = "evidence_refused"
     message_template = _("The file %(name)s cannot be attached: %(problem)s")

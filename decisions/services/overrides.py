@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -55,6 +56,7 @@ from decisions.errors_overrides import (
     OverrideInvalid,
     OverrideOpenExists,
     StepUpFailed,
+    StepUpLocked,
     StepUpRequired,
 )
 from decisions.models import LimitPolicy, Score
@@ -630,6 +632,33 @@ def _apply(*, actor: User, proposal: OverrideProposal) -> None:
         )
 
 
+# Wrong step-up passwords per approver before the step-up pauses: the password prompt must
+# not become a way to guess a password from an open session (the login page has its own
+# lockout). Counted in the cache, which the refusal's rollback does not undo.
+STEP_UP_MAX_FAILURES = 5
+STEP_UP_PAUSE_SECONDS = 15 * 60
+
+
+def _step_up_check(actor: User, password: str | None) -> None:
+    if not password:
+        raise StepUpRequired()
+    key = f"override-step-up-failures:{actor.pk}"
+    minutes = STEP_UP_PAUSE_SECONDS // 60
+    if int(cache.get(key) or 0) >= STEP_UP_MAX_FAILURES:
+        raise StepUpLocked(minutes=minutes)
+    if not actor.check_password(password):
+        cache.add(key, 0, STEP_UP_PAUSE_SECONDS)
+        try:
+            failures = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, STEP_UP_PAUSE_SECONDS)
+            failures = 1
+        if failures >= STEP_UP_MAX_FAILURES:
+            raise StepUpLocked(minutes=minutes)
+        raise StepUpFailed()
+    cache.delete(key)
+
+
 @transaction.atomic
 def override_approve(
     *, actor: User, proposal: OverrideProposal, note: str = "", password: str | None = None
@@ -638,16 +667,14 @@ def override_approve(
     when the password was asked), lending its own rows and the notice.
 
     Raises NotAllowed, FourEyesOverride, NoAuthority, StepUpRequired, StepUpFailed,
+    StepUpLocked (five wrong passwords in a row: paused for 15 minutes),
     AlreadyDecided (someone decided first, or it expired), HardBlock, OverrideInvalid (the
     line changed since it was proposed: ask for changes)."""
     proposal = _lock_pending(proposal)
     authority = _require_decider(actor, proposal)
     authority = _authority_in_current_band(actor, proposal, authority)
     if authority.step_up:
-        if not password:
-            raise StepUpRequired()
-        if not actor.check_password(password):
-            raise StepUpFailed()
+        _step_up_check(actor, password)
     line = CreditLine.objects.select_for_update().get(pk=proposal.line_id)
     if proposal.kind in (OverrideKind.LIMIT, OverrideKind.TEMPORARY) and (
         line.credit_limit != proposal.old_limit

@@ -330,3 +330,38 @@ def test_evidence_is_reached_only_through_its_own_proposal(
         client.get(reverse("decisions:override-evidence", args=[p1.pk, evidence.pk])).status_code
         == 302
     )
+
+
+# --- the step-up is no password oracle --------------------------------------------------------
+
+
+def test_wrong_step_up_passwords_pause_the_step_up(analyst, manager, django_user_model):
+    from django.core.cache import cache
+
+    from conftest import PASSWORD
+    from decisions.errors_overrides import StepUpFailed, StepUpLocked
+
+    other = django_user_model.objects.create_user(
+        username="manager2", password=PASSWORD, role="manager"
+    )
+    for user in (manager, other):
+        cache.delete(f"override-step-up-failures:{user.pk}")
+    line = CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
+    _score(line, 700)
+    p = _propose(analyst, line, Decimal("45000"))  # ¥25,000 more: a manager, with the password
+    for _attempt in range(4):
+        with pytest.raises(StepUpFailed):
+            override_approve(actor=manager, proposal=p, password="guess")
+    with pytest.raises(StepUpLocked):
+        override_approve(actor=manager, proposal=p, password="guess")
+    with pytest.raises(StepUpLocked):  # even the right one, while paused
+        override_approve(actor=manager, proposal=p, password=PASSWORD)
+    p.refresh_from_db()
+    assert p.status == OverrideStatus.PENDING
+    # Another approver is not paused; a right password clears their count.
+    with pytest.raises(StepUpFailed):
+        override_approve(actor=other, proposal=p, password="guess")
+    override_approve(actor=other, proposal=p, password=PASSWORD)
+    assert cache.get(f"override-step-up-failures:{other.pk}") is None
+    line.refresh_from_db()
+    assert line.credit_limit == Decimal("45000.00")
