@@ -56,7 +56,8 @@ def _configure(database: str) -> None:
         SECRET_KEY=_SECRET_KEY,
         RISKOPS_DEMO_PASSWORD=_DEMO_PASSWORD,
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}",
-        REDIS_URL="redis://127.0.0.1:6379/7",
+        # A helper or CI job running beside others passes its own Redis db.
+        REDIS_URL=os.environ.get("RISKOPS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"),
         RISKOPS_LOG_LEVEL="WARNING",
         RISKOPS_INSECURE_COOKIES="1",
         DJANGO_SETTINGS_MODULE="riskops.settings",

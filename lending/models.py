@@ -8,12 +8,14 @@ today minus that date, so it is right on any day without a nightly job (lending.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, NoReturn, TypedDict
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -161,7 +163,19 @@ class CreditLine(models.Model):
                 condition=Q(daily_rate__gt=0) & Q(daily_rate__lte=caps.ABSOLUTE_MAX_DAILY_RATE),
             ),
         ]
-        indexes = [models.Index(fields=["oldest_unpaid_due"], name="line_oldest_unpaid_due")]
+        indexes = [
+            models.Index(fields=["oldest_unpaid_due"], name="line_oldest_unpaid_due"),
+            # The borrower list's sorts (lending.selectors.SORTS) walk these, (key, borrower)
+            # so that ties page by borrower id: the first and any deep page read 51 rows.
+            models.Index(fields=["credit_limit", "borrower"], name="line_sort_limit"),
+            models.Index(fields=["used", "borrower"], name="line_sort_used"),
+            models.Index(fields=["opened_at", "borrower"], name="line_sort_opened"),
+            models.Index(
+                Coalesce("oldest_unpaid_due", models.Value(date(9999, 12, 31))),
+                models.F("borrower_id"),
+                name="line_sort_dpd",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.borrower_id}: {self.credit_limit}"

@@ -154,15 +154,19 @@ class Sort:
     inverted: bool = False
 
 
-# No line yet (a bare borrower) sorts as a zero limit and as never overdue, so no sort key is
-# NULL and the keyset comparison holds for every row.
-_NEVER_DUE = date(9999, 12, 31)
+# A sorted list walks an index on the credit line ((key, borrower_id), lending.models), so the
+# first page and a deep page read only the rows they show, not a sort of the whole book. It
+# therefore lists borrowers that have a line: every borrower the services register does (the
+# line is opened in the same transaction); the unsorted list shows every borrower. No sort key
+# is NULL (an owed-nothing line sorts as never overdue), so the keyset comparison holds.
+NEVER_DUE = date(9999, 12, 31)
 SORTS: dict[str, Sort] = {
-    "limit": Sort(_("Limit"), Coalesce("line__credit_limit", Value(ZERO)), Decimal),
-    "used": Sort(_("Used"), Coalesce("line__used", Value(ZERO)), Decimal),
+    "limit": Sort(_("Limit"), F("line__credit_limit"), Decimal),
+    "used": Sort(_("Used"), F("line__used"), Decimal),
     "dpd": Sort(
         _("DPD"),
-        Coalesce("line__oldest_unpaid_due", Value(_NEVER_DUE)),
+        # The same expression as the index line_sort_dpd (lending.models), or it is not used.
+        Coalesce("line__oldest_unpaid_due", Value(NEVER_DUE)),
         date.fromisoformat,
         inverted=True,
     ),
@@ -210,7 +214,8 @@ def borrower_list(
     if spec is None:
         return queryset.order_by("-id")
     descending = sort.startswith("-")
-    queryset = queryset.annotate(sort_key=spec.expression)
+    # An inner join: the line drives the query along its sort index (see SORTS).
+    queryset = queryset.filter(line__isnull=False).annotate(sort_key=spec.expression)
     if descending:
         return queryset.order_by(F("sort_key").desc(), "-id")
     return queryset.order_by(F("sort_key").asc(), "id")
@@ -313,7 +318,10 @@ def sorted_keyset_page(
         key, pk = cursor
         lesser = descending == towards_end  # moving to smaller values
         op = "lt" if lesser else "gt"
-        return Q(**{f"sort_key__{op}": key}) | Q(sort_key=key, **{f"pk__{op}": pk})
+        # (key, id) beyond the cursor. The redundant `key <= cursor key` (or >=) is what lets
+        # PostgreSQL start the index scan at the cursor: it does not split the OR itself.
+        bound = Q(**{f"sort_key__{op}e": key})
+        return bound & (Q(**{f"sort_key__{op}": key}) | Q(sort_key=key, **{f"pk__{op}": pk}))
 
     if before is not None or last:
         page_query = queryset.order_by(*backward)
@@ -394,17 +402,30 @@ def city_choices() -> list[str]:
     return cities
 
 
-def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) -> Borrower:
+def borrower_detail(
+    *,
+    user: User,
+    borrower_id: int,
+    today: date | None = None,
+    collapse_settled: bool = False,
+) -> Borrower:
     """One borrower with everything the borrower page shows, or Http404 if not visible.
 
     Loads the line, declared assets, devices, bank accounts, drawdowns with their schedule and
     repayments with their allocations, in a fixed number of queries. Each instalment gets
-    `state` ("paid" / "due" / "overdue") and `days_overdue`; the borrower gets `dpd` and
-    `bucket` (derived, lending.money), `overdue_amount` (overdue principal, interest and
+    `state` ("paid" / "due" / "overdue" / "penalty") and `days_overdue`; the borrower gets `dpd`
+    and `bucket` (derived, lending.money), `overdue_amount` (overdue principal, interest and
     penalty accrued to today) and `payoff_today` (what settles every active loan today).
+
+    `collapse_settled` (the staff page): the schedules of loans no longer active (settled,
+    written off) are not loaded; each such drawdown gets `collapsed = True` and its schedule
+    comes on demand (drawdown_schedule). They owe nothing today, so the header figures are
+    the same either way. A long-standing borrower's page then costs what its active loans do.
     """
     today = today or _today()
     instalments = Instalment.objects.order_by("seq")
+    if collapse_settled:
+        instalments = instalments.filter(drawdown__status=DrawdownStatus.ACTIVE)
     allocations = RepaymentAllocation.objects.select_related("instalment").order_by(
         "instalment__seq"
     )
@@ -432,45 +453,88 @@ def borrower_detail(*, user: User, borrower_id: int, today: date | None = None) 
     with_delinquency([borrower], today)
     overdue_amount = payoff_today = ZERO
     for drawdown in borrower.drawdowns.all():
-        # Penalty is booked into fee_due only when money arrives; show what has accrued up to
-        # today as well, computed on copies by the same rule the repayment service applies.
-        unbooked = money.accrue_penalties(
-            [copy.copy(inst) for inst in drawdown.instalments.all()],
-            daily_rate=drawdown.daily_rate,
-            on=today,
-        )
-        for inst in drawdown.instalments.all():
-            # fees_to_date, due_to_date, state and days_overdue are display attributes for the
-            # schedule tables, not model fields (hence the attr-defined ignores):
-            fees_to_date = inst.fee_due + unbooked.get(inst.seq, ZERO)
-            inst.fees_to_date = fees_to_date  # type: ignore[attr-defined]
-            inst.due_to_date = inst.principal_due + inst.interest_due + fees_to_date  # type: ignore[attr-defined]
-            if inst.remaining <= 0:
-                inst.state, inst.days_overdue = "paid", 0  # type: ignore[attr-defined]
-            elif money.is_cleared(inst):
-                # Principal and interest paid: DPD has stopped; only penalty is still owed.
-                inst.state, inst.days_overdue = "penalty", 0  # type: ignore[attr-defined]
-            else:
-                late = money.days_past_due(inst.due_date, today)
-                inst.state = "overdue" if late else "due"  # type: ignore[attr-defined]
-                inst.days_overdue = late  # type: ignore[attr-defined]
-            if drawdown.status == DrawdownStatus.ACTIVE and inst.due_date < today:
-                overdue_amount += max(
-                    fees_to_date + inst.principal_due + inst.interest_due - inst.total_paid, ZERO
-                )
-        if drawdown.status == DrawdownStatus.ACTIVE:
-            # The same rule the repayment service settles by (lending.money.payoff_amount).
-            payoff_today += money.payoff_amount(
-                list(drawdown.instalments.all()),
-                daily_rate=drawdown.daily_rate,
-                disbursed_on=timezone.localdate(drawdown.disbursed_at),
-                on=today,
-            )
+        active = drawdown.status == DrawdownStatus.ACTIVE
+        # A display attribute: the page shows this loan as one line, its schedule on demand.
+        drawdown.collapsed = collapse_settled and not active  # type: ignore[attr-defined]
+        overdue, payoff = _decorate_schedule(drawdown, today)
+        if active:
+            overdue_amount += overdue
+            payoff_today += payoff
     # Header figures (display attributes, not model fields): what is overdue now (principal,
     # interest and penalty accrued to today) and what settles every active loan today.
     borrower.overdue_amount = overdue_amount  # type: ignore[attr-defined]
     borrower.payoff_today = payoff_today  # type: ignore[attr-defined]
+    # The staff page lists the collapsed loans apart, one line each.
+    borrower.collapsed_loans = [  # type: ignore[attr-defined]
+        drawdown
+        for drawdown in borrower.drawdowns.all()
+        if drawdown.collapsed  # type: ignore[attr-defined]
+    ]
     return borrower
+
+
+def _decorate_schedule(drawdown: Drawdown, today: date) -> tuple[Decimal, Decimal]:
+    """Set the schedule's display attributes on the drawdown's prefetched instalments; return
+    (overdue amount, payoff today) for an active loan, (0, 0) otherwise.
+
+    One pass: penalty is accrued once, on copies, by the rule the repayment service applies
+    (it is booked into fee_due only when money arrives); the payoff is computed from those
+    same accrued copies (lending.money.payoff_amount accrues nothing more on them).
+    """
+    schedule = list(drawdown.instalments.all())
+    if not schedule:
+        return ZERO, ZERO
+    accrued = [copy.copy(inst) for inst in schedule]
+    unbooked = money.accrue_penalties(accrued, daily_rate=drawdown.daily_rate, on=today)
+    active = drawdown.status == DrawdownStatus.ACTIVE
+    overdue = ZERO
+    for inst in schedule:
+        # fees_to_date, due_to_date, state and days_overdue are display attributes for the
+        # schedule tables, not model fields (hence the attr-defined ignores):
+        fees_to_date = inst.fee_due + unbooked.get(inst.seq, ZERO)
+        inst.fees_to_date = fees_to_date  # type: ignore[attr-defined]
+        inst.due_to_date = inst.principal_due + inst.interest_due + fees_to_date  # type: ignore[attr-defined]
+        if inst.remaining <= 0:
+            inst.state, inst.days_overdue = "paid", 0  # type: ignore[attr-defined]
+        elif money.is_cleared(inst):
+            # Principal and interest paid: DPD has stopped; only penalty is still owed.
+            inst.state, inst.days_overdue = "penalty", 0  # type: ignore[attr-defined]
+        else:
+            late = money.days_past_due(inst.due_date, today)
+            inst.state = "overdue" if late else "due"  # type: ignore[attr-defined]
+            inst.days_overdue = late  # type: ignore[attr-defined]
+        if active and inst.due_date < today:
+            overdue += max(
+                fees_to_date + inst.principal_due + inst.interest_due - inst.total_paid, ZERO
+            )
+    if not active:
+        return ZERO, ZERO
+    # The same rule the repayment service settles by (lending.money.payoff_amount).
+    payoff = money.payoff_amount(
+        accrued,
+        daily_rate=drawdown.daily_rate,
+        disbursed_on=timezone.localdate(drawdown.disbursed_at),
+        on=today,
+    )
+    return overdue, payoff
+
+
+def drawdown_schedule(
+    *, user: User, borrower_id: int, drawdown_id: int, today: date | None = None
+) -> Drawdown:
+    """One drawdown of a visible borrower with its schedule decorated as on the borrower page
+    (the collapsed loans' schedule, loaded on demand); Http404 if either is not visible."""
+    today = today or _today()
+    visible = borrower_visible_to(user=user).filter(pk=borrower_id)
+    drawdown = (
+        Drawdown.objects.filter(pk=drawdown_id, borrower__in=visible)
+        .prefetch_related(Prefetch("instalments", queryset=Instalment.objects.order_by("seq")))
+        .first()
+    )
+    if drawdown is None:
+        raise Http404("No such drawdown.")
+    _decorate_schedule(drawdown, today)
+    return drawdown
 
 
 def borrower_audit_trail(*, user: User, borrower: Borrower) -> list[AuditEvent]:

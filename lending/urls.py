@@ -11,4 +11,9 @@ urlpatterns = [
     path("me/", views.my_line, name="my-line"),
     path("<int:borrower_id>/", views.borrower_detail, name="borrower-detail"),
     path("<int:borrower_id>/reveal/", views.pii_reveal_view, name="pii-reveal"),
+    path(
+        "<int:borrower_id>/loans/<int:drawdown_id>/schedule/",
+        views.drawdown_schedule,
+        name="drawdown-schedule",
+    ),
 ]

@@ -32,6 +32,7 @@ from lending.selectors import (
 )
 from lending.selectors import borrower_detail as borrower_detail_selector
 from lending.selectors import borrower_list as borrower_list_selector
+from lending.selectors import drawdown_schedule as drawdown_schedule_selector
 from lending.services import pii_reveal
 from lending.services.exports import borrower_list_exported
 
@@ -283,12 +284,28 @@ def borrower_detail(request: AuthenticatedRequest, borrower_id: int) -> HttpResp
     """The borrower page: staff see it masked with reveal controls; a borrower login sees its
     own page in the portal layout; every other borrower id is 404."""
     user = request.user
-    borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)
     if user.is_risk_staff:
+        # Settled and written-off loans show as one line each; their schedule on demand.
+        borrower = borrower_detail_selector(
+            user=user, borrower_id=borrower_id, collapse_settled=True
+        )
         return render(request, "lending/borrower_detail.html", _detail_context(request, borrower))
+    borrower = borrower_detail_selector(user=user, borrower_id=borrower_id)
     return render(
         request, "lending/my_line.html", {"borrower": borrower, "today": timezone.localdate()}
     )
+
+
+@require_GET
+@staff_required
+def drawdown_schedule(
+    request: AuthenticatedRequest, borrower_id: int, drawdown_id: int
+) -> HttpResponse:
+    """A settled loan's schedule, loaded into the borrower page on demand (htmx fragment)."""
+    drawdown = drawdown_schedule_selector(
+        user=request.user, borrower_id=borrower_id, drawdown_id=drawdown_id
+    )
+    return render(request, "components/instalment_table.html", {"drawdown": drawdown})
 
 
 @require_GET
