@@ -9,7 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit
-from decisions.models.overrides import OverrideKind, OverrideProposal, OverrideStatus
+from decisions.errors_overrides import HardBlock
+from decisions.models.overrides import Direction, OverrideKind, OverrideProposal, OverrideStatus
+from decisions.services.overrides import _hard_blocks
 from lending.choices import LineStatus, LineStatusCode
 from lending.models import CreditLine
 from lending.services import line_limit_set
@@ -88,10 +90,31 @@ def temporary_limits_revert(*, today: date | None = None) -> int:
                     after={"line_limit": line.credit_limit, "line_status": line.status},
                 )
                 continue
+            target = proposal.revert_to if proposal.revert_to is not None else proposal.old_limit
+            # Returning from a temporary cut lends more: the hard blocks hold for the system
+            # too (a borrower since marked a confirmed fraud, a line priced above the APR
+            # ceiling, a product cap lowered meanwhile). Such a line keeps its lower limit.
+            direction = Direction.INCREASE if target > line.credit_limit else Direction.DECREASE
+            try:
+                _hard_blocks(line=line, direction=direction, new_limit=target)
+            except HardBlock as exc:
+                audit(
+                    actor=None,
+                    action="override.revert_skipped",
+                    obj=proposal,
+                    borrower_id=proposal.borrower_id,
+                    after={
+                        "line_limit": line.credit_limit,
+                        "revert_to": target,
+                        "blocked": exc.code,
+                    },
+                    note=exc.message,
+                )
+                continue
             line_limit_set(
                 actor=None,
                 line=line,
-                new_limit=proposal.revert_to or proposal.old_limit,
+                new_limit=target,
                 reason_code=LineStatusCode.OVERRIDE,
                 note=f"override #{proposal.pk}: temporary limit ended {proposal.until}",
             )

@@ -365,3 +365,38 @@ def test_wrong_step_up_passwords_pause_the_step_up(analyst, manager, django_user
     assert cache.get(f"override-step-up-failures:{other.pk}") is None
     line.refresh_from_db()
     assert line.credit_limit == Decimal("45000.00")
+
+
+# --- a temporary cut's return is held by the hard blocks --------------------------------------
+
+
+@pytest.mark.parametrize("block", ["fraud", "cap"])
+def test_a_temporary_cut_does_not_return_past_a_hard_block(
+    analyst, senior_analyst, line, settings, block
+):
+    from accounts.models import AuditEvent
+    from decisions.services import fraud_flag_set, temporary_limits_revert
+
+    p = _propose(analyst, line, Decimal("10000"), kind="temporary", until=TODAY + timedelta(days=3))
+    override_approve(actor=senior_analyst, proposal=p)
+    if block == "fraud":
+        fraud_flag_set(actor=senior_analyst, borrower_id=line.borrower_id, source="case:1")
+    else:
+        settings.RISKOPS_PRODUCT_LIMIT_CAP = "15000"
+    later = CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
+    q = _propose(
+        analyst, later, Decimal("12000"), kind="temporary", until=TODAY + timedelta(days=3)
+    )
+    override_approve(actor=senior_analyst, proposal=q)
+    with time_machine.travel(NOW + timedelta(days=5), tick=False):
+        # The blocked line stays cut; the other line still returns (the job goes on).
+        reverted = temporary_limits_revert()
+    line.refresh_from_db()
+    later.refresh_from_db()
+    assert line.credit_limit == Decimal("10000.00")
+    skipped = AuditEvent.objects.get(action="override.revert_skipped", object_id=str(p.pk))
+    assert skipped.after["blocked"] == "override_hard_block"
+    if block == "fraud":
+        assert (reverted, later.credit_limit) == (1, Decimal("20000.00"))
+    else:  # above the lowered cap too: left as it is, not a failed job
+        assert (reverted, later.credit_limit) == (0, Decimal("12000.00"))
