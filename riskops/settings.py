@@ -348,8 +348,6 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_EAGER_PROPAGATES = True
-# Task modules besides each app's tasks.py that autodiscovery would not find.
-CELERY_IMPORTS = ["decisions.simulation_tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Every day at 00:05 Shanghai time: close the day that has just ended (penalty booked
@@ -413,6 +411,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 # the challenger scorecard acts for (a stable hash of the borrower decides who).
 RISKOPS_SCORING_CHUNK = env_int("RISKOPS_SCORING_CHUNK", 20_000)
 RISKOPS_CHALLENGER_SHARE = float(env_str("RISKOPS_CHALLENGER_SHARE", "0.1"))
+# The key of the keyed hash by which staff search a full national ID (lending.search_keys):
+# its own secret so rotating SECRET_KEY does not silently break the search; changing it needs
+# the digests recomputed (the lending migration that added them shows how).
+RISKOPS_PII_SEARCH_KEY = env_str("RISKOPS_PII_SEARCH_KEY", "")
 # Limit overrides (decisions.services.overrides): a proposal waits this long for a decision
 # before it expires; an approved change holds the line from the automatic policy this long;
 # the approvers' queue marks what waited longer than the SLA; evidence files up to this size.

@@ -77,7 +77,7 @@ def policy_simulation_request(
     )
 
     def queue() -> None:
-        from decisions.simulation_tasks import policy_simulation_run_task
+        from decisions.tasks import policy_simulation_run_task
 
         policy_simulation_run_task.delay(simulation_id=simulation.pk)
 

@@ -16,7 +16,7 @@ from decisions.errors import InvalidPolicy, NotAllowed
 from decisions.models import PolicySimulation
 from decisions.policy import DEFAULT_RULES
 from decisions.services.simulations import policy_simulation_request, policy_simulation_run
-from decisions.simulation_tasks import policy_simulation_run_task
+from decisions.tasks import policy_simulation_run_task
 from decisions.tests.test_views import _editor_data
 from lending.tests.factories import BorrowerFactory, at
 

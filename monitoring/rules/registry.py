@@ -77,7 +77,7 @@ def _spec(module: Any) -> RuleSpec:
 # The ring of linked identities (monitoring's graph rule, in Celery) and the multi-lender
 # spike (bureau inquiries): thresholds here, logic where their data is.
 LINKED_IDENTITIES_PARAMS = (
-    Param("ring_size", "int", 4, _("Ring size (K borrowers or more)"), Decimal(3)),
+    Param("ring_size", "int", 3, _("Ring size (K borrowers or more)"), Decimal(3)),
 )
 MULTI_LENDER_PARAMS = (
     Param("hard_inquiries", "int", 6, _("Hard inquiries (or more)"), Decimal(1)),
