@@ -153,7 +153,7 @@ class RuleListApi(APIView):
 class RuleDetailApi(APIView):
     permission_classes = [IsRiskStaff]
 
-    @extend_schema(responses=VersionOutputSerializer(many=True))
+    @extend_schema(operation_id="v1_rules_detail", responses=VersionOutputSerializer(many=True))
     def get(self, request: Request, kind: str) -> Response:
         rule = _rule(kind)
         versions = list(rule_versions(rule))
@@ -184,16 +184,18 @@ class RuleDetailApi(APIView):
 class RuleVersionDraftApi(APIView):
     permission_classes = [IsRuleEditor]
 
-    class InputSerializer(serializers.Serializer):
+    class RuleVersionDraftInputSerializer(serializers.Serializer):
         params = serializers.DictField(default=dict)
         severity = serializers.ChoiceField(choices=Severity.choices, required=False)
         enabled = serializers.BooleanField(default=True)
         note = serializers.CharField(max_length=500)
 
-    @extend_schema(request=InputSerializer, responses={201: VersionOutputSerializer})
+    @extend_schema(
+        request=RuleVersionDraftInputSerializer, responses={201: VersionOutputSerializer}
+    )
     def post(self, request: Request, kind: str) -> Response:
         rule = _rule(kind)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.RuleVersionDraftInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         if rule.kind == RuleKind.LINKED_IDENTITIES:
@@ -219,7 +221,9 @@ ACTIONS = {
 class RuleVersionActionApi(APIView):
     permission_classes = [IsRuleEditor]
 
-    @extend_schema(request=None, responses=VersionOutputSerializer)
+    @extend_schema(
+        operation_id="v1_rules_versions_action", request=None, responses=VersionOutputSerializer
+    )
     def post(self, request: Request, kind: str, number: int, action: str) -> Response:
         rule = _rule(kind)
         version = get_object_or_404(RuleVersion, rule=rule, version=number)
@@ -234,7 +238,7 @@ class RuleBacktestApi(APIView):
     permission_classes = [IsRuleEditor]
     backtests = True
 
-    class InputSerializer(serializers.Serializer):
+    class BacktestStartInputSerializer(serializers.Serializer):
         version = serializers.IntegerField(min_value=1)
         window_start = serializers.DateTimeField()
         window_end = serializers.DateTimeField()
@@ -243,10 +247,10 @@ class RuleBacktestApi(APIView):
     def get(self, request: Request, kind: str) -> Response:
         return Response(BacktestOutputSerializer(backtests_of(_rule(kind)), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={202: BacktestOutputSerializer})
+    @extend_schema(request=BacktestStartInputSerializer, responses={202: BacktestOutputSerializer})
     def post(self, request: Request, kind: str) -> Response:
         rule = _rule(kind)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.BacktestStartInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         version = get_object_or_404(RuleVersion, rule=rule, version=data["version"])
