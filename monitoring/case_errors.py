@@ -134,3 +134,8 @@ class DocumentOtherRequired(DomainError):
     message_template = _(
         "Say which other document the borrower should send (at most %(max)s characters)."
     )
+
+
+class CaseNotWaiting(DomainError):
+    code = "case_not_waiting"
+    message_template = _("Case #%(case_id)s is not waiting for the borrower.")

@@ -61,6 +61,11 @@ urlpatterns = [
     path("cases/<int:case_id>/limit-cut/", cases.case_limit_cut_view, name="case-limit-cut"),
     path("cases/<int:case_id>/documents/", cases.case_documents_view, name="case-documents"),
     path(
+        "cases/<int:case_id>/documents/received/",
+        cases.case_documents_received_view,
+        name="case-documents-received",
+    ),
+    path(
         "cases/<int:case_id>/line/<str:action>/",
         cases.case_line_view,
         name="case-line",

@@ -87,6 +87,7 @@ def _action_label(action: str) -> str:
         "case.commented": _("Comment"),
         "case.limit_cut_proposed": _("Limit cut proposed"),
         "case.documents_requested": _("Documents requested from the borrower"),
+        "case.documents_received": _("Documents received; back in progress"),
     }
     return str(labels.get(action, action))
 

@@ -19,7 +19,7 @@ from accounts.models import AuditEvent
 from lending.choices import DocumentKind, NoticeKind
 from lending.services import notice_send
 from lending.services.notices import OTHER_DOCUMENT_MAX_LENGTH
-from monitoring.case_errors import DocumentOtherRequired, DocumentsRequired
+from monitoring.case_errors import CaseNotWaiting, DocumentOtherRequired, DocumentsRequired
 from monitoring.choices import CaseStatus
 from monitoring.models import Case
 from monitoring.services.cases import _clean_note, _lock, _require_can_act, _state
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 DOCUMENTS_REQUESTED = "case.documents_requested"
+DOCUMENTS_RECEIVED = "case.documents_received"
 
 
 def _clean_documents(documents: Sequence[str] | None, other: str) -> tuple[list[str], str]:
@@ -108,6 +109,31 @@ def case_documents_request(
         borrower_id=case.borrower_id,
         before=before,
         after={**_state(case), "documents": codes, "other": other, "notice": notice.pk},
+        note=_clean_note(note),
+    )
+    return case
+
+
+@transaction.atomic(durable=True)
+def case_documents_received(*, actor: User, case: Case, note: str = "") -> Case:
+    """The borrower's documents came in (by whatever channel): the case stops waiting and is
+    back in progress, recorded on its timeline with the analyst's note.
+
+    Raises CaseNotAllowed, CaseResolved, CaseAssignedToAnother, CaseNotWaiting."""
+    case = _lock(case)
+    _require_can_act(actor, case)
+    if case.status != CaseStatus.WAITING:
+        raise CaseNotWaiting(case_id=case.pk)
+    before = _state(case)
+    case.status = CaseStatus.IN_PROGRESS
+    case.save(update_fields=["status"])
+    audit(
+        actor=actor,
+        action=DOCUMENTS_RECEIVED,
+        obj=case,
+        borrower_id=case.borrower_id,
+        before=before,
+        after=_state(case),
         note=_clean_note(note),
     )
     return case

@@ -298,3 +298,23 @@ def test_the_borrower_reads_which_documents_are_asked_and_another_borrower_does_
     assert theirs.status_code == 200
     other_page = theirs.content.decode()
     assert "Rental contract" not in other_page and "Proof of income" not in other_page
+
+
+def test_documents_received_puts_the_case_back_in_progress(analyst):
+    case = _case()
+    client = _login(analyst)
+    received = reverse("monitoring:case-documents-received", args=[case.pk])
+
+    not_waiting = client.post(received, {"note": "early"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert not_waiting.status_code == 409
+    assert "is not waiting for the borrower" in not_waiting.content.decode()
+
+    case_documents_request(actor=analyst, case=case, documents=["income_proof"])
+    assert client.post(received, {"note": "Payslips by e-mail"}).status_code == 302
+
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_PROGRESS
+    row = AuditEvent.objects.get(action="case.documents_received")
+    assert row.note == "Payslips by e-mail" and row.before["status"] == CaseStatus.WAITING
+    page = client.get(reverse("monitoring:case-detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    assert "Documents received; back in progress" in page.content.decode()

@@ -59,7 +59,7 @@ from monitoring.services.case_bulk import (
     cases_bulk_close,
     cases_export_record,
 )
-from monitoring.services.case_documents import case_documents_request
+from monitoring.services.case_documents import case_documents_received, case_documents_request
 from monitoring.services.cases import (
     CASE_ASSIGNER_ROLES,
     CASE_SUPERVISOR_ROLES,
@@ -551,6 +551,20 @@ def case_documents_view(request: AuthenticatedRequest, case_id: int) -> HttpResp
     except DomainError as exc:
         return _refused(request, case_id, "documents", exc.message, documents_form=form)
     messages.success(request, _("The borrower was asked for the documents."))
+    return _done(case_id)
+
+
+@require_POST
+@staff_required
+def case_documents_received_view(request: AuthenticatedRequest, case_id: int) -> HttpResponse:
+    """The documents came in: the case is back in progress."""
+    case = _get_case(request, case_id)
+    try:
+        case_documents_received(
+            actor=request.user, case=case, note=request.POST.get("note", "")[:2000]
+        )
+    except DomainError as exc:
+        return _refused(request, case_id, "documents", exc.message)
     return _done(case_id)
 
 
