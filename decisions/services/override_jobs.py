@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from decisions.errors_overrides import HardBlock
-from decisions.models.overrides import Direction, OverrideKind, OverrideProposal, OverrideStatus
+from decisions.models.overrides import (
+    OPEN_STATUSES,
+    Direction,
+    OverrideKind,
+    OverrideProposal,
+    OverrideStatus,
+)
 from decisions.services.overrides import _hard_blocks
 from lending.choices import LineStatus, LineStatusCode
 from lending.models import CreditLine
@@ -20,25 +26,27 @@ from lending.services import line_limit_set
 
 
 def overrides_expire(*, now: datetime | None = None) -> int:
-    """Expire every pending proposal past its time, each in its own transaction (a row an
+    """Expire every proposal in flight past its time (awaiting a decision, or sent back and
+    not resubmitted), each in its own transaction (a row an
     approver holds is skipped and picked up next time). Writes "override.expired". Returns
     how many expired."""
     now = now or timezone.now()
     ids = list(
-        OverrideProposal.objects.filter(
-            status=OverrideStatus.PENDING, expires_at__lte=now
-        ).values_list("pk", flat=True)
+        OverrideProposal.objects.filter(status__in=OPEN_STATUSES, expires_at__lte=now).values_list(
+            "pk", flat=True
+        )
     )
     done = 0
     for pk in ids:
         with transaction.atomic():
             proposal = (
                 OverrideProposal.objects.select_for_update(skip_locked=True)
-                .filter(pk=pk, status=OverrideStatus.PENDING, expires_at__lte=now)
+                .filter(pk=pk, status__in=OPEN_STATUSES, expires_at__lte=now)
                 .first()
             )
             if proposal is None:
                 continue
+            before = proposal.status
             proposal.status = OverrideStatus.EXPIRED
             proposal.decided_at = now
             proposal.save(update_fields=["status", "decided_at"])
@@ -47,7 +55,7 @@ def overrides_expire(*, now: datetime | None = None) -> int:
                 action="override.expired",
                 obj=proposal,
                 borrower_id=proposal.borrower_id,
-                before={"status": OverrideStatus.PENDING},
+                before={"status": before},
                 after={"status": proposal.status, "expires_at": proposal.expires_at},
             )
             done += 1

@@ -472,6 +472,8 @@ def _resubmit(
         raise NotYourProposal()
     if proposal.status != OverrideStatus.CHANGES_REQUESTED:
         raise AlreadyDecided(status=proposal.get_status_display())
+    if proposal.expires_at <= timezone.now():
+        raise AlreadyDecided(status=OverrideStatus.EXPIRED.label)
     line = CreditLine.objects.get(pk=proposal.line_id)
     before = _state(proposal)
     direction, amount, until = _shape(
@@ -763,7 +765,10 @@ def override_request_changes(
     before = {"status": proposal.status}
     proposal.status = OverrideStatus.CHANGES_REQUESTED
     proposal.review_note = note[:NOTE_MAX]
-    proposal.save(update_fields=["status", "review_note"])
+    # The proposer has the same time to resubmit as an approver had to decide: a proposal
+    # sent back and left holds the line out of the automatic policy until it expires.
+    proposal.expires_at = timezone.now() + timedelta(hours=expiry_hours())
+    proposal.save(update_fields=["status", "review_note", "expires_at"])
     audit(
         actor=actor,
         action="override.changes_requested",

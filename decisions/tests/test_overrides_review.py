@@ -335,7 +335,7 @@ def test_evidence_is_reached_only_through_its_own_proposal(
 # --- the step-up is no password oracle --------------------------------------------------------
 
 
-def test_wrong_step_up_passwords_pause_the_step_up(analyst, manager, django_user_model):
+def test_wrong_step_up_passwords_pause_the_step_up(request, analyst, manager, django_user_model):
     from django.core.cache import cache
 
     from conftest import PASSWORD
@@ -344,8 +344,9 @@ def test_wrong_step_up_passwords_pause_the_step_up(analyst, manager, django_user
     other = django_user_model.objects.create_user(
         username="manager2", password=PASSWORD, role="manager"
     )
-    for user in (manager, other):
-        cache.delete(f"override-step-up-failures:{user.pk}")
+    keys = [f"override-step-up-failures:{user.pk}" for user in (manager, other)]
+    cache.delete_many(keys)
+    request.addfinalizer(lambda: cache.delete_many(keys))  # ids are reused by later tests
     line = CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
     _score(line, 700)
     p = _propose(analyst, line, Decimal("45000"))  # ¥25,000 more: a manager, with the password
@@ -400,3 +401,33 @@ def test_a_temporary_cut_does_not_return_past_a_hard_block(
         assert (reverted, later.credit_limit) == (1, Decimal("20000.00"))
     else:  # above the lowered cap too: left as it is, not a failed job
         assert (reverted, later.credit_limit) == (0, Decimal("12000.00"))
+
+
+# --- a proposal sent back and left ------------------------------------------------------------
+
+
+def test_a_proposal_sent_back_and_left_expires_and_frees_the_line(analyst, manager, line):
+    from decisions.selectors_overrides import pending_override_ids
+    from decisions.services import override_request_changes, override_resubmit
+
+    p = _propose(analyst, line, Decimal("16000"))
+    with time_machine.travel(NOW + timedelta(hours=70), tick=False):
+        override_request_changes(actor=manager, proposal=p, note="Attach the payslips.")
+    # 72 hours from the request, not from the proposal.
+    with time_machine.travel(NOW + timedelta(hours=100), tick=False):
+        assert overrides_expire() == 0
+        assert pending_override_ids([line.borrower_id]) == {line.borrower_id}
+    with time_machine.travel(NOW + timedelta(hours=142), tick=False):
+        with pytest.raises(AlreadyDecided):
+            override_resubmit(
+                actor=analyst,
+                proposal=p,
+                new_limit=Decimal("17000"),
+                reason_code="new_income",
+                justification=JUSTIFICATION,
+            )
+        assert overrides_expire() == 1
+        assert pending_override_ids([line.borrower_id]) == set()
+        _propose(analyst, line, Decimal("15000"))  # the line takes a new proposal
+    p.refresh_from_db()
+    assert p.status == OverrideStatus.EXPIRED
