@@ -24,7 +24,6 @@ from demo.book import TALLY, Ids, Loan, Rows, fill_aprs, new_rows
 from demo.borrowing import DRAW_HOURS, Borrowing, Event, Seen, at_hour, floor_amount
 from demo.plan import BookPlan, onboarding_day
 from lending import money
-from lending.search_keys import national_id_hash
 from lending.choices import (
     AssetKind,
     DrawdownStatus,
@@ -34,6 +33,7 @@ from lending.choices import (
     LineStatusCode,
     NoticeKind,
 )
+from lending.search_keys import national_id_hash
 from monitoring.choices import EventKind
 from monitoring.services import event_storage_form
 
