@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -92,6 +92,7 @@ def chunk_rescore(
     nothing (a redelivered task); it is marked done in the same transaction. Without, a
     borrower already scored or decided in run `run_id` is not scored or decided again.
     """
+    _plan_for_a_chunk()
     if chunk is not None:
         chunk = ScoringChunk.objects.select_for_update().get(pk=chunk.pk)
         if chunk.status == RunStatus.DONE:
@@ -147,6 +148,24 @@ def chunk_rescore(
             started=started if started is not None else time.perf_counter(),
         )
     return result
+
+
+def _plan_for_a_chunk() -> None:
+    """PostgreSQL planner settings for this transaction only (SET LOCAL).
+
+    A chunk reads a few percent of the book through its indexes (drawdowns by borrower, then
+    their instalments by drawdown). With the default random_page_cost (4, for spinning disks)
+    the planner instead hash-joins the whole instalment table for every chunk: on a 20,000
+    book the instalment aggregate took 450-540 ms per 5,000 borrowers that way and 300-390 ms
+    by the index (EXPLAIN ANALYZE), and the whole-table scan grows with the book while the
+    index walk does not. 1.1 is the usual value for SSD or a cached book. The window sort of
+    that aggregate spilled 2.4 MB to disk at the default work_mem (4 MB).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL random_page_cost = 1.1")
+        cursor.execute("SET LOCAL work_mem = '32MB'")
 
 
 def _latest_totals(ids: Sequence[int], *, run_id: str, count: int) -> dict[int, float]:
