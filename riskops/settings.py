@@ -336,6 +336,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A case's status in answers, named apart from the case list's ?status= (which adds "active").
+    "ENUM_NAME_OVERRIDES": {"CaseStatusEnum": "monitoring.choices.CaseStatus"},
 }
 
 # Celery: JSON only, a time limit on every task, results not stored (no task here needs one).

@@ -140,12 +140,12 @@ class CaseNextApi(APIView):
 
     permission_classes = [IsRiskStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class CaseNextInputSerializer(serializers.Serializer):
         queue = serializers.ChoiceField(choices=QueueKind.choices)
 
-    @extend_schema(request=InputSerializer, responses=CaseDetailSerializer)
+    @extend_schema(request=CaseNextInputSerializer, responses=CaseDetailSerializer)
     def post(self, request: Request) -> Response:
-        payload = self.InputSerializer(data=request.data)
+        payload = self.CaseNextInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         queues_ensure()
         queue = get_object_or_404(
@@ -168,12 +168,12 @@ class CaseClaimApi(APIView):
 class CaseCommentApi(APIView):
     permission_classes = [IsRiskStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class CaseCommentInputSerializer(serializers.Serializer):
         body = serializers.CharField(max_length=COMMENT_MAX_LENGTH, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={201: CommentOutputSerializer})
+    @extend_schema(request=CaseCommentInputSerializer, responses={201: CommentOutputSerializer})
     def post(self, request: Request, case_id: int) -> Response:
-        payload = self.InputSerializer(data=request.data)
+        payload = self.CaseCommentInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         case = get_object_or_404(case_visible_to(user=request.user), pk=case_id)
         comment = case_comment(
@@ -185,14 +185,14 @@ class CaseCommentApi(APIView):
 class CaseResolveApi(APIView):
     permission_classes = [IsRiskStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class CaseResolveInputSerializer(serializers.Serializer):
         # Blank allowed here: the service refuses with its own code (disposition_required).
         disposition = serializers.CharField(max_length=32, allow_blank=True, required=False)
         note = serializers.CharField(max_length=NOTE_MAX_LENGTH, allow_blank=True, required=False)
 
-    @extend_schema(request=InputSerializer, responses=CaseDetailSerializer)
+    @extend_schema(request=CaseResolveInputSerializer, responses=CaseDetailSerializer)
     def post(self, request: Request, case_id: int) -> Response:
-        payload = self.InputSerializer(data=request.data)
+        payload = self.CaseResolveInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         case = get_object_or_404(case_visible_to(user=request.user), pk=case_id)
         case_resolve(
@@ -209,7 +209,7 @@ class CaseDocumentsRequestApi(APIView):
 
     permission_classes = [IsRiskStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class CaseDocumentsRequestInputSerializer(serializers.Serializer):
         # Empty allowed here: the service refuses with its own code (documents_required).
         documents = serializers.ListField(
             child=serializers.ChoiceField(choices=DocumentKind.choices),
@@ -221,9 +221,9 @@ class CaseDocumentsRequestApi(APIView):
         )
         note = serializers.CharField(max_length=NOTE_MAX_LENGTH, allow_blank=True, required=False)
 
-    @extend_schema(request=InputSerializer, responses=CaseDetailSerializer)
+    @extend_schema(request=CaseDocumentsRequestInputSerializer, responses=CaseDetailSerializer)
     def post(self, request: Request, case_id: int) -> Response:
-        payload = self.InputSerializer(data=request.data)
+        payload = self.CaseDocumentsRequestInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         case = get_object_or_404(case_visible_to(user=request.user), pk=case_id)
         data = payload.validated_data
