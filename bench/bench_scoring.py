@@ -1,7 +1,7 @@
 """How fast does the whole book re-score end to end (features, score, limit review, writes)?
 
     .venv/bin/python bench/bench_scoring.py [--borrowers 1000000] [--chunk-size 20000]
-        [--sample 500] [--keep] [--reuse] [--seed-only]
+        [--sample 500] [--keep] [--reuse] [--seed-only] [--profile 5000]
 
 (--borrowers defaults to $RISKOPS_BENCH_BORROWERS, else 1,000,000.)
 
@@ -19,7 +19,9 @@ default limit policy, then times:
 Prints borrowers/s, per-chunk p50/p95, peak RSS per process, the ratio to the naive loop and
 the 2-vs-1 ratio. Drops the database at the end unless --keep. --reuse keeps a database that
 already holds a book (seeded by an earlier --keep run) instead of seeding again; --seed-only
-stops after seeding.
+stops after seeding. --profile SIZE prints a cProfile of one chunk of SIZE borrowers instead
+(it writes scores and limit changes: use a copy of the book, e.g. --reuse --database on a
+CREATE DATABASE ... TEMPLATE copy).
 """
 
 from __future__ import annotations
@@ -344,6 +346,36 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
     )
 
 
+def _profile_chunk(size: int, as_of: date) -> None:
+    """cProfile one chunk of `size` borrowers (the second of a fresh run: the first warms the
+    imports and caches) and print where its time went. It writes, as a run does: profile a
+    copy of the book (--database) if the figures of a later run matter."""
+    import cProfile
+    import pstats
+
+    from decisions.models import Score
+    from decisions.services import scoring_chunk_run, scoring_run_start
+
+    if not Score.objects.exists():
+        _champion_and_policy()
+    run_id = f"profile-{secrets.token_hex(4)}"
+    run = scoring_run_start(as_of=as_of, chunk_size=size, run_id=run_id)
+    if run.chunks_total < 2:
+        sys.exit("--profile needs a book of at least two chunks")
+    scoring_chunk_run(run_id=run_id, index=0)
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    profile.enable()
+    chunk = scoring_chunk_run(run_id=run_id, index=1)
+    profile.disable()
+    print(
+        f"chunk of {chunk.size:,} borrowers: {chunk.scores:,} scores, {chunk.decisions:,} "
+        f"decisions in {time.perf_counter() - started:.2f} s (under cProfile)",
+        flush=True,
+    )
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     default = int(os.environ.get("RISKOPS_BENCH_BORROWERS", "1000000"))
@@ -354,6 +386,12 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse a seeded database")
     parser.add_argument("--seed-only", action="store_true", help="stop after seeding")
     parser.add_argument("--database", default=DB, help="the database to create and use")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="SIZE",
+        help="cProfile one chunk of SIZE borrowers instead of the bench (writes to the book)",
+    )
     args = parser.parse_args()
     globals()["DB"] = args.database
 
@@ -380,6 +418,9 @@ def main() -> None:
 
         writers.reset_sequences()  # a book left by an interrupted seed: ids after its rows
     if args.seed_only:
+        return
+    if args.profile:
+        _profile_chunk(args.profile, as_of)
         return
     _run_bench(args, as_of)
     if not args.keep:
