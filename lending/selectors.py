@@ -53,6 +53,8 @@ CITY_CHOICES_CACHE_SECONDS = 600
 PAGE_SIZE = 50
 # How many audit rows the borrower page shows (newest first).
 AUDIT_TRAIL_LIMIT = 100
+# The staff borrower page shows this many newest repayments; the timeline has every one.
+RECENT_REPAYMENTS = 20
 
 
 def _today() -> date:
@@ -419,7 +421,9 @@ def borrower_detail(
 
     `collapse_settled` (the staff page): the schedules of loans no longer active (settled,
     written off) are not loaded; each such drawdown gets `collapsed = True` and its schedule
-    comes on demand (drawdown_schedule). They owe nothing today, so the header figures are
+    comes on demand (drawdown_schedule); only the RECENT_REPAYMENTS newest repayments are
+    loaded, as `recent_repayments` (and `older_repayments`: whether there are more).
+    Loans no longer active owe nothing today, so the header figures are
     the same either way. A long-standing borrower's page then costs what its active loans do.
     """
     today = today or _today()
@@ -435,21 +439,26 @@ def borrower_detail(
     repayments = Repayment.objects.select_related("drawdown", "bank_account").prefetch_related(
         Prefetch("allocations", queryset=allocations)
     )
-    queryset = (
-        borrower_visible_to(user=user)
-        .select_related("line")
-        .prefetch_related(
-            "assets",
-            "devices",
-            "bank_accounts",
-            Prefetch("drawdowns", queryset=drawdowns.order_by("-disbursed_at", "-id")),
-            Prefetch("repayments", queryset=repayments.order_by("-paid_at", "-id")),
-        )
-    )
+    repayments = repayments.order_by("-paid_at", "-id")
+    lookups: list[Any] = [
+        "assets",
+        "devices",
+        "bank_accounts",
+        Prefetch("drawdowns", queryset=drawdowns.order_by("-disbursed_at", "-id")),
+    ]
+    if not collapse_settled:
+        lookups.append(Prefetch("repayments", queryset=repayments))
+    queryset = borrower_visible_to(user=user).select_related("line").prefetch_related(*lookups)
     try:
         borrower = queryset.get(pk=borrower_id)
     except Borrower.DoesNotExist as exc:
         raise Http404("No such borrower.") from exc
+    if collapse_settled:
+        # The newest repayments only (one more to know whether there are older ones): the
+        # timeline's Repayments filter lists them all, a page at a time.
+        recent = list(repayments.filter(borrower_id=borrower.pk)[: RECENT_REPAYMENTS + 1])
+        borrower.recent_repayments = recent[:RECENT_REPAYMENTS]  # type: ignore[attr-defined]
+        borrower.older_repayments = len(recent) > RECENT_REPAYMENTS  # type: ignore[attr-defined]
     with_delinquency([borrower], today)
     overdue_amount = payoff_today = ZERO
     for drawdown in borrower.drawdowns.all():

@@ -367,6 +367,8 @@ def pii_reveal_view(request: AuthenticatedRequest, borrower_id: int) -> HttpResp
         )
         # 200 even on a refusal: htmx swaps only 2xx responses, and the refusal is shown in place.
         return render(request, "lending/partials/pii_field.html", {"pii": pii})
-    full = borrower_detail_selector(user=request.user, borrower_id=borrower.pk)
+    full = borrower_detail_selector(
+        user=request.user, borrower_id=borrower.pk, collapse_settled=True
+    )
     context = _detail_context(request, full, outcome={_field_id(field, object_ref): result})
     return render(request, "lending/borrower_detail.html", context, status=status)

@@ -194,3 +194,14 @@ def test_most_overdue_first_ties_on_never_due_page_by_id(analyst, ties):
     seen, _pages, _last = _walk(analyst, "-dpd")
     # The overdue borrower first, then everyone owing nothing (never due) by id.
     assert seen == [late.pk, *sorted(b.pk for b in ties if b.pk != late.pk)]
+
+
+def test_the_page_shows_the_newest_repayments_and_says_the_timeline_has_the_rest(
+    client, analyst, veteran, monkeypatch
+):
+    monkeypatch.setattr(selectors, "RECENT_REPAYMENTS", 1)
+    response = _page(client, analyst, veteran["borrower"])
+    html = response.content.decode()
+    assert [r.reference for r in response.context["borrower"].recent_repayments] == ["R-L-OLD2"]
+    assert "R-L-OLD1" not in html
+    assert 'id="older-repayments"' in html
