@@ -5,7 +5,8 @@ posted them) but never an alert: the planted behaviour (night withdrawals, burst
 drawdowns, 以贷养贷 transfers to other lenders, rings sharing phones and Wi-Fi) has to be found
 by the rules themselves. So after the book is written, the shipped rules get their first
 active versions (monitoring.services.rules_ensure_defaults, if none exist yet) and every event
-is judged by monitoring.services.events_evaluate, the live path's own function: each event on
+is judged by monitoring.services.events_evaluate, the live path's own function (the kinds some
+live rule judges or reads, not re-judging later events: each chunk has them all): each event on
 what had happened by its own time, each hit raised once, the new alerts grouped into cases
 after commit (monitoring's receiver). The events go a chunk of borrowers at a time, all of a
 borrower's events together, so one history load serves the chunk. Then the ring rule, which is
@@ -21,7 +22,8 @@ from django.db.models import Count
 
 from lending.selectors import borrower_id_chunks
 from monitoring.models import Alert, Event
-from monitoring.services import events_evaluate, rules_ensure_defaults
+from monitoring.services import events_evaluate, rules_ensure_defaults, versions_live
+from monitoring.services.evaluation import relevant_kinds
 from monitoring.services.graph import linked_identities_check
 
 CHUNK_BORROWERS = 500  # about 5,000 events: "a few thousand" per evaluation
@@ -35,11 +37,20 @@ def backfill_alerts(
     """Judge every recorded event by the live rule versions and raise their alerts; returns
     the alerts on the book per rule. Replaying it raises nothing twice (dedupe keys)."""
     rules_ensure_defaults(actor=None)
+    # Only the kinds of event some live rule judges or reads: the rest (logins without a
+    # rule reading them, repayments, ...) would be loaded, their payloads decoded, and dropped.
+    kinds = sorted(relevant_kinds(versions_live(include_shadow=True)))
     done = 0
     for ids in borrower_id_chunks(size=chunk_size):
         with transaction.atomic():
-            events = list(Event.objects.filter(borrower_id__in=ids).order_by("occurred_at", "id"))
-            events_evaluate(events=events)
+            events = list(
+                Event.objects.filter(borrower_id__in=ids, kind__in=kinds).order_by(
+                    "occurred_at", "id"
+                )
+            )
+            # Every event of these borrowers is in `events`: re-judging later recorded ones
+            # (the live path's step 1) would only judge them twice.
+            events_evaluate(events=events, rejudge_later=False)
         done += len(ids)
         if progress:
             progress(done, len(events))

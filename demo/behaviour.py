@@ -82,11 +82,11 @@ def draw_profile(rng: random.Random, *, band_rank: int, good: bool, ring: bool) 
     # go on to default more often; some ordinary borrowers are night owls too (benign noise).
     night_owl = not good and rng.random() < 0.008 + 0.3 * risk
     if night_owl:
-        risk = min(MAX_RISK, risk * 1.8)
+        risk = min(MAX_RISK, risk * 1.6)
     # Bursts of small drawdowns: a small group, most of them in trouble already.
     bursts = not good and rng.random() < 0.002 + 0.08 * risk
     if bursts:
-        risk = min(MAX_RISK, max(risk, 0.05) * 2.5)
+        risk = min(MAX_RISK, max(risk, 0.04) * 2.0)
     if multi_lender:
         archetype = MULTI_LENDER
     elif night_owl:

@@ -33,8 +33,8 @@ MAX_DRAWDOWNS = 12
 # Drawdowns by hour of day, as cash-loan apps see them: quiet 01:00-06:00, busy through the
 # working day, the peak in the evening. Night (00:00-05:00) is about 3% of ordinary borrowing.
 DRAW_HOURS = people.cumulative(
-    [1.3, 0.8, 0.5, 0.35, 0.3, 0.4, 0.9, 2.0, 3.6, 4.8, 5.6, 5.8]
-    + [5.6, 5.2, 5.4, 5.5, 5.4, 5.3, 5.4, 5.8, 6.3, 6.6, 5.9, 3.6]
+    [1.3, 0.8, 0.5, 0.35, 0.3, 0.3, 0.7, 2.0, 3.6, 4.8, 5.6, 5.8]
+    + [5.6, 5.2, 5.4, 5.5, 5.4, 5.3, 5.4, 5.8, 6.3, 6.6, 5.9, 2.6]
 )
 # A night owl's withdrawals that fall at night: mostly just after midnight.
 NIGHT_HOURS = people.cumulative([4, 3, 2, 1.5, 1])
@@ -85,8 +85,11 @@ STRESS = 0.3
 STRESS_DAYS = 75
 # In those weeks before a default, the chance that a drawdown is taken at night, and that the
 # money goes straight on to another lender (以贷养贷).
-NIGHT_WHEN_STRESSED = 0.35
-LENDER_WHEN_STRESSED = 0.45
+NIGHT_WHEN_STRESSED = 0.2
+LENDER_WHEN_STRESSED = 0.12
+# Otherwise, the chance the money goes on by transfer (to a merchant or a person): paying for
+# what it was drawn for, the everyday case of a transfer after a drawdown.
+SPENT_BY_TRANSFER = 0.3
 # The limit policy (decisions.policy) freezes a line more than this many days past due.
 FREEZE_DPD = 30
 # Partial prepayments (a round sum paid ahead) on this share of loans.
@@ -316,7 +319,7 @@ class Borrowing:
                 moment = at_hour(rng, moment.date() + rng.randint(3, 15) * DAY, DRAW_HOURS)
                 continue
             stressed = self.stressed(moment.date())
-            if (profile.bursts or stressed) and rng.random() < (0.45 if profile.bursts else 0.1):
+            if profile.bursts and rng.random() < 0.35:
                 drawn = self.burst(moment)
             else:
                 # Night withdrawals: a night owl's habit, and the stressed borrower's in the
@@ -450,12 +453,12 @@ class Borrowing:
         elif self.stressed(moment.date()):
             to_lender = LENDER_WHEN_STRESSED
         else:
-            to_lender = 0.006  # anyone, now and then: benign noise for the rule
+            to_lender = 0.008  # anyone, now and then: benign noise for the rule
         if rng.random() < to_lender:
             at = moment + timedelta(minutes=rng.randint(10, 300))
             share = Decimal(str(round(0.5 + 0.5 * rng.random(), 2)))
             to, is_lender = rng.choice(people.OTHER_LENDERS), True
-        elif rng.random() < 0.12:
+        elif rng.random() < SPENT_BY_TRANSFER:
             at = moment + timedelta(minutes=rng.randint(30, 2880))
             share = Decimal(str(round(0.2 + 0.7 * rng.random(), 2)))
             if rng.random() < 0.6:
