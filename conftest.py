@@ -8,11 +8,22 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM use there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery"  # every cast member's password
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Every test starts and ends in the default language: a request in Chinese leaves the
+    thread's translation active, and the next test's English assertions would read Chinese."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def _user(django_user_model, username: str, role: str, **extra):
