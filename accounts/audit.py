@@ -192,9 +192,11 @@ def chain_append(model: type[models.Model], events: Sequence[Any], using: str) -
 class AuditRow:
     """One audit row to write: what `audit()` takes, for `audit_bulk()`.
 
-    `obj` is the changed object; None only for an event about no stored object (a failed login
-    for an unknown username), which then names `object_type` itself. `actor_label` overrides
-    the label derived from the actor or the audit context.
+    `obj` is the changed object; None for an event about no stored object (a failed login
+    for an unknown username), which then names `object_type` itself, or for a bulk writer that
+    names the object by `object_type` ("app_label.model") and `object_id` rather than build a
+    model instance per row (a book-wide run's thousands of limit changes). `actor_label`
+    overrides the label derived from the actor or the audit context.
     """
 
     action: str
@@ -206,6 +208,7 @@ class AuditRow:
     note: str = ""
     object_type: str = ""
     actor_label: str = ""
+    object_id: str = ""
 
 
 def _normal_ip(value: str | None) -> str | None:
@@ -224,20 +227,24 @@ def _event(row: AuditRow, ctx: AuditContext, at: datetime) -> AuditEvent:
         label = row.actor.get_username()
     else:
         label = ctx.reference.split(":", 1)[0] if ctx.reference else ctx.source
-    # Stored as they will read back, so the hash computed now is the hash verified later. The
-    # JSON text is kept on the instance (_before_json, _after_json) for COPY to send as it is.
-    before_json = json.dumps(_jsonable(row.before), ensure_ascii=False)
-    after_json = json.dumps(_jsonable(row.after), ensure_ascii=False)
+    # Stored as they will read back, so the hash computed now is the hash verified later:
+    # _jsonable leaves only JSON's own types (str keys, lists, str/int/float/bool/None), which
+    # read back equal (integral floats: canonical_content). The JSON text is kept on the
+    # instance (_before_json, _after_json) for COPY to send as it is.
+    before = _jsonable(row.before)
+    after = _jsonable(row.after)
+    before_json = json.dumps(before, ensure_ascii=False)
+    after_json = json.dumps(after, ensure_ascii=False)
     event = AuditEvent(
         at=at,
         actor=row.actor,
         actor_label=label[:150],
         action=row.action,
         object_type=row.obj._meta.label_lower if row.obj is not None else row.object_type,
-        object_id=str(row.obj.pk) if row.obj is not None else "",
+        object_id=str(row.obj.pk) if row.obj is not None else row.object_id,
         borrower_id=row.borrower_id,
-        before=json.loads(before_json),
-        after=json.loads(after_json),
+        before=before,
+        after=after,
         source=ctx.source,
         reference=ctx.reference[:200],
         ip_address=_normal_ip(ctx.ip_address),
@@ -315,7 +322,7 @@ def _copy_append(events: Sequence[AuditEvent], using: str) -> list[AuditEvent]:
             [meta.db_table, meta.pk.column, len(events)],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
-        names = ", ".join(quote(columns[f]) for f in _COPY_FIELDS)
+        names = ", ".join(quote(str(columns[f])) for f in _COPY_FIELDS)
         with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN") as copy:
             for pk, event in zip(ids, events, strict=True):
                 event.pk = pk

@@ -682,6 +682,9 @@ def _guarded_update_each(
     return done
 
 
+_LINE_TYPE = CreditLine._meta.label_lower  # an audit row's object_type, as audit() names it
+
+
 @transaction.atomic  # not durable: the nightly limit policy composes it with its decisions
 def line_limits_set_bulk(
     *, actor: User | None, changes: Sequence[LineChange], reason_code: str, automatic: bool = True
@@ -730,7 +733,9 @@ def line_limits_set_bulk(
         rows.append(
             AuditRow(
                 action="line.limit_changed",
-                obj=CreditLine(pk=c.line_id, borrower_id=c.borrower_id),
+                obj=None,  # named, not instantiated: thousands of rows in a book-wide run
+                object_type=_LINE_TYPE,
+                object_id=str(c.line_id),
                 actor=actor,
                 borrower_id=c.borrower_id,
                 before={"credit_limit": c.old_limit, "locked_until": locked_until},
@@ -802,7 +807,9 @@ def line_freeze_bulk(*, actor: User | None, changes: Sequence[LineChange]) -> li
         [
             AuditRow(
                 action="line.frozen",
-                obj=CreditLine(pk=c.line_id, borrower_id=c.borrower_id),
+                obj=None,
+                object_type=_LINE_TYPE,
+                object_id=str(c.line_id),
                 actor=actor,
                 borrower_id=c.borrower_id,
                 before={
