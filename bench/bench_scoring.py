@@ -307,8 +307,13 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
     )
 
     results = {}
+    stamp = secrets.token_hex(4)
     for workers in (1, 2):
-        run = scoring_run_start(as_of=as_of, chunk_size=args.chunk_size, run_id=f"bench-{workers}w")
+        # A run id of this invocation: on a --reuse book, an earlier run's id would be found
+        # done and nothing re-scored.
+        run = scoring_run_start(
+            as_of=as_of, chunk_size=args.chunk_size, run_id=f"bench-{workers}w-{stamp}"
+        )
         indexes = list(run.chunks.order_by("index").values_list("index", flat=True))
         started = time.perf_counter()
         if workers == 1:
