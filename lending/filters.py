@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.selectors import pii_reveal_allowed
 from lending.choices import Bucket, LineStatus
 from lending.models import Borrower
-from lending.selectors import (
+from lending.selectors.pages import (
     _MASKED_MOBILE,
     _MASKED_NATIONAL_ID,
     SORTS,

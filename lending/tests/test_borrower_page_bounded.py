@@ -18,9 +18,9 @@ import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from lending import selectors
 from lending.choices import DrawdownStatus
 from lending.models import Borrower
+from lending.selectors import pages as selectors
 from lending.services import repayment_record
 from lending.tests.factories import BorrowerFactory, DrawdownFactory, at
 

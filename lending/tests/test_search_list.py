@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts.models import AuditEvent
-from lending import selectors
 from lending.models import Borrower
 from lending.search_keys import national_id_hash
+from lending.selectors import pages as selectors
 from lending.tests.factories import BorrowerFactory
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +205,8 @@ def test_the_total_says_more_than_past_the_exact_limit(analyst, many, monkeypatc
 )
 def test_a_sorted_list_walks_forward_and_back_by_cursor(client, analyst, many, sort, key):
     expected = [b.customer_no for b in sorted(Borrower.objects.select_related("line"), key=key)]
-    walked, pages = [], []
+    walked: list[str] = []
+    pages: list[list[str]] = []
     params: dict[str, str] = {"sort": sort}
     while True:
         page = _list(client, analyst, **params).context["page"]

@@ -12,8 +12,8 @@ import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from lending import selectors
 from lending.models import Borrower, PiiAccess
+from lending.selectors import pages as selectors
 from lending.services import line_freeze
 from lending.tests.factories import BorrowerFactory, DrawdownFactory, at
 

@@ -152,7 +152,7 @@ def test_language_switch_keeps_the_filter_and_the_page_being_read(
     page, live_server, analyst, monkeypatch
 ):
     # Two borrowers a page, five in M1 (their first instalment ten days late): three pages.
-    monkeypatch.setattr("lending.selectors.PAGE_SIZE", 2)
+    monkeypatch.setattr("lending.selectors.pages.PAGE_SIZE", 2)
     for _ in range(5):
         DrawdownFactory(disbursed_at=timezone.now() - timedelta(days=40))
     BorrowerFactory()  # M0, filtered out
