@@ -20,7 +20,7 @@ from accounts.models import User
 from decisions.models import OverrideProposal
 from decisions.models.overrides import OPEN_STATUSES
 from decisions.override_defaults import ensure_override_defaults
-from decisions.selectors_overrides import fraud_confirmed_ids
+from decisions.selectors.overrides import fraud_confirmed_ids
 from decisions.services import override_propose, override_request_changes
 from decisions.services.overrides import band_and_score
 from lending import caps, money

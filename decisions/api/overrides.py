@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from decisions.models.overrides import OverrideKind, OverrideProposal, OverrideStatus
-from decisions.selectors_overrides import inbox_for, proposal_for, proposals_all
+from decisions.selectors.overrides import inbox_for, proposal_for, proposals_all
 from decisions.services import (
     override_approve,
     override_propose,

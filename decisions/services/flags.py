@@ -3,7 +3,7 @@
 A fraud case resolved as confirmed fraud sets it (monitoring calls fraud_flag_set); while it
 is open, no limit increase may be approved for the borrower (a hard block in
 decisions.services.overrides) and the limit policy's bulk review leaves the line alone
-(decisions.selectors_overrides.fraud_confirmed_ids).
+(decisions.selectors.overrides.fraud_confirmed_ids).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.audit import audit
 from accounts.choices import Role
 from decisions.errors import NotAllowed
-from decisions.errors_overrides import FlagAlreadySet, FlagNotSet
+from decisions.errors.overrides import FlagAlreadySet, FlagNotSet
 from decisions.models.flags import RiskFlag, RiskFlagKind
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit
 from accounts.choices import Role
 from decisions.errors import NotAllowed
-from decisions.errors_overrides import OverrideInvalid
+from decisions.errors.overrides import OverrideInvalid
 from decisions.models.overrides import AuthorityRule, Direction, OverrideReason
 from decisions.services.overrides import APPROVER_ROLES, policy_rules_in_force
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from decisions.errors_overrides import EvidenceRefused
+from decisions.errors.overrides import EvidenceRefused
 from decisions.models.overrides import OverrideEvidence, OverrideProposal
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit
-from decisions.errors_overrides import HardBlock
+from decisions.errors.overrides import HardBlock
 from decisions.models.overrides import (
     OPEN_STATUSES,
     Direction,

@@ -47,7 +47,7 @@ from accounts.choices import STAFF_ROLES, Role
 from decisions import policy as limit_policy
 from decisions.choices import PolicyStatus
 from decisions.errors import NotAllowed
-from decisions.errors_overrides import (
+from decisions.errors.overrides import (
     AlreadyDecided,
     FourEyesOverride,
     HardBlock,

@@ -230,9 +230,9 @@ def review_states(
 
 def flagged_borrowers(borrower_ids: Sequence[int]) -> tuple[set[int], set[int]]:
     """(confirmed fraud, pending override) among `borrower_ids`: the open confirmed-fraud flags
-    and the override proposals in flight (decisions.selectors_overrides)."""
+    and the override proposals in flight (decisions.selectors.overrides)."""
     # Imported here: the overrides' selectors import decisions.services (a cycle at import).
-    from decisions.selectors_overrides import fraud_confirmed_ids, pending_override_ids
+    from decisions.selectors.overrides import fraud_confirmed_ids, pending_override_ids
 
     ids = list(borrower_ids)
     return fraud_confirmed_ids(ids), pending_override_ids(ids)

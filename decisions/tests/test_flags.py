@@ -7,9 +7,9 @@ import pytest
 
 from accounts.models import AuditEvent
 from decisions.errors import NotAllowed
-from decisions.errors_overrides import FlagAlreadySet, FlagNotSet
+from decisions.errors.overrides import FlagAlreadySet, FlagNotSet
 from decisions.models import RiskFlag
-from decisions.selectors_overrides import fraud_confirmed_ids
+from decisions.selectors.overrides import fraud_confirmed_ids
 from decisions.services import fraud_flag_clear, fraud_flag_set
 from lending.tests.factories import BorrowerFactory
 

@@ -14,7 +14,7 @@ from accounts.models import AuditEvent
 from conftest import PASSWORD
 from decisions.choices import ModelStatus
 from decisions.errors import NotAllowed
-from decisions.errors_overrides import (
+from decisions.errors.overrides import (
     AlreadyDecided,
     EvidenceRefused,
     FourEyesOverride,
@@ -29,7 +29,7 @@ from decisions.errors_overrides import (
 from decisions.models import AuthorityRule, OverrideProposal, Score
 from decisions.models.overrides import Direction, OverrideStatus
 from decisions.override_defaults import ensure_override_defaults
-from decisions.selectors_overrides import inbox_for, pending_override_ids
+from decisions.selectors.overrides import inbox_for, pending_override_ids
 from decisions.services import (
     authority_rule_save,
     fraud_flag_set,

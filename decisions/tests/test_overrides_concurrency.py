@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import AuditEvent
-from decisions.errors_overrides import AlreadyDecided
+from decisions.errors.overrides import AlreadyDecided
 from decisions.models import OverrideProposal
 from decisions.override_defaults import ensure_override_defaults
 from decisions.services import override_approve, override_propose, override_reject

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from decisions.choices import ModelStatus
 from decisions.models import OverrideProposal, Score
-from decisions.selectors_overrides import inbox_for
+from decisions.selectors.overrides import inbox_for
 from decisions.services import scorecard_set_status, scorecard_store
 from decisions.tests.test_scoring import _result
 from demo.overrides import demo_overrides_seed

@@ -14,11 +14,11 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from decisions.choices import ModelStatus
-from decisions.errors_overrides import AlreadyDecided, OverrideInvalid
+from decisions.errors.overrides import AlreadyDecided, OverrideInvalid
 from decisions.models import OverrideProposal, Score
 from decisions.models.overrides import OverrideStatus
 from decisions.override_defaults import ensure_override_defaults
-from decisions.selectors_overrides import inbox_for, override_performance
+from decisions.selectors.overrides import inbox_for, override_performance
 from decisions.services import (
     override_approve,
     override_propose,
@@ -339,7 +339,7 @@ def test_wrong_step_up_passwords_pause_the_step_up(request, analyst, manager, dj
     from django.core.cache import cache
 
     from conftest import PASSWORD
-    from decisions.errors_overrides import StepUpFailed, StepUpLocked
+    from decisions.errors.overrides import StepUpFailed, StepUpLocked
 
     other = django_user_model.objects.create_user(
         username="manager2", password=PASSWORD, role="manager"
@@ -407,7 +407,7 @@ def test_a_temporary_cut_does_not_return_past_a_hard_block(
 
 
 def test_a_proposal_sent_back_and_left_expires_and_frees_the_line(analyst, manager, line):
-    from decisions.selectors_overrides import pending_override_ids
+    from decisions.selectors.overrides import pending_override_ids
     from decisions.services import override_request_changes, override_resubmit
 
     p = _propose(analyst, line, Decimal("16000"))

@@ -251,7 +251,7 @@ def test_the_report_compares_overridden_lines_with_policy_lines(
 
     from django.utils import timezone
 
-    from decisions.selectors_overrides import override_performance
+    from decisions.selectors.overrides import override_performance
     from decisions.services import override_approve
 
     p = _proposal(analyst, line)

@@ -22,8 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.choices import Role
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
-from decisions.errors_overrides import AlreadyDecided
-from decisions.forms_overrides import AuthorityRuleForm, DecisionForm, ProposalForm
+from decisions.errors.overrides import AlreadyDecided
+from decisions.forms.overrides import AuthorityRuleForm, DecisionForm, ProposalForm
 from decisions.models.overrides import (
     AuthorityRule,
     Direction,
@@ -32,7 +32,7 @@ from decisions.models.overrides import (
     OverrideReason,
     OverrideStatus,
 )
-from decisions.selectors_overrides import (
+from decisions.selectors.overrides import (
     borrower_behaviour,
     inbox_for,
     next_in_inbox,

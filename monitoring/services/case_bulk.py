@@ -17,7 +17,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.audit import AuditRow, audit_bulk
-from monitoring.case_errors import (
+from monitoring.choices import CaseStatus
+from monitoring.errors.cases import (
     CaseAssignedToAnother,
     FilterInvalid,
     NoteRequired,
@@ -25,7 +26,6 @@ from monitoring.case_errors import (
     SelectionEmpty,
     SelectionTooLarge,
 )
-from monitoring.choices import CaseStatus
 from monitoring.filters import CaseFilter
 from monitoring.models import Case
 from monitoring.services.cases import (

@@ -19,8 +19,8 @@ from accounts.models import AuditEvent
 from lending.choices import DocumentKind, NoticeKind
 from lending.services import notice_send
 from lending.services.notices import OTHER_DOCUMENT_MAX_LENGTH
-from monitoring.case_errors import CaseNotWaiting, DocumentOtherRequired, DocumentsRequired
 from monitoring.choices import CaseStatus
+from monitoring.errors.cases import CaseNotWaiting, DocumentOtherRequired, DocumentsRequired
 from monitoring.models import Case
 from monitoring.services.cases import _clean_note, _lock, _require_can_act, _state
 

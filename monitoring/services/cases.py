@@ -37,13 +37,14 @@ from django.utils import timezone
 
 from accounts.audit import AuditRow, audit, audit_bulk
 from accounts.choices import STAFF_ROLES, Role
-from decisions.errors_overrides import FlagAlreadySet, FlagNotSet
+from decisions.errors.overrides import FlagAlreadySet, FlagNotSet
 from decisions.models.overrides import OverrideKind, OverrideProposal
 from decisions.services.flags import fraud_flag_clear, fraud_flag_set
 from decisions.services.overrides import override_propose
 from lending.models import CreditLine
 from lending.services import line_freeze, line_unfreeze
-from monitoring.case_errors import (
+from monitoring.choices import AlertCategory, CaseStatus, Disposition, QueueKind, Severity
+from monitoring.errors.cases import (
     AssigneeInvalid,
     CaseAssignedToAnother,
     CaseNotAllowed,
@@ -60,7 +61,6 @@ from monitoring.case_errors import (
     QueueEmpty,
     SlaInvalid,
 )
-from monitoring.choices import AlertCategory, CaseStatus, Disposition, QueueKind, Severity
 from monitoring.models import Alert, Case, CaseComment, CaseEvidence, Queue
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from lending.errors import UnknownBorrower
 from lending.models import Borrower
 from lending.money import days_past_due
 from monitoring.choices import AlertCategory, CheckDecision, EventKind, RuleKind, Severity
-from monitoring.errors_rules import CheckInvalid, CheckNotAllowed
+from monitoring.errors.rules import CheckInvalid, CheckNotAllowed
 from monitoring.models import Alert, DrawdownCheck, RuleVersion
 from monitoring.rules.base import BorrowerHistory, CardRec, DeviceRec, DrawdownRec, EventView
 from monitoring.services.evaluation import hits_for_views, judged_kinds, versions_live

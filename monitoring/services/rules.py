@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.audit import audit
 from accounts.choices import Role
 from monitoring.choices import ListKind, RuleKind, RuleVersionStatus
-from monitoring.errors_rules import (
+from monitoring.errors.rules import (
     ListEntriesInvalid,
     RuleEditNotAllowed,
     RuleParamsInvalid,

@@ -16,13 +16,13 @@ from lending.choices import DocumentKind, NoticeKind
 from lending.errors import InvalidChoice, InvalidData, NotAllowed
 from lending.models import Notice
 from lending.services import notice_send
-from monitoring.case_errors import (
+from monitoring.choices import CaseStatus, Disposition
+from monitoring.errors.cases import (
     CaseAssignedToAnother,
     CaseResolved,
     DocumentOtherRequired,
     DocumentsRequired,
 )
-from monitoring.choices import CaseStatus, Disposition
 from monitoring.models import Case
 from monitoring.services.case_documents import case_documents_request
 from monitoring.services.cases import alerts_group, case_claim, case_resolve

@@ -12,7 +12,8 @@ from accounts.models import AuditEvent
 from decisions.models.flags import RiskFlag
 from lending.choices import LineStatus
 from lending.errors import AlreadyFrozen, InvalidChoice
-from monitoring.case_errors import (
+from monitoring.choices import AlertCategory, CaseStatus, Disposition, QueueKind, Severity
+from monitoring.errors.cases import (
     AssigneeInvalid,
     CaseAssignedToAnother,
     CaseNotAllowed,
@@ -26,7 +27,6 @@ from monitoring.case_errors import (
     QueueEmpty,
     SlaInvalid,
 )
-from monitoring.choices import AlertCategory, CaseStatus, Disposition, QueueKind, Severity
 from monitoring.models import Case, CaseEvidence, Queue
 from monitoring.services.cases import (
     DEFAULT_SLA_HOURS,
@@ -339,7 +339,7 @@ def test_freezing_and_unfreezing_the_line_from_the_case(analyst):
 
 def test_a_limit_cut_is_proposed_through_the_override_workflow_linked_to_the_case(analyst):
     from decisions.models.overrides import OverrideProposal, OverrideReason
-    from monitoring.case_errors import LimitCutNotACut
+    from monitoring.errors.cases import LimitCutNotACut
     from monitoring.services.cases import case_limit_cut_propose
 
     reason = OverrideReason.objects.filter(active=True).first()

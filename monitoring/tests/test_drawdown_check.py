@@ -15,7 +15,7 @@ from decisions.models import LimitPolicy
 from decisions.policy import DEFAULT_RULES
 from lending.models import CreditLine
 from monitoring.choices import RuleKind
-from monitoring.errors_rules import CheckNotAllowed
+from monitoring.errors.rules import CheckNotAllowed
 from monitoring.models import Alert, Case, DrawdownCheck
 from monitoring.services import rules_ensure_defaults
 from monitoring.services.checks import drawdown_check

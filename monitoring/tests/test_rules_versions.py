@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import AuditEvent
 from monitoring.choices import ListKind, RuleKind, RuleVersionStatus
-from monitoring.errors_rules import (
+from monitoring.errors.rules import (
     ListEntriesInvalid,
     RuleEditNotAllowed,
     RuleParamsInvalid,

@@ -24,8 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import masking
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
-from monitoring.case_errors import DocumentsRequired
 from monitoring.choices import CaseStatus, QueueKind
+from monitoring.errors.cases import DocumentsRequired
 from monitoring.filters import ACTIVE, CaseFilter
 from monitoring.forms.cases import (
     BULK_ASSIGN,

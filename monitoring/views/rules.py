@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import AuthenticatedRequest, staff_required
 from core.errors import DomainError
 from monitoring.choices import RuleKind, RuleVersionStatus
-from monitoring.errors_rules import RuleParamsInvalid
+from monitoring.errors.rules import RuleParamsInvalid
 from monitoring.forms.rules import BacktestForm, TestPanelForm, VersionForm
 from monitoring.models import Backtest, Rule, RuleVersion
 from monitoring.models.shadow import BacktestStatus
