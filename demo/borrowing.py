@@ -33,8 +33,8 @@ MAX_DRAWDOWNS = 12
 # Drawdowns by hour of day, as cash-loan apps see them: quiet 01:00-06:00, busy through the
 # working day, the peak in the evening. Night (00:00-05:00) is about 3% of ordinary borrowing.
 DRAW_HOURS = people.cumulative(
-    [1.3, 0.8, 0.5, 0.35, 0.3, 0.3, 0.7, 2.0, 3.6, 4.8, 5.6, 5.8]
-    + [5.6, 5.2, 5.4, 5.5, 5.4, 5.3, 5.4, 5.8, 6.3, 6.6, 5.9, 2.6]
+    [1.3, 0.8, 0.5, 0.35, 0.3, 0.25, 0.5, 2.0, 3.6, 4.8, 5.6, 5.8]
+    + [5.6, 5.2, 5.4, 5.5, 5.4, 5.3, 5.4, 5.8, 6.3, 6.6, 5.9, 2.0]
 )
 # A night owl's withdrawals that fall at night: mostly just after midnight.
 NIGHT_HOURS = people.cumulative([4, 3, 2, 1.5, 1])
@@ -85,7 +85,7 @@ STRESS = 0.3
 STRESS_DAYS = 75
 # In those weeks before a default, the chance that a drawdown is taken at night, and that the
 # money goes straight on to another lender (以贷养贷).
-NIGHT_WHEN_STRESSED = 0.2
+NIGHT_WHEN_STRESSED = 0.12
 LENDER_WHEN_STRESSED = 0.12
 # Otherwise, the chance the money goes on by transfer (to a merchant or a person): paying for
 # what it was drawn for, the everyday case of a transfer after a drawdown.
