@@ -609,9 +609,10 @@ def _decided(
 def _apply(*, actor: User, proposal: OverrideProposal) -> None:
     """Make the change on the line through lending.services (same transaction)."""
     # A senior analyst approves within their authority, but lending's limit service takes
-    # manager and above: the change is then recorded as the system applying the approved
-    # override; the approver is named in "override.approved".
+    # manager and above: the system applies the approved override, and the line's own audit
+    # row still names the approver (approved_by).
     line_actor = actor if actor.role in LINE_DECISION_ROLES else None
+    approved_by = None if line_actor is not None else actor
     note = f"override #{proposal.pk}: {proposal.reason.code}"
     line = CreditLine.objects.get(pk=proposal.line_id)
     if proposal.kind == OverrideKind.FREEZE:
@@ -631,6 +632,7 @@ def _apply(*, actor: User, proposal: OverrideProposal) -> None:
             note=note,
             automatic=False,
             lock_days=max(1, min(days, 366)),
+            approved_by=approved_by,
         )
 
 

@@ -431,3 +431,29 @@ def test_a_proposal_sent_back_and_left_expires_and_frees_the_line(analyst, manag
         _propose(analyst, line, Decimal("15000"))  # the line takes a new proposal
     p.refresh_from_db()
     assert p.status == OverrideStatus.EXPIRED
+
+
+# --- who the line's own audit row names ---------------------------------------------------------
+
+
+def test_a_senior_analysts_approval_is_named_on_the_lines_audit_row(
+    analyst, senior_analyst, manager
+):
+    from accounts.models import AuditEvent
+    from lending.errors import NotAllowed
+    from lending.services import line_limit_set
+
+    line = CreditLine.objects.get(borrower=BorrowerFactory(credit_limit=Decimal("20000")))
+    _score(line, 700)
+    override_approve(actor=senior_analyst, proposal=_propose(analyst, line, Decimal("21000")))
+    row = AuditEvent.objects.filter(action="line.limit_changed", object_id=str(line.pk)).latest(
+        "id"
+    )
+    assert row.actor_id == senior_analyst.pk
+    assert row.after["approved_by"] == senior_analyst.get_username()
+    assert row.after["credit_limit"] == "21000.00"
+    # Naming the approver grants nothing: a senior analyst still may not set a limit directly.
+    with pytest.raises(NotAllowed):
+        line_limit_set(
+            actor=senior_analyst, line=line, new_limit=Decimal("22000"), reason_code="manual"
+        )

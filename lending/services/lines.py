@@ -166,6 +166,7 @@ def line_limit_set(
     note: str = "",
     automatic: bool = False,
     lock_days: int | None = None,
+    approved_by: User | None = None,
 ) -> CreditLine:
     """Set a line's limit, with a reason code, and tell the borrower.
 
@@ -182,6 +183,9 @@ def line_limit_set(
       replay is ignored too: a hold goes with a change of limit).
     - Writes the audit row "line.limit_changed" and a Notice(LIMIT_CHANGED, old, new,
       reason_code).
+    - `approved_by` (with actor None) is the person whose approval the system applies (a
+      limit override decided under decisions' authority matrix): the audit row names them,
+      and it grants nobody the right to change a limit directly.
 
     Raises NotAllowed (a User actor below manager, or inactive), ReasonRequired (no code),
     InvalidChoice (a code a limit change does not take), InvalidAmount (negative or missing),
@@ -189,6 +193,8 @@ def line_limit_set(
     LineClosed, LineLocked.
     """
     _require_line_decider(actor)
+    if approved_by is not None and (actor is not None or automatic):
+        raise InvalidData(fields="approved_by")
     code = _reason_code(reason_code, LIMIT_REASON_CODES)
     if new_limit is None or Decimal(new_limit) < 0:
         raise InvalidAmount(amount=new_limit)
@@ -218,19 +224,22 @@ def line_limit_set(
         line.locked_until = today + timedelta(days=lock_days)
         fields.append("locked_until")
     line.save(update_fields=fields)
+    after: dict[str, Any] = {
+        "credit_limit": line.credit_limit,
+        "locked_until": line.locked_until,
+        "reason_code": code,
+        "automatic": automatic,
+        "used": line.used,
+    }
+    if approved_by is not None:
+        after["approved_by"] = approved_by.get_username()
     audit(
-        actor=actor,
+        actor=actor or approved_by,
         action="line.limit_changed",
         obj=line,
         borrower_id=line.borrower_id,
         before=before,
-        after={
-            "credit_limit": line.credit_limit,
-            "locked_until": line.locked_until,
-            "reason_code": code,
-            "automatic": automatic,
-            "used": line.used,
-        },
+        after=after,
         note=note,
     )
     _notify(
