@@ -236,3 +236,13 @@ def test_judging_the_history_again_raises_nothing_twice(seeded):
     first = Counter(kind for *_, kind in before)
     changed = {kind for kind, n in after.items() if n != first[kind]}
     assert changed <= {RuleKind.UTILISATION_JUMP}
+
+
+def test_the_demo_leaves_override_proposals_waiting_for_approvers(seeded):
+    from decisions.models import OverrideProposal
+
+    assert "Override proposals waiting for a decision:" in seeded
+    waiting = OverrideProposal.objects.filter(status__in=["pending", "changes"])
+    assert waiting.count() >= 3
+    # Several sizes, so the approvers' queues differ.
+    assert len({p.new_limit for p in waiting if p.new_limit is not None}) >= 3

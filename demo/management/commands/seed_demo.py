@@ -17,6 +17,7 @@ from accounts.audit import audit_context
 from accounts.choices import AuditSource
 from demo.alerts import backfill_alerts
 from demo.decisioning import seed_decisions
+from demo.overrides import demo_overrides_seed
 from demo.seeding import (
     BORROWER_USERNAME,
     DEMO_PASSWORD,
@@ -171,6 +172,10 @@ class Command(BaseCommand):
             + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
             + ")."
         )
+        # Pending override proposals of several sizes, so each demo approver's queue holds
+        # exactly what the authority matrix lets them decide (after the scores: bands).
+        proposals = demo_overrides_seed()
+        self.stdout.write(f"Override proposals waiting for a decision: {len(proposals)}")
 
     def _run_progress(self, done: int, total: int) -> None:
         if self.verbosity >= 2:
