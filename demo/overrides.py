@@ -19,9 +19,9 @@ from django.utils import timezone
 from accounts.models import User
 from decisions.models import OverrideProposal
 from decisions.models.overrides import OPEN_STATUSES
-from decisions.override_defaults import ensure_override_defaults
 from decisions.selectors.overrides import fraud_confirmed_ids
 from decisions.services import override_propose, override_request_changes
+from decisions.services.override_defaults import ensure_override_defaults
 from decisions.services.overrides import band_and_score
 from lending import caps, money
 from lending.choices import LineStatus

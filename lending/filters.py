@@ -50,8 +50,7 @@ class SearchField(forms.CharField):
                 code="too_long",
             )
         if ("*" in text or "•" in text) and not (
-            _MASKED_MOBILE.fullmatch(text.upper())
-            or _MASKED_NATIONAL_ID.fullmatch(text.upper())
+            _MASKED_MOBILE.fullmatch(text.upper()) or _MASKED_NATIONAL_ID.fullmatch(text.upper())
         ):
             raise forms.ValidationError(
                 _(

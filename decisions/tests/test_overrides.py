@@ -28,7 +28,6 @@ from decisions.errors.overrides import (
 )
 from decisions.models import AuthorityRule, OverrideProposal, Score
 from decisions.models.overrides import Direction, OverrideStatus
-from decisions.override_defaults import ensure_override_defaults
 from decisions.selectors.overrides import inbox_for, pending_override_ids
 from decisions.services import (
     authority_rule_save,
@@ -44,6 +43,7 @@ from decisions.services import (
     scorecard_store,
     temporary_limits_revert,
 )
+from decisions.services.override_defaults import ensure_override_defaults
 from decisions.services.overrides import Change, active_rules, authority_for
 from decisions.tests.test_scoring import _result
 from lending.models import CreditLine, Notice

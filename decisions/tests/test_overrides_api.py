@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from conftest import PASSWORD
 from decisions.models import OverrideProposal
-from decisions.override_defaults import ensure_override_defaults
+from decisions.services.override_defaults import ensure_override_defaults
 from lending.models import CreditLine
 from lending.tests.factories import BorrowerFactory
 

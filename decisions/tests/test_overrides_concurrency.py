@@ -14,8 +14,8 @@ from django.db import connection
 from accounts.models import AuditEvent
 from decisions.errors.overrides import AlreadyDecided
 from decisions.models import OverrideProposal
-from decisions.override_defaults import ensure_override_defaults
 from decisions.services import override_approve, override_propose, override_reject
+from decisions.services.override_defaults import ensure_override_defaults
 from lending.models import CreditLine, Notice
 from lending.tests.factories import BorrowerFactory
 

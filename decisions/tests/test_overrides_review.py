@@ -17,7 +17,6 @@ from decisions.choices import ModelStatus
 from decisions.errors.overrides import AlreadyDecided, OverrideInvalid
 from decisions.models import OverrideProposal, Score
 from decisions.models.overrides import OverrideStatus
-from decisions.override_defaults import ensure_override_defaults
 from decisions.selectors.overrides import inbox_for, override_performance
 from decisions.services import (
     override_approve,
@@ -26,6 +25,7 @@ from decisions.services import (
     scorecard_set_status,
     scorecard_store,
 )
+from decisions.services.override_defaults import ensure_override_defaults
 from decisions.tests.test_scoring import _result
 from lending.models import CreditLine
 from lending.tests.factories import BorrowerFactory, at

@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from conftest import PASSWORD
 from decisions.models import AuthorityRule, OverrideProposal
-from decisions.override_defaults import ensure_override_defaults
 from decisions.services import override_propose, override_reject
+from decisions.services.override_defaults import ensure_override_defaults
 from lending.models import CreditLine
 from lending.tests.factories import BorrowerFactory
 

@@ -1,7 +1,6 @@
 """Book-wide reads for other apps' whole-book jobs: borrower id chunks, per-borrower columns
 and set-based aggregates as of a date (decisions' features and reviews read these)."""
 
-
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +36,7 @@ PAGE_SIZE = 50
 AUDIT_TRAIL_LIMIT = 100
 # The staff borrower page shows this many newest repayments; the timeline has every one.
 RECENT_REPAYMENTS = 20
+
 
 def borrower_id_chunks(*, size: int) -> Iterator[list[int]]:
     """Every borrower id in ascending order, `size` at a time (keyset, no OFFSET)."""

@@ -1,7 +1,6 @@
 """The reads behind the staff pages and the portal: search, the borrower list and its pager,
 a borrower's page, the book's headline figures."""
 
-
 from __future__ import annotations
 
 import copy

@@ -481,4 +481,3 @@ def transfer_out_record(
         },
     )
     return transfer
-

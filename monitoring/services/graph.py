@@ -264,8 +264,8 @@ def rings_find(rows: Sequence[tuple[int, str, str, datetime]], *, params: RingPa
     construction and per-group costs at this size.
     """
     import numpy as np
-    from scipy.sparse import coo_matrix  # type: ignore[import-untyped]
-    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     # 1. The earliest sighting of each (borrower, value); sharers per value.
     first: dict[tuple[int, str, str], datetime] = {}

@@ -15,8 +15,8 @@ from django.utils import timezone
 from conftest import PASSWORD
 from decisions.choices import ModelStatus
 from decisions.models import OverrideProposal, Score
-from decisions.override_defaults import ensure_override_defaults
 from decisions.services import scorecard_set_status, scorecard_store
+from decisions.services.override_defaults import ensure_override_defaults
 from decisions.tests.test_views import _result
 from lending.tests.factories import BorrowerFactory
 from tests.browser.test_policy_flow import CHROMIUM, Session

@@ -131,7 +131,7 @@ class Command(BaseCommand):
         )
         if frame.empty:
             raise CommandError(f"no borrowers on the book at {observed}")
-        meta.update(test_size=options["test_size"], seed=options["seed"])
+        meta = {**meta, "test_size": options["test_size"], "seed": options["seed"]}
         return frame, "bad", [], meta
 
 
