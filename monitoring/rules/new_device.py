@@ -30,6 +30,7 @@ PARAMS = (
         "min_available_pct",
         "decimal",
         "90",
+        # xgettext:no-python-format
         _("Drawdown at least (% of available)"),
         Decimal(1),
         Decimal(100),

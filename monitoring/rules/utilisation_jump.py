@@ -29,6 +29,7 @@ PARAMS = (
         "min_utilisation_pct",
         "decimal",
         "80",
+        # xgettext:no-python-format
         _("To at least (% of the limit)"),
         Decimal(0),
         Decimal(100),
