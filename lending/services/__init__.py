@@ -39,16 +39,14 @@ from lending.services.borrowers import (
 from lending.services.day_close import day_close_catch_up, day_close_run
 from lending.services.drawdowns import drawdown_create
 from lending.services.lines import (
-    LineChange,
     drawdown_write_off,
     line_close,
     line_freeze,
-    line_freeze_bulk,
     line_limit_set,
-    line_limits_set_bulk,
     line_refresh_arrears,
     line_unfreeze,
 )
+from lending.services.lines_bulk import LineChange, line_freeze_bulk, line_limits_set_bulk
 from lending.services.notices import notice_send as notice_send
 from lending.services.pii import PII_REASON_MIN_LENGTH, pii_reveal
 from lending.services.repayments import repayment_record

@@ -121,7 +121,7 @@ class CaseComment(models.Model):
 class CaseEvidence(models.Model):
     """A file attached to a case (a PDF or image the analyst collected).
 
-    The bytes live outside the web root (monitoring.services.cases.evidence_dir), under a
+    The bytes live outside the web root (monitoring.services.case_evidence.evidence_dir), under a
     random `storage_key`; only the case page's download view serves them, to staff who may see
     the case. `file_name` is the uploaded name, for display only: it never names a path.
     """

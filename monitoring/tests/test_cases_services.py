@@ -28,21 +28,23 @@ from monitoring.errors.cases import (
     SlaInvalid,
 )
 from monitoring.models import Case, CaseEvidence, Queue
+from monitoring.services.case_evidence import (
+    EVIDENCE_MAX_BYTES,
+    case_evidence_attach,
+    evidence_path,
+)
 from monitoring.services.cases import (
     DEFAULT_SLA_HOURS,
-    EVIDENCE_MAX_BYTES,
     alerts_group,
     case_assign,
     case_claim,
     case_comment,
-    case_evidence_attach,
     case_line_freeze,
     case_line_unfreeze,
     case_next,
     case_priority,
     case_reopen,
     case_resolve,
-    evidence_path,
     queue_sla_set,
     queues_ensure,
 )

@@ -60,14 +60,17 @@ from monitoring.services.case_bulk import (
     cases_export_record,
 )
 from monitoring.services.case_documents import case_documents_received, case_documents_request
+from monitoring.services.case_evidence import (
+    case_evidence_attach,
+    case_evidence_served,
+    evidence_path,
+)
 from monitoring.services.cases import (
     CASE_ASSIGNER_ROLES,
     CASE_SUPERVISOR_ROLES,
     case_assign,
     case_claim,
     case_comment,
-    case_evidence_attach,
-    case_evidence_served,
     case_limit_cut_propose,
     case_line_freeze,
     case_line_unfreeze,
@@ -75,7 +78,6 @@ from monitoring.services.cases import (
     case_release,
     case_reopen,
     case_resolve,
-    evidence_path,
     queue_sla_set,
     queues_ensure,
 )
