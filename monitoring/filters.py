@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +29,10 @@ NEAR_BREACH_MIN = timedelta(hours=1)
 ACTIVE = "active"
 STATUS_CHOICES = [(ACTIVE, _("Not resolved")), *CaseStatus.choices]
 
+# Statuses whose SLA clock is not running: resolved, and waiting for the borrower (paused:
+# the due time moves on when the documents come in; monitoring.services.cases.sla_resume).
+SLA_STOPPED = (CaseStatus.RESOLVED, CaseStatus.WAITING)
+
 OVERDUE = "overdue"
 NEAR_BREACH = "near_breach"
 AT_RISK = "at_risk"
@@ -39,10 +43,11 @@ SLA_CHOICES = [
 ]
 
 # Sort keys: what the analyst asked for, each with a deterministic tie-break (id).
-SORTS: dict[str, tuple[str, ...]] = {
+SORTS: dict[str, tuple[str | OrderBy, ...]] = {
     "priority": ("-priority", "due_at", "id"),
-    "due": ("due_at", "-priority", "id"),
-    "-due": ("-due_at", "-priority", "-id"),
+    # Cases waiting for the borrower (clock paused) after those whose clock runs.
+    "due": (F("waiting_since").asc(nulls_first=True), "due_at", "-priority", "id"),
+    "-due": (F("waiting_since").asc(nulls_first=True), "-due_at", "-priority", "-id"),
     "age": ("opened_at", "id"),  # oldest first
     "-age": ("-opened_at", "-id"),  # newest first
     "amount": ("-exposure", "-priority", "id"),  # largest first
@@ -71,11 +76,11 @@ def near_breach_q(now: Any) -> Q:
     condition = Q(pk__in=[])
     for queue_id, sla_hours in Queue.objects.values_list("pk", "sla_hours"):
         condition |= Q(queue_id=queue_id, due_at__lt=now + near_breach_threshold(sla_hours))
-    return condition & Q(due_at__gte=now) & ~Q(status=CaseStatus.RESOLVED)
+    return condition & Q(due_at__gte=now) & ~Q(status__in=SLA_STOPPED)
 
 
 def overdue_q(now: Any) -> Q:
-    return Q(due_at__lt=now) & ~Q(status=CaseStatus.RESOLVED)
+    return Q(due_at__lt=now) & ~Q(status__in=SLA_STOPPED)
 
 
 class CaseFilter(django_filters.FilterSet):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring.views import alerts, cases, rules, timeline
+from monitoring.views import alerts, cases, portal, rules, timeline
 
 # Included under monitoring/ by riskops/urls.py: reverse("monitoring:rule-list").
 # One block per room; add yours below (alerts, cases, borrowers, ...).
@@ -70,4 +70,6 @@ urlpatterns = [
         cases.case_line_view,
         name="case-line",
     ),
+    # the borrower sends requested documents (the portal's notice links here; issue 8)
+    path("my-documents/<int:notice_id>/", portal.my_documents, name="my-documents"),
 ]

@@ -139,3 +139,13 @@ class DocumentOtherRequired(DomainError):
 class CaseNotWaiting(DomainError):
     code = "case_not_waiting"
     message_template = _("Case #%(case_id)s is not waiting for the borrower.")
+
+
+class DocumentsNoFiles(DomainError):
+    code = "documents_no_files"
+    message_template = _("Choose at least one file to send.")
+
+
+class DocumentsTooManyFiles(DomainError):
+    code = "documents_too_many_files"
+    message_template = _("Send at most %(max)s files at a time.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +50,21 @@ class Case(models.Model):
     exposure = models.DecimalField(_("exposure"), max_digits=14, decimal_places=2, default=0)
     opened_at = models.DateTimeField(_("opened at"))
     due_at = models.DateTimeField(_("due at"))
+    # The SLA clock stops while the case waits for the borrower's documents: `waiting_since`
+    # is when it stopped (None when running); on resuming, due_at moves by the time waited
+    # and `sla_paused` adds it up (monitoring.services.cases.sla_pause / sla_resume).
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    sla_paused = models.DurationField(_("SLA paused for"), default=timedelta(0))
+    # The portal notice of the latest documents request: while the case waits, the borrower's
+    # upload page is reached from that notice (monitoring.services.case_documents).
+    documents_notice = models.ForeignKey(
+        "lending.Notice",
+        verbose_name=_("documents notice"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assignee"),

@@ -50,9 +50,12 @@ def queue_visible_to(*, user: Any) -> QuerySet[Queue]:
 
 
 def sla_state(case: Case, now: datetime) -> str:
-    """'overdue', 'near_breach' or '' (resolved cases: '')."""
+    """'overdue', 'near_breach', 'waiting' (the clock is paused while the case waits for the
+    borrower: never overdue then) or '' (resolved cases: '')."""
     if case.status == CaseStatus.RESOLVED:
         return ""
+    if case.status == CaseStatus.WAITING:
+        return "waiting"
     if case.due_at < now:
         return "overdue"
     if case.due_at - now < near_breach_threshold(case.queue.sla_hours):
@@ -88,6 +91,7 @@ def _action_label(action: str) -> str:
         "case.limit_cut_proposed": _("Limit cut proposed"),
         "case.documents_requested": _("Documents requested from the borrower"),
         "case.documents_received": _("Documents received; back in progress"),
+        "case.documents_withdrawn": _("Documents request withdrawn; back in progress"),
     }
     return str(labels.get(action, action))
 
@@ -247,10 +251,12 @@ def queue_stats(*, user: Any, now: datetime | None = None) -> list[QueueStats]:
             in_progress=Count("pk", filter=Q(status=CaseStatus.IN_PROGRESS)),
             waiting=Count("pk", filter=Q(status=CaseStatus.WAITING)),
             unassigned=Count("pk", filter=Q(assignee__isnull=True)),
-            overdue=Count("pk", filter=Q(due_at__lt=now)),
+            # Waiting for the borrower: the SLA clock is paused, neither overdue nor near.
+            overdue=Count("pk", filter=Q(due_at__lt=now) & ~Q(status=CaseStatus.WAITING)),
             near=Count(
                 "pk",
-                filter=Q(due_at__gte=now, due_at__lt=now + near_breach_threshold(queue.sla_hours)),
+                filter=Q(due_at__gte=now, due_at__lt=now + near_breach_threshold(queue.sla_hours))
+                & ~Q(status=CaseStatus.WAITING),
             ),
             total=Count("pk"),
         )

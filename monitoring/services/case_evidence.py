@@ -70,6 +70,32 @@ def case_evidence_attach(
     """
     case = _lock(case)
     _require_can_act(actor, case)
+    written: list[Path] = []
+    try:
+        return case_file_store(
+            actor=actor, case=case, upload=upload, file_name=file_name, written=written
+        )
+    except BaseException:
+        discard_files(written)
+        raise
+
+
+def discard_files(paths: list[Path]) -> None:
+    """Remove files stored by a transaction that did not commit."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def case_file_store(
+    *, actor: User, case: Case, upload: IO[bytes], file_name: str, written: list[Path]
+) -> CaseEvidence:
+    """Check and store one file as evidence of `case`, which the caller has locked and
+    checked the actor may add to (staff working it: case_evidence_attach; its borrower sending
+    requested documents: case_documents_upload). Writes "case.evidence_attached".
+
+    The path of a file written is appended to `written`: if the caller's transaction fails, it
+    removes them (discard_files). The same bytes already on the case: that attachment is
+    returned, nothing stored. Raises EvidenceRefused (type, size, empty)."""
     refused = EvidenceRefused(max_mb=EVIDENCE_MAX_BYTES // (1024 * 1024))
     head = upload.read(16)
     sniffed = _sniff(head)
@@ -80,42 +106,40 @@ def case_evidence_attach(
     folder.mkdir(parents=True, exist_ok=True)
     key = f"{uuid.uuid4().hex}{suffix}"
     target = folder / key
+    written.append(target)
     digest = hashlib.sha256(head)
     size = len(head)
-    try:
-        with target.open("xb") as out:
-            out.write(head)
-            while chunk := upload.read(64 * 1024):
-                size += len(chunk)
-                if size > EVIDENCE_MAX_BYTES:
-                    raise refused
-                digest.update(chunk)
-                out.write(chunk)
-        sha256 = digest.hexdigest()
-        existing = CaseEvidence.objects.filter(case=case, sha256=sha256).first()
-        if existing is not None:
-            target.unlink(missing_ok=True)
-            return existing
-        evidence = CaseEvidence.objects.create(
-            case=case,
-            uploaded_by=actor,
-            uploaded_at=timezone.now(),
-            file_name=_display_name(file_name, suffix),
-            content_type=content_type,
-            size=size,
-            sha256=sha256,
-            storage_key=key,
-        )
-        audit(
-            actor=actor,
-            action="case.evidence_attached",
-            obj=evidence,
-            borrower_id=case.borrower_id,
-            after={"case": case.pk, "content_type": content_type, "size": size, "sha256": sha256},
-        )
-    except BaseException:
+    with target.open("xb") as out:
+        out.write(head)
+        while chunk := upload.read(64 * 1024):
+            size += len(chunk)
+            if size > EVIDENCE_MAX_BYTES:
+                raise refused
+            digest.update(chunk)
+            out.write(chunk)
+    sha256 = digest.hexdigest()
+    existing = CaseEvidence.objects.filter(case=case, sha256=sha256).first()
+    if existing is not None:
+        written.remove(target)
         target.unlink(missing_ok=True)
-        raise
+        return existing
+    evidence = CaseEvidence.objects.create(
+        case=case,
+        uploaded_by=actor,
+        uploaded_at=timezone.now(),
+        file_name=_display_name(file_name, suffix),
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+        storage_key=key,
+    )
+    audit(
+        actor=actor,
+        action="case.evidence_attached",
+        obj=evidence,
+        borrower_id=case.borrower_id,
+        after={"case": case.pk, "content_type": content_type, "size": size, "sha256": sha256},
+    )
     return evidence
 
 

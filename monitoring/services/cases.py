@@ -167,6 +167,35 @@ def _case_audit(
     )
 
 
+# --- the SLA clock while waiting for the borrower ----------------------------------------------
+
+SLA_CLOCK_FIELDS = ["due_at", "sla_paused", "waiting_since"]
+
+
+def sla_pause(case: Case, now: Any) -> None:
+    """Stop the case's SLA clock (it starts waiting for the borrower). Already stopped: kept
+    from the first stop. The caller saves SLA_CLOCK_FIELDS."""
+    if case.waiting_since is None:
+        case.waiting_since = now
+
+
+def sla_resume(case: Case, now: Any) -> timedelta:
+    """Start the clock again: due_at moves by the time waited, added to `sla_paused`. Returns
+    the time waited (zero when the clock was running). The caller saves SLA_CLOCK_FIELDS."""
+    if case.waiting_since is None:
+        return timedelta(0)
+    waited: timedelta = max(now - case.waiting_since, timedelta(0))
+    case.due_at += waited
+    case.sla_paused += waited
+    case.waiting_since = None
+    return waited
+
+
+def sla_audit(waited: timedelta, case: Case) -> dict[str, Any]:
+    """What an audit row's `after` records of a resume: the seconds waited, the new due time."""
+    return {"sla_paused_seconds": int(waited.total_seconds()), "due_at": case.due_at}
+
+
 # --- queues -----------------------------------------------------------------------------------
 
 
@@ -460,8 +489,10 @@ def case_release(*, actor: User, case: Case) -> Case:
     case.assignee = None
     case.assigned_at = None
     case.status = CaseStatus.OPEN
-    case.save(update_fields=["assignee", "assigned_at", "status"])
-    _case_audit(actor=actor, action="case.released", case=case, before=before, after=_state(case))
+    waited = sla_resume(case, timezone.now())
+    case.save(update_fields=["assignee", "assigned_at", "status", *SLA_CLOCK_FIELDS])
+    after = _state(case) | (sla_audit(waited, case) if waited else {})
+    _case_audit(actor=actor, action="case.released", case=case, before=before, after=after)
     return case
 
 
@@ -519,8 +550,10 @@ def _resolve_locked(
     if case.assignee_id is None:
         case.assignee = actor
         case.assigned_at = now
+    sla_resume(case, now)  # resolved while waiting: the clock stops for good, due time kept
     case.save(
         update_fields=[
+            *SLA_CLOCK_FIELDS,
             "status",
             "disposition",
             "resolution_note",

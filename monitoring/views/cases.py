@@ -59,7 +59,11 @@ from monitoring.services.case_bulk import (
     cases_bulk_close,
     cases_export_record,
 )
-from monitoring.services.case_documents import case_documents_received, case_documents_request
+from monitoring.services.case_documents import (
+    case_documents_received,
+    case_documents_request,
+    case_documents_withdraw,
+)
 from monitoring.services.case_evidence import (
     case_evidence_attach,
     case_evidence_served,
@@ -559,12 +563,16 @@ def case_documents_view(request: AuthenticatedRequest, case_id: int) -> HttpResp
 @require_POST
 @staff_required
 def case_documents_received_view(request: AuthenticatedRequest, case_id: int) -> HttpResponse:
-    """The documents came in: the case is back in progress."""
+    """The documents came in, or ("action" = "withdraw") are no longer needed: the case is
+    back in progress, its SLA clock running again."""
     case = _get_case(request, case_id)
+    stop = (
+        case_documents_withdraw
+        if request.POST.get("action") == "withdraw"
+        else case_documents_received
+    )
     try:
-        case_documents_received(
-            actor=request.user, case=case, note=request.POST.get("note", "")[:2000]
-        )
+        stop(actor=request.user, case=case, note=request.POST.get("note", "")[:2000])
     except DomainError as exc:
         return _refused(request, case_id, "documents", exc.message)
     return _done(case_id)
