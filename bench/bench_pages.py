@@ -101,6 +101,10 @@ def _seed(database: str, borrowers: int) -> None:
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
+    # Fresh statistics, as autovacuum would gather them on a live book: without them the
+    # planner scans every instalment for one borrower's missed due dates (0.4 s instead of 1 ms).
+    with _admin_connection(database) as conn:
+        conn.execute("ANALYZE")
 
 
 def _collectstatic() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring.views import alerts, cases, portal, rules, timeline
+from monitoring.views import alerts, cases, checks, portal, rules, timeline
 
 # Included under monitoring/ by riskops/urls.py: reverse("monitoring:rule-list").
 # One block per room; add yours below (alerts, cases, borrowers, ...).
@@ -35,6 +35,8 @@ urlpatterns = [
     # alerts (H10)
     path("alerts/", alerts.alert_list, name="alert-list"),
     path("alerts/<int:alert_id>/", alerts.alert_detail, name="alert-detail"),
+    # drawdown checks (issue 8)
+    path("checks/", checks.check_list, name="drawdown-check-list"),
     # cases and queues (H6)
     path("cases/", cases.case_list, name="case-list"),
     path("cases/mine/", cases.my_cases, name="my-cases"),

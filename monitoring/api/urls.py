@@ -9,6 +9,11 @@ from monitoring.api.views import EventIngestApi
 urlpatterns = [
     path("events/", EventIngestApi.as_view(), name="event-ingest"),
     path("drawdown-checks/", checks.DrawdownCheckApi.as_view(), name="drawdown-check-api"),
+    path(
+        "drawdown-checks/<int:pk>/",
+        checks.DrawdownCheckDetailApi.as_view(),
+        name="drawdown-check-detail-api",
+    ),
     # alerts and cases (H6)
     path("alerts/", alerts.AlertListApi.as_view(), name="alert-list-api"),
     path("alerts/<int:pk>/", alerts.AlertDetailApi.as_view(), name="alert-detail-api"),

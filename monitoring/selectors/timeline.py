@@ -2,29 +2,31 @@
 
 Monitoring is the app that may read every other (lending, decisions, its own alerts and cases,
 the audit log), so the timeline is assembled here and pulled into lending's borrower page by
-URL. Each source is one query for one page, whatever the history:
+URL. A page is read in two steps, whatever the history:
 
-1. every source selected by the kind filter fetches at most `size + 1` rows strictly after
-   the cursor in the timeline's order (time, then the source's rank, then its id, all
-   descending), on its (borrower, time) index;
-2. the rows become `Entry`s (a typed, display-ready record), merged by that order;
-3. the first `size` make the page; the last one's key is the next page's cursor.
+1. one UNION ALL query of keys (time, source rank, id): every keyed source selected by the
+   kind filter gives its newest `size + 1` rows strictly after the cursor in the timeline's
+   order (time, then rank, then id, all descending) on its (borrower, time) index, and the
+   union keeps the newest `size + 1` of them; the two sources whose time or filter is computed
+   (missed due dates, changed scores) read their `size + 1` rows beside it;
+2. only the rows that make the page are then read in full, one query per source present on
+   it, and become `Entry`s (a typed, display-ready record).
 
-So a page costs one query per source (about a dozen) and never a COUNT or an OFFSET, for a
-borrower with ten events or ten thousand.
+The first `size` keys make the page; the last one's key is the next page's cursor. So a page
+costs at most 3 + (sources on the page) queries, never a COUNT or an OFFSET, and builds only
+the entries it shows, for a borrower with ten events or ten thousand.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.apps import apps
-from django.db.models import F, Q, Window
+from django.db.models import F, IntegerField, Q, QuerySet, Value, Window
 from django.db.models.functions import Lag
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -37,7 +39,7 @@ from decisions.policy import DECISION_SENTENCES
 from lending.models import BankAccount, Device, Drawdown, Instalment, Repayment, TransferOut
 from lending.templatetags.book import cny
 from monitoring.choices import CaseStatus, EventKind
-from monitoring.models import Alert, Case, Event
+from monitoring.models import Alert, Case, DrawdownCheck, Event
 from monitoring.selectors.audit_sentences import audit_sentence
 
 if TYPE_CHECKING:
@@ -171,7 +173,16 @@ def _start_of_day_after(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-# --- sources: each returns at most `limit` entries after the cursor -------------------------
+# --- sources ----------------------------------------------------------------------------------
+#
+# A keyed source names the borrower's rows of its kinds and their time column: its newest rows
+# after the cursor join one UNION ALL of (time, rank, id) keys, and only the rows that make the
+# page are then read in full and turned into entries. A listed source (missed due dates,
+# scores: their time or their filter is computed) reads its rows itself, at most `limit`, and
+# an entry is built only for the ones on the page.
+
+RowsFn = Callable[["User", int, frozenset[str]], "QuerySet[Any] | None"]
+EntryFn = Callable[[Any, int], Entry]
 
 
 @dataclass(frozen=True)
@@ -180,70 +191,55 @@ class Source:
 
     rank: int
     kinds: tuple[str, ...]
-    fetch: Callable[[int, Cursor | None, int, frozenset[str]], list[Entry]]
+    rows: RowsFn | None = None  # keyed: the borrower's rows of these kinds
+    at: str = ""  # keyed: the time column
+    entry: EntryFn | None = None  # keyed: one row as an entry
+    related: tuple[str, ...] = ()  # keyed: what `entry` reads of related rows
+    listed: Callable[[int, Cursor | None, int], list[tuple[Key, Callable[[], Entry]]]] | None = None
 
 
-def _drawdowns(
-    borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]
-) -> list[Entry]:
-    rank = 10
-    rows = Drawdown.objects.filter(_after(cursor, rank, "disbursed_at"), borrower_id=borrower_id)
-    return [
-        Entry(
-            at=d.disbursed_at,
-            kind="drawdown",
-            rank=rank,
-            id=d.pk,
-            text=_("Drew %(amount)s over %(months)s months (loan %(loan)s, %(purpose)s)")
-            % {
-                "amount": cny(d.amount),
-                "months": d.term_months,
-                "loan": d.loan_no,
-                "purpose": d.get_purpose_display(),
-            },
-            amount=d.amount,
-            badge=d.get_status_display(),
-            url=_loan_anchor(borrower_id, d.loan_no),
-        )
-        for d in rows.order_by("-disbursed_at", "-id")[:limit]
-    ]
+Key = tuple[datetime, int, int]
 
 
-def _repayments(
-    borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]
-) -> list[Entry]:
-    rank = 20
-    rows = (
-        Repayment.objects.filter(_after(cursor, rank, "paid_at"), borrower_id=borrower_id)
-        .select_related("drawdown", "bank_account")
-        .order_by("-paid_at", "-id")[:limit]
+def _drawdown_entry(d: Drawdown, borrower_id: int) -> Entry:
+    return Entry(
+        at=d.disbursed_at,
+        kind="drawdown",
+        rank=10,
+        id=d.pk,
+        text=_("Drew %(amount)s over %(months)s months (loan %(loan)s, %(purpose)s)")
+        % {
+            "amount": cny(d.amount),
+            "months": d.term_months,
+            "loan": d.loan_no,
+            "purpose": d.get_purpose_display(),
+        },
+        amount=d.amount,
+        badge=d.get_status_display(),
+        url=_loan_anchor(borrower_id, d.loan_no),
     )
-    entries = []
-    for r in rows:
-        foreign = r.bank_account is not None and r.bank_account.borrower_id != borrower_id
-        entries.append(
-            Entry(
-                at=r.paid_at,
-                kind="repayment",
-                rank=rank,
-                id=r.pk,
-                text=_("Repaid %(amount)s on loan %(loan)s")
-                % {"amount": cny(r.amount), "loan": r.drawdown.loan_no},
-                amount=r.amount,
-                badge=_("From another person's account") if foreign else "",
-                tone="warn" if foreign else "neutral",
-                url=_loan_anchor(borrower_id, r.drawdown.loan_no),
-            )
-        )
-    return entries
 
 
-def _missed(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]) -> list[Entry]:
+def _repayment_entry(r: Repayment, borrower_id: int) -> Entry:
+    foreign = r.bank_account is not None and r.bank_account.borrower_id != borrower_id
+    return Entry(
+        at=r.paid_at,
+        kind="repayment",
+        rank=20,
+        id=r.pk,
+        text=_("Repaid %(amount)s on loan %(loan)s")
+        % {"amount": cny(r.amount), "loan": r.drawdown.loan_no},
+        amount=r.amount,
+        badge=_("From another person's account") if foreign else "",
+        tone="warn" if foreign else "neutral",
+        url=_loan_anchor(borrower_id, r.drawdown.loan_no),
+    )
+
+
+def _missed(borrower_id: int, cursor: Cursor | None, limit: int) -> list[tuple[Key, Any]]:
     """Instalments not paid off by the end of their due date: missed at the next midnight."""
     rank = 30
     today = timezone.localdate()
-    # A due date is missed at the midnight after it; the cursor is compared exactly in Python
-    # below, and this date bound keeps the query on (drawdown, due date) rows that can qualify.
     rows = Instalment.objects.filter(
         # Not paid off, or paid off on a later (Shanghai) day than it was due: missed.
         Q(paid_off_at__isnull=True) | Q(paid_off_at__date__gt=F("due_date")),
@@ -254,13 +250,11 @@ def _missed(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[s
         # A due date is missed at the midnight after it: those before the cursor's day may
         # qualify; the exact comparison with the cursor is made below.
         rows = rows.filter(due_date__lt=timezone.localdate(cursor.at))
-    # Instalments missed on one day are few (one per loan); the margin keeps the exact
-    # cursor filter below from leaving a page short.
-    entries = []
-    for inst in rows.order_by("-due_date", "-id")[: limit + 50]:
+
+    def entry(inst: Instalment, at: datetime) -> Entry:
         paid_late = inst.paid_off_at is not None
-        entry = Entry(
-            at=_start_of_day_after(inst.due_date),
+        return Entry(
+            at=at,
             kind="missed",
             rank=rank,
             id=inst.pk,
@@ -276,91 +270,68 @@ def _missed(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[s
             tone="warn" if paid_late else "bad",
             url=_loan_anchor(borrower_id, inst.drawdown.loan_no),
         )
-        if cursor is None or entry.key < (cursor.at, cursor.rank, cursor.id):
-            entries.append(entry)
-    entries.sort(key=lambda e: e.key, reverse=True)
-    return entries[:limit]
+
+    # Instalments missed on one day are few (one per loan); the margin keeps the exact
+    # cursor filter below from leaving a page short.
+    found = []
+    for inst in rows.order_by("-due_date", "-id")[: limit + 50]:
+        at = _start_of_day_after(inst.due_date)
+        key = (at, rank, inst.pk)
+        if cursor is None or key < (cursor.at, cursor.rank, cursor.id):
+            found.append((key, partial(entry, inst, at)))
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    return found[:limit]
 
 
-def _transfers(
-    borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]
-) -> list[Entry]:
-    rank = 40
-    rows = TransferOut.objects.filter(_after(cursor, rank, "occurred_at"), borrower_id=borrower_id)
-    return [
-        Entry(
-            at=t.occurred_at,
-            kind="transfer",
-            rank=rank,
-            id=t.pk,
-            text=_("Transferred %(amount)s out to %(to)s")
-            % {"amount": cny(t.amount), "to": t.counterparty_name},
-            amount=t.amount,
-            badge=_("Another lender") if t.counterparty_is_lender else "",
-            tone="warn" if t.counterparty_is_lender else "neutral",
-        )
-        for t in rows.order_by("-occurred_at", "-id")[:limit]
-    ]
+def _transfer_entry(t: TransferOut, borrower_id: int) -> Entry:
+    return Entry(
+        at=t.occurred_at,
+        kind="transfer",
+        rank=40,
+        id=t.pk,
+        text=_("Transferred %(amount)s out to %(to)s")
+        % {"amount": cny(t.amount), "to": t.counterparty_name},
+        amount=t.amount,
+        badge=_("Another lender") if t.counterparty_is_lender else "",
+        tone="warn" if t.counterparty_is_lender else "neutral",
+    )
 
 
-def _logins(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]) -> list[Entry]:
-    rank = 50
-    rows = Event.objects.filter(
-        _after(cursor, rank, "occurred_at"), borrower_id=borrower_id, kind=EventKind.LOGIN
-    ).only("pk", "occurred_at", "payload")
-    entries = []
-    for e in rows.order_by("-occurred_at", "-id")[:limit]:
-        payload = e.payload if isinstance(e.payload, dict) else {}
-        device = str(payload.get("device_id") or "")[:64]
-        ip = str(payload.get("ip_address") or payload.get("ip") or "")[:45]
-        text = _("Logged in")
-        if device or ip:
-            text = _("Logged in from %(where)s") % {"where": " ".join(p for p in (device, ip) if p)}
-        entries.append(Entry(at=e.occurred_at, kind="login", rank=rank, id=e.pk, text=text))
-    return entries
+def _login_entry(e: Event, borrower_id: int) -> Entry:
+    payload = e.payload if isinstance(e.payload, dict) else {}
+    device = str(payload.get("device_id") or "")[:64]
+    ip = str(payload.get("ip_address") or payload.get("ip") or "")[:45]
+    text = _("Logged in")
+    if device or ip:
+        text = _("Logged in from %(where)s") % {"where": " ".join(p for p in (device, ip) if p)}
+    return Entry(at=e.occurred_at, kind="login", rank=50, id=e.pk, text=text)
 
 
-def _devices(
-    borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]
-) -> list[Entry]:
-    rank = 60
-    rows = Device.objects.filter(_after(cursor, rank, "first_seen_at"), borrower_id=borrower_id)
-    return [
-        Entry(
-            at=d.first_seen_at,
-            kind="device",
-            rank=rank,
-            id=d.pk,
-            text=_("New device %(device)s (%(platform)s)")
-            % {"device": d.device_id, "platform": d.platform or "—"},
-        )
-        for d in rows.order_by("-first_seen_at", "-id")[:limit]
-    ]
+def _device_entry(d: Device, borrower_id: int) -> Entry:
+    return Entry(
+        at=d.first_seen_at,
+        kind="device",
+        rank=60,
+        id=d.pk,
+        text=_("New device %(device)s (%(platform)s)")
+        % {"device": d.device_id, "platform": d.platform or "—"},
+    )
 
 
-def _bank_accounts(
-    borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]
-) -> list[Entry]:
+def _bank_account_entry(b: BankAccount, borrower_id: int) -> Entry:
     from accounts.masking import mask_card
 
-    rank = 70
-    rows = BankAccount.objects.filter(
-        _after(cursor, rank, "first_seen_at"), borrower_id=borrower_id
+    return Entry(
+        at=b.first_seen_at,
+        kind="bank_account",
+        rank=70,
+        id=b.pk,
+        text=_("New bank account %(bank)s %(card)s")
+        % {"bank": b.bank_name, "card": mask_card(b.card_no)},
     )
-    return [
-        Entry(
-            at=b.first_seen_at,
-            kind="bank_account",
-            rank=rank,
-            id=b.pk,
-            text=_("New bank account %(bank)s %(card)s")
-            % {"bank": b.bank_name, "card": mask_card(b.card_no)},
-        )
-        for b in rows.order_by("-first_seen_at", "-id")[:limit]
-    ]
 
 
-def _scores(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]) -> list[Entry]:
+def _scores(borrower_id: int, cursor: Cursor | None, limit: int) -> list[tuple[Key, Any]]:
     """Acting scores that differ from the one before (the nightly re-score of an unchanged
     borrower would otherwise bury everything else)."""
     rank = 80
@@ -374,8 +345,8 @@ def _scores(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[s
         .filter(Q(previous__isnull=True) | ~Q(previous=F("total")))
         .order_by("-scored_at", "-id")[:limit]
     )
-    entries = []
-    for s in rows:
+
+    def entry(s: Score) -> Entry:
         # Stored as reason codes (R02 ...), the most points lost first.
         reasons = ", ".join(str(code) for code in (s.reasons or [])[:4])
         previous = getattr(s, "previous", None)
@@ -385,213 +356,204 @@ def _scores(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[s
             if previous is not None
             else _("Scored %(score)s (%(model)s)") % values
         )
-        entries.append(
-            Entry(
-                at=s.scored_at,
-                kind="score",
-                rank=rank,
-                id=s.pk,
-                text=text,
-                detail=_("Reasons: %(codes)s") % {"codes": reasons} if reasons else "",
-                tone="warn" if previous is not None and s.total < previous else "neutral",
-            )
+        return Entry(
+            at=s.scored_at,
+            kind="score",
+            rank=rank,
+            id=s.pk,
+            text=text,
+            detail=_("Reasons: %(codes)s") % {"codes": reasons} if reasons else "",
+            tone="warn" if previous is not None and s.total < previous else "neutral",
         )
-    return entries
+
+    return [((s.scored_at, rank, s.pk), partial(entry, s)) for s in rows]
 
 
-def _limit_decisions(
-    borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]
-) -> list[Entry]:
+def _limit_decision_entry(d: LimitDecision, borrower_id: int) -> Entry:
     """Policy reviews that changed nothing on the line (a hold, a refused change): the ones
     that did change it appear as the line's audited limit change."""
-    rank = 90
-    rows = LimitDecision.objects.filter(
-        _after(cursor, rank, "decided_at"), borrower_id=borrower_id, applied=False
-    ).order_by("-decided_at", "-id")[:limit]
-    entries = []
-    for d in rows:
-        reasons = [str(DECISION_SENTENCES.get(code, code)) for code in (d.reasons or [])]
-        entries.append(
-            Entry(
-                at=d.decided_at,
-                kind="limit",
-                rank=rank,
-                id=d.pk,
-                text=_("Limit policy: %(action)s at %(limit)s, not applied")
-                % {"action": d.get_action_display(), "limit": cny(d.new_limit)},
-                detail="; ".join(reasons),
-            )
-        )
-    return entries
-
-
-def _alerts(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]) -> list[Entry]:
-    rank = 100
-    rows = (
-        Alert.objects.filter(_after(cursor, rank, "occurred_at"), borrower_id=borrower_id)
-        .select_related("rule_version__rule")
-        .order_by("-occurred_at", "-id")[:limit]
+    reasons = [str(DECISION_SENTENCES.get(code, code)) for code in (d.reasons or [])]
+    return Entry(
+        at=d.decided_at,
+        kind="limit",
+        rank=90,
+        id=d.pk,
+        text=_("Limit policy: %(action)s at %(limit)s, not applied")
+        % {"action": d.get_action_display(), "limit": cny(d.new_limit)},
+        detail="; ".join(reasons),
     )
-    return [
-        Entry(
-            at=a.occurred_at,
-            kind="alert",
-            rank=rank,
-            id=a.pk,
-            text=_("Alert: %(rule)s (version %(version)s)")
-            % {"rule": a.rule_version.rule.get_kind_display(), "version": a.rule_version.version},
-            badge=a.get_severity_display(),
-            tone="bad" if a.severity >= 3 else "warn",
-            url=_link("monitoring:alert-detail", a.pk),
-        )
-        for a in rows
-    ]
 
 
-def _cases(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]) -> list[Entry]:
-    rank = 110
-    rows = (
-        Case.objects.filter(_after(cursor, rank, "opened_at"), borrower_id=borrower_id)
-        .select_related("queue")
-        .order_by("-opened_at", "-id")[:limit]
+def _alert_entry(a: Alert, borrower_id: int) -> Entry:
+    return Entry(
+        at=a.occurred_at,
+        kind="alert",
+        rank=100,
+        id=a.pk,
+        text=_("Alert: %(rule)s (version %(version)s)")
+        % {"rule": a.rule_version.rule.get_kind_display(), "version": a.rule_version.version},
+        badge=a.get_severity_display(),
+        tone="bad" if a.severity >= 3 else "warn",
+        url=_link("monitoring:alert-detail", a.pk),
     )
-    entries = []
-    for c in rows:
-        text = _("Case #%(id)s opened in the %(queue)s queue") % {
-            "id": c.pk,
-            "queue": c.queue.get_kind_display(),
+
+
+def _case_entry(c: Case, borrower_id: int) -> Entry:
+    text = _("Case #%(id)s opened in the %(queue)s queue") % {
+        "id": c.pk,
+        "queue": c.queue.get_kind_display(),
+    }
+    if c.disposition:
+        text += " · " + _("resolved: %(disposition)s") % {
+            "disposition": c.get_disposition_display()
         }
-        if c.disposition:
-            text += " · " + _("resolved: %(disposition)s") % {
-                "disposition": c.get_disposition_display()
-            }
-        entries.append(
-            Entry(
-                at=c.opened_at,
-                kind="case",
-                rank=rank,
-                id=c.pk,
-                text=text,
-                badge=c.get_status_display(),
-                tone="neutral" if c.disposition else "warn",
-                url=_link("monitoring:case-detail", c.pk),
-            )
+    return Entry(
+        at=c.opened_at,
+        kind="case",
+        rank=110,
+        id=c.pk,
+        text=text,
+        badge=c.get_status_display(),
+        tone="neutral" if c.disposition else "warn",
+        url=_link("monitoring:case-detail", c.pk),
+    )
+
+
+def _check_entry(c: DrawdownCheck, borrower_id: int) -> Entry:
+    label = str(c.get_decision_display())
+    codes = [str(r.get("code", "")) if isinstance(r, dict) else str(r) for r in c.reasons or []]
+    return Entry(
+        at=c.checked_at,
+        kind="check",
+        rank=120,
+        id=c.pk,
+        text=_("Drawdown check for %(amount)s: %(outcome)s")
+        % {"amount": cny(c.amount), "outcome": label},
+        amount=c.amount,
+        detail=", ".join(codes),
+        badge=label,
+        tone={"decline": "bad", "review": "warn"}.get(c.decision, "neutral"),
+        url=_checks_url(borrower_id),
+    )
+
+
+def _checks_url(borrower_id: int) -> str:
+    url = _link("monitoring:drawdown-check-list")
+    return f"{url}?borrower={borrower_id}" if url else ""
+
+
+def _audit_rows(user: User, borrower_id: int, kinds: frozenset[str]) -> QuerySet[Any] | None:
+    typed = [a for kind in _AUDIT_KIND_ACTIONS.values() for a in kind]
+    wanted = Q()
+    for kind, actions in _AUDIT_KIND_ACTIONS.items():
+        if kind in kinds:
+            wanted |= Q(action__in=actions)
+    if "change" in kinds:
+        wanted |= ~Q(action__in=typed)
+    if not wanted:
+        return None
+    return (
+        audit_trail_for_borrower(user=user, borrower_id=borrower_id)
+        .exclude(action__in=_AUDIT_SHOWN_ELSEWHERE)
+        .filter(wanted)
+    )
+
+
+def _audit_entry(e: Any, borrower_id: int) -> Entry:
+    kind = next((k for k, acts in _AUDIT_KIND_ACTIONS.items() if e.action in acts), "change")
+    return Entry(
+        at=e.at,
+        kind=kind,
+        rank=130,
+        id=e.pk,
+        text=audit_sentence(e),
+        detail=e.note if kind == "change" else "",
+        tone="warn" if e.action == "pii.reveal_refused" else "neutral",
+    )
+
+
+def _of(model: Any, **conditions: Any) -> RowsFn:
+    def rows(user: User, borrower_id: int, kinds: frozenset[str]) -> QuerySet[Any]:
+        return model.objects.filter(borrower_id=borrower_id, **conditions)
+
+    return rows
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(10, ("drawdown",), _of(Drawdown), "disbursed_at", _drawdown_entry),
+    Source(
+        20,
+        ("repayment",),
+        _of(Repayment),
+        "paid_at",
+        _repayment_entry,
+        ("drawdown", "bank_account"),
+    ),
+    Source(30, ("missed",), listed=_missed),
+    Source(40, ("transfer",), _of(TransferOut), "occurred_at", _transfer_entry),
+    Source(50, ("login",), _of(Event, kind=EventKind.LOGIN), "occurred_at", _login_entry),
+    Source(60, ("device",), _of(Device), "first_seen_at", _device_entry),
+    Source(70, ("bank_account",), _of(BankAccount), "first_seen_at", _bank_account_entry),
+    Source(80, ("score",), listed=_scores),
+    Source(90, ("limit",), _of(LimitDecision, applied=False), "decided_at", _limit_decision_entry),
+    Source(100, ("alert",), _of(Alert), "occurred_at", _alert_entry, ("rule_version__rule",)),
+    Source(110, ("case",), _of(Case), "opened_at", _case_entry, ("queue",)),
+    Source(120, ("check",), _of(DrawdownCheck), "checked_at", _check_entry),
+    Source(130, ("reveal", "limit", "change"), _audit_rows, "at", _audit_entry, ("actor",)),
+)
+
+
+def _no_entry(row: Any, borrower_id: int) -> Entry:
+    raise TypeError("a keyed source without an entry builder")  # a wiring error of SOURCES
+
+
+def _keys(
+    branches: list[tuple[Source, QuerySet[Any]]], cursor: Cursor | None, limit: int
+) -> list[Key]:
+    """The newest `limit` keys after the cursor among the keyed sources: one query.
+
+    Each branch takes its own newest rows on its (borrower, time) index (a LIMIT inside, as a
+    key subquery: SQLite allows no LIMIT on a compound's member), the union the newest of
+    those."""
+    parts = []
+    for source, rows in branches:
+        newest = (
+            rows.filter(_after(cursor, source.rank, source.at))
+            .order_by(f"-{source.at}", "-id")
+            .values("pk")[:limit]
         )
-    return entries
-
-
-# The drawdown check's model is being built beside this (issue 8); it joins the timeline as
-# soon as it exists, on the time field it has.
-_CHECK_TIME_FIELDS = ("checked_at", "decided_at", "created_at", "requested_at", "at")
-
-
-def _drawdown_check_model() -> tuple[Any, str] | None:
-    name = "DrawdownCheck"  # a variable: the model may not exist yet
-    try:
-        model = apps.get_model("monitoring", name)
-    except LookupError:
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    if "borrower" not in names:
-        return None
-    for name in _CHECK_TIME_FIELDS:
-        if name in names:
-            return model, name
-    return None
-
-
-def _checks(borrower_id: int, cursor: Cursor | None, limit: int, _k: frozenset[str]) -> list[Entry]:
-    rank = 120
-    found = _drawdown_check_model()
-    if found is None:
+        parts.append(
+            rows.model.objects.filter(pk__in=newest)
+            .annotate(
+                t_at=F(source.at),
+                t_rank=Value(source.rank, output_field=IntegerField()),
+                t_id=F("pk"),
+            )
+            .values_list("t_at", "t_rank", "t_id")
+            .order_by()
+        )
+    if not parts:
         return []
-    model, at_field = found
-    rows = model.objects.filter(_after(cursor, rank, at_field), borrower_id=borrower_id).order_by(
-        f"-{at_field}", "-id"
-    )[:limit]
-    entries = []
-    for c in rows:
-        outcome = getattr(c, "get_outcome_display", None) or getattr(
-            c, "get_decision_display", None
-        )
-        label = str(outcome()) if outcome else str(getattr(c, "outcome", ""))
-        codes = getattr(c, "reason_codes", None) or getattr(c, "reasons", None) or []
-        answer = getattr(c, "outcome", None) or getattr(c, "decision", "")
-        entries.append(
-            Entry(
-                at=getattr(c, at_field),
-                kind="check",
-                rank=rank,
-                id=c.pk,
-                text=_("Drawdown check for %(amount)s: %(outcome)s")
-                % {"amount": cny(getattr(c, "amount", None)), "outcome": label},
-                amount=getattr(c, "amount", None),
-                detail=", ".join(str(code) for code in codes) if isinstance(codes, list) else "",
-                badge=label,
-                tone={"decline": "bad", "review": "warn"}.get(str(answer), "neutral"),
-                url=_link("monitoring:drawdown-check-detail", c.pk),
-            )
-        )
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return list(union.order_by("-t_at", "-t_rank", "-t_id")[:limit])
+
+
+def _details(
+    branches: list[tuple[Source, QuerySet[Any]]], keys: list[Key], borrower_id: int
+) -> dict[tuple[int, int], Entry]:
+    """The entries of the page's keyed rows: one query per source on the page."""
+    wanted: dict[int, list[int]] = {}
+    for _at, rank, pk in keys:
+        wanted.setdefault(rank, []).append(pk)
+    entries = {}
+    for source, rows in branches:
+        pks = wanted.get(source.rank)
+        if not pks:
+            continue
+        build = source.entry or _no_entry
+        for row in rows.filter(pk__in=pks).select_related(*source.related):
+            entries[(source.rank, row.pk)] = build(row, borrower_id)
     return entries
-
-
-def _audit_source_for(
-    user: User,
-) -> Callable[[int, Cursor | None, int, frozenset[str]], list[Entry]]:
-    def fetch(
-        borrower_id: int, cursor: Cursor | None, limit: int, kinds: frozenset[str]
-    ) -> list[Entry]:
-        rank = 130
-        events = audit_trail_for_borrower(user=user, borrower_id=borrower_id).exclude(
-            action__in=_AUDIT_SHOWN_ELSEWHERE
-        )
-        typed = [a for kind in _AUDIT_KIND_ACTIONS.values() for a in kind]
-        wanted = Q()
-        for kind, actions in _AUDIT_KIND_ACTIONS.items():
-            if kind in kinds:
-                wanted |= Q(action__in=actions)
-        if "change" in kinds:
-            wanted |= ~Q(action__in=typed)
-        if not wanted:
-            return []
-        rows = events.filter(wanted, _after(cursor, rank, "at")).order_by("-at", "-id")[:limit]
-        entries = []
-        for e in rows:
-            kind = next(
-                (k for k, acts in _AUDIT_KIND_ACTIONS.items() if e.action in acts), "change"
-            )
-            entries.append(
-                Entry(
-                    at=e.at,
-                    kind=kind,
-                    rank=rank,
-                    id=e.pk,
-                    text=audit_sentence(e),
-                    detail=e.note if kind == "change" else "",
-                    tone="warn" if e.action == "pii.reveal_refused" else "neutral",
-                )
-            )
-        return entries
-
-    return fetch
-
-
-def _sources(user: User) -> list[Source]:
-    return [
-        Source(10, ("drawdown",), _drawdowns),
-        Source(20, ("repayment",), _repayments),
-        Source(30, ("missed",), _missed),
-        Source(40, ("transfer",), _transfers),
-        Source(50, ("login",), _logins),
-        Source(60, ("device",), _devices),
-        Source(70, ("bank_account",), _bank_accounts),
-        Source(80, ("score",), _scores),
-        Source(90, ("limit",), _limit_decisions),
-        Source(100, ("alert",), _alerts),
-        Source(110, ("case",), _cases),
-        Source(120, ("check",), _checks),
-        Source(130, ("reveal", "limit", "change"), _audit_source_for(user)),
-    ]
 
 
 def parse_kinds(values: Iterable[str]) -> list[str]:
@@ -617,19 +579,31 @@ def borrower_timeline(
     selected = frozenset(parse_kinds(kinds) or KINDS)
     if not user.is_authenticated or not user.is_active or not user.is_risk_staff:
         return TimelinePage(entries=[], kinds=sorted(selected))
-    streams = [
-        source.fetch(borrower_id, cursor, size + 1, selected)
-        for source in _sources(user)
-        if selected.intersection(source.kinds)
-    ]
-    merged = list(
-        heapq.merge(*streams, key=lambda e: e.key, reverse=True)  # each stream is descending
-    )
-    page = merged[:size]
+    limit = size + 1
+    branches: list[tuple[Source, QuerySet[Any]]] = []
+    candidates: list[tuple[Key, Callable[[], Entry] | None]] = []
+    for source in SOURCES:
+        if not selected.intersection(source.kinds):
+            continue
+        if source.listed is not None:
+            candidates += source.listed(borrower_id, cursor, limit)
+            continue
+        rows = source.rows(user, borrower_id, selected) if source.rows else None
+        if rows is not None:
+            branches.append((source, rows))
+    candidates += [(key, None) for key in _keys(branches, cursor, limit)]
+    candidates.sort(key=lambda pair: pair[0], reverse=True)
+    on_page = candidates[:size]
+    details = _details(branches, [key for key, build in on_page if build is None], borrower_id)
+    page = []
+    for (_at, rank, pk), build in on_page:
+        entry = build() if build is not None else details.get((rank, pk))
+        if entry is not None:  # a keyed row gone between the two reads is left out
+            page.append(entry)
     next_cursor = ""
-    if len(merged) > size and page:
-        last = page[-1]
-        next_cursor = Cursor(at=last.at, rank=last.rank, id=last.id).encode()
+    if len(candidates) > size and on_page:
+        at, rank, pk = on_page[-1][0]
+        next_cursor = Cursor(at=at, rank=rank, id=pk).encode()
     return TimelinePage(
         entries=page,
         kinds=[k for k in KINDS if k in selected],
