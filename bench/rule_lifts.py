@@ -12,7 +12,8 @@ population, their 30+ DPD rates within 90 days and the lift. A rule the demo boo
 (velocity, off-hours, 以贷养贷, rings, identity mismatch, new device then max drawdown,
 utilisation jump) must show a lift of at least 2x (issue 8); the others print without a
 verdict. Exits 1 if a planted rule fails. The book is the one `make run` seeds (seed 7, as of
-yesterday): the outcomes of the window's last alerts (90 days on) must lie inside the book.
+yesterday): the outcomes of the window's last alerts (90 days on) must lie inside the book
+(on or before its last day close; a borrower whose window is still open is not counted).
 """
 
 from __future__ import annotations
@@ -80,13 +81,13 @@ def main() -> int:
 
     django.setup()
     from django.core.management import call_command
-    from django.db.models import Max
     from django.utils import timezone
 
     from demo.seeding import book_exists
-    from monitoring.models import Event, RuleVersion
+    from monitoring.models import RuleVersion
     from monitoring.services import rules_ensure_defaults
     from monitoring.services.backtest import backtest_figures
+    from monitoring.services.outcomes import outcomes_known_through
 
     call_command("migrate", verbosity=0)
     if not book_exists():
@@ -103,14 +104,14 @@ def main() -> int:
         )
         print(f"seeded {args.borrowers:,} borrowers in {time.perf_counter() - started:.1f} s")
     rules_ensure_defaults(actor=None)
-    last = Event.objects.aggregate(last=Max("occurred_at"))["last"]
-    if last is None or timezone.localtime(last).date() < args.end + timedelta(days=args.days):
-        # monitoring.services.outcomes counts an instalment unpaid by today as past due: past
-        # the book's last day every instalment is unpaid, and every borrower looks bad.
+    closed = outcomes_known_through()
+    if closed is None or closed < args.end + timedelta(days=args.days):
+        # monitoring.services.outcomes judges a borrower only once their window has ended by
+        # the book's last day close: the window's later borrowers would be left out.
         print(
-            f"WARNING: the book ends {last and timezone.localtime(last).date()}, before the "
-            f"outcome window ({args.end} + {args.days} days): the lifts are not meaningful. "
-            "Seed the book as make run does (as of yesterday), or move the window back.\n"
+            f"WARNING: the book is closed through {closed}, before the end of the outcome "
+            f"window ({args.end} + {args.days} days): only borrowers whose window has ended "
+            "count. Seed the book as make run does (as of yesterday), or move the window back.\n"
         )
     zone = timezone.get_current_timezone()
     start = datetime.combine(args.start, datetime.min.time(), tzinfo=zone)

@@ -9,7 +9,8 @@ borrowers it would have alerted fared afterwards against the book (the lift).
 3. The alerted borrowers, each from their first hit, and the window's population (every
    borrower with an event the rule judges, each from their first such event) are followed for
    `outcome_days`: the share reaching `outcome_dpd` days past due (monitoring.services.
-   outcomes). Lift = the alerted's bad rate / the population's.
+   outcomes), counting only those whose window has ended by the book's last day close.
+   Lift = the alerted's bad rate / the population's.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from lending.models import Borrower
 from monitoring.choices import RuleKind
 from monitoring.models import Event, RuleVersion
 from monitoring.models.shadow import Backtest, BacktestStatus
-from monitoring.services.outcomes import lift_of, outcome_of
+from monitoring.services.outcomes import lift_of, matured, outcome_of, outcomes_known_through
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -287,7 +288,9 @@ def backtest_figures(
         "hit_bad_rate": hit_outcome.rate,
         "base_rate": base_outcome.rate,
         "lift": lift,
-        "outcome_incomplete": end + timedelta(days=days) > timezone.now(),
+        # Outcomes are known through the book's last day close: borrowers whose window is
+        # still open after it are left out of both rates (monitoring.services.outcomes).
+        "outcome_incomplete": not matured(end, days=days, through=outcomes_known_through()),
         "result": {
             "by_day": sorted(by_day.items()),
             "hits": [

@@ -4,7 +4,7 @@ nothing live is written; the refusals; a redelivered task changes nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,9 @@ from monitoring.services.backtest import (
     backtest_request,
     backtest_run,
 )
-from monitoring.services.outcomes import Outcome, lift_of
+from lending.choices import DayCloseStatus
+from lending.models import DayClose, Instalment
+from monitoring.services.outcomes import Outcome, lift_of, outcome_of
 from monitoring.tests.factories import (
     DrawdownEventFactory,
     LineOpenedEventFactory,
@@ -32,9 +34,17 @@ from monitoring.tests.factories import (
 pytestmark = pytest.mark.django_db
 TZ = ZoneInfo("Asia/Shanghai")
 WINDOW = (datetime(2026, 2, 1, tzinfo=TZ), datetime(2026, 2, 2, 23, 59, tzinfo=TZ))
-# Seven weeks after the window: the bursters' first instalments (due 1 March, never paid) are
-# 30 days past due by 31 March; the others' second instalments (1 April) are not yet.
-LATER = datetime(2026, 4, 20, 12, 0, tzinfo=TZ)
+# Three months after the window, the book closed through 4 May: every judged borrower's 90 days
+# (to 2 or 3 May) are over. The bursters' first instalments (due 1 March, never paid) were 30
+# days past due by 31 March; the others paid March and April, all but one.
+LATER = datetime(2026, 5, 5, 12, 0, tzinfo=TZ)
+CLOSED = date(2026, 5, 4)
+
+
+def _close(day: date) -> None:
+    """The nightly day close of `day` done: the book's outcomes are known through it."""
+    at = datetime(day.year, day.month, day.day, 23, 30, tzinfo=TZ)
+    DayClose.objects.create(day=day, status=DayCloseStatus.DONE, started_at=at, finished_at=at)
 
 
 def _borrower(n: int) -> str:
@@ -69,9 +79,20 @@ def book() -> dict[str, list[str]]:
         event_ingest(
             actor=None, events=[_drawdown(customer_no, 0, "6000.00", "2026-02-01T10:00:00+08:00")]
         )
-        if n:  # the first of them never pays
-            repay = RepaymentEventFactory(customer_no=customer_no, loan_no=f"L{customer_no}-0")
+        if n:  # the first of them never pays; the others pay March's and April's instalments
+            loan_no = f"L{customer_no}-0"
+            repay = RepaymentEventFactory(customer_no=customer_no, loan_no=loan_no)
             event_ingest(actor=None, events=[repay])
+            second = Instalment.objects.get(drawdown__loan_no=loan_no, seq=2)
+            owed = second.principal_due + second.interest_due + second.fee_due
+            repay = RepaymentEventFactory(
+                customer_no=customer_no,
+                loan_no=loan_no,
+                amount=str(owed),
+                occurred_at="2026-04-01T12:00:00+08:00",
+            )
+            with time_machine.travel(datetime(2026, 4, 1, 12, 5, tzinfo=TZ), tick=False):
+                event_ingest(actor=None, events=[repay])
     return {"bursters": bursters, "others": others}
 
 
@@ -86,6 +107,7 @@ def test_a_backtest_counts_alerts_borrowers_and_the_lift_over_the_book(
 ):
     version = _velocity()
     live_alerts = Alert.objects.count()
+    _close(CLOSED)
     with (
         time_machine.travel(LATER, tick=False),
         django_capture_on_commit_callbacks(execute=True),
@@ -102,7 +124,7 @@ def test_a_backtest_counts_alerts_borrowers_and_the_lift_over_the_book(
     assert backtest.hit_bad_rate == Decimal("1.0000")
     assert backtest.base_rate == Decimal("0.3750")
     assert backtest.lift == Decimal("2.67")
-    assert backtest.outcome_incomplete  # 90 days after the window are not over by 20 April
+    assert not backtest.outcome_incomplete  # 90 days after the window ended by 4 May
     listed = {hit["customer_no"] for hit in backtest.result["hits"]}
     assert listed == set(book["bursters"])
     assert all(hit["went_bad"] for hit in backtest.result["hits"])
@@ -120,6 +142,7 @@ def test_a_stricter_draft_backtested_finds_nothing_and_has_no_lift(book, manager
         severity=version.severity,
         created_at=WINDOW[0],
     )
+    _close(CLOSED)
     with time_machine.travel(LATER, tick=False):
         backtest = Backtest.objects.create(
             rule_version=draft, window_start=WINDOW[0], window_end=WINDOW[1], requested_at=LATER
@@ -130,7 +153,9 @@ def test_a_stricter_draft_backtested_finds_nothing_and_has_no_lift(book, manager
 
 
 def test_before_the_outcome_matures_nobody_has_gone_bad_yet(book, manager):
-    """Judged on 15 March, the bursters' March instalments are only 14 days late."""
+    """Judged right after the window, with the book closed through 1 February: nobody's 90
+    days are over, so nobody counts, neither bad nor good."""
+    _close(date(2026, 2, 1))
     backtest = Backtest.objects.create(
         rule_version=_velocity(),
         window_start=WINDOW[0],
@@ -139,7 +164,42 @@ def test_before_the_outcome_matures_nobody_has_gone_bad_yet(book, manager):
     )
     backtest = backtest_run(backtest_id=backtest.pk)
     assert (backtest.alerts, backtest.hit_bad, backtest.population_bad) == (2, 0, 0)
+    assert backtest.population == 0
     assert backtest.lift is None  # no base rate to compare with
+    assert backtest.outcome_incomplete
+
+
+@pytest.mark.parametrize(
+    ("closed", "judged", "bad", "pending"),
+    [
+        (date(2026, 5, 2), 2, 1, 0),  # 1 February + 90 days: both windows have matured
+        (date(2026, 5, 1), 0, 0, 2),  # a day short: nobody is judged, nobody counts as good
+    ],
+)
+def test_an_outcome_counts_only_once_its_window_has_ended_by_the_last_day_close(
+    book, closed, judged, bad, pending
+):
+    """A burster (never paid) and a payer, both from 1 February: judged once the book has
+    closed the 90th day after. The clock (5 May, past both) does not decide; the close does."""
+    from lending.models import Borrower
+
+    ids = dict(Borrower.objects.values_list("customer_no", "id"))
+    at = datetime(2026, 2, 1, 10, 0, tzinfo=TZ)
+    reference = {ids[book["bursters"][0]]: at, ids[book["others"][1]]: at}
+    _close(closed)
+    with time_machine.travel(LATER, tick=False):
+        outcome, went_bad = outcome_of(reference)
+    assert (outcome.borrowers, outcome.bad, outcome.pending) == (judged, bad, pending)
+    assert went_bad == ({ids[book["bursters"][0]]} if bad else set())
+
+
+def test_without_any_day_close_no_outcome_is_known(book):
+    from lending.models import Borrower
+
+    at = datetime(2026, 2, 1, 10, 0, tzinfo=TZ)
+    reference = {b: at for b in Borrower.objects.values_list("id", flat=True)}
+    outcome, _ = outcome_of(reference)
+    assert (outcome.borrowers, outcome.bad, outcome.pending) == (0, 0, len(reference))
 
 
 def test_a_redelivered_task_leaves_a_finished_backtest_as_it_is(book):
@@ -209,6 +269,7 @@ def test_the_page_polls_a_running_backtest_and_shows_the_lift_when_done(client, 
     url = reverse("monitoring:rule-backtests", args=[version.rule.kind])
     queued = client.get(url, HTTP_HX_REQUEST="true")
     assert b'hx-trigger="every 3s"' in queued.content
+    _close(CLOSED)
     with time_machine.travel(LATER, tick=False):
         backtest_run(backtest_id=backtest.pk)
     done = client.get(url, HTTP_HX_REQUEST="true")
@@ -235,12 +296,13 @@ def test_lift_is_the_ratio_of_the_two_bad_rates():
 
 
 def test_a_live_versions_lift_shows_on_the_rule_page(client, analyst, book):
-    """The active version raised the bursters' alerts live; seven weeks on, its lift is the
+    """The active version raised the bursters' alerts live; three months on, its lift is the
     backtest's: 2 of 2 alerted went 30+ DPD against 3 of the 8 it judged."""
     from monitoring.selectors.rules import live_lift
 
     version = _velocity()
     assert Alert.objects.filter(rule_version=version).count() == 2
+    _close(CLOSED)
     with time_machine.travel(LATER, tick=False):
         figures = live_lift(version, refresh=True)
     assert (figures["alerted"], figures["alerted_bad"]) == (2, 2)
