@@ -158,12 +158,28 @@ class OtherBorrower:
 
 @dataclass(slots=True)
 class Lists:
-    """The active entries of the managed lists, normalised (monitoring.rules.lists)."""
+    """The entries of the managed lists, normalised (monitoring.rules.lists): the active
+    versions' (`entries`), and, when loaded for a span of events (monitoring.services.rules.
+    lists_in_force), each version in force during it: (from, until or None, entries), so a
+    rule asks `has(..., at=event time)` and a replayed or back-filled event is judged with the
+    list as it stood then."""
 
     entries: dict[str, frozenset[str]] = field(default_factory=dict)
+    versions: dict[str, tuple[tuple[datetime, datetime | None, frozenset[str]], ...]] | None = None
 
-    def has(self, kind: str, value: str | None) -> bool:
-        return bool(value) and normalise(value or "") in self.entries.get(kind, frozenset())
+    def has(self, kind: str, value: str | None, at: datetime | None = None) -> bool:
+        return bool(value) and normalise(value or "") in self.in_force(kind, at)
+
+    def in_force(self, kind: str, at: datetime | None = None) -> frozenset[str]:
+        """The entries of the `kind` list in force at `at` (None: the active version's); before
+        any version was active, none."""
+        if at is None or self.versions is None:
+            return self.entries.get(kind, frozenset())
+        found: frozenset[str] = frozenset()
+        for since, until, entries in self.versions.get(kind, ()):  # oldest activation first
+            if since <= at and (until is None or at < until):
+                found = entries
+        return found
 
 
 def normalise(value: str) -> str:

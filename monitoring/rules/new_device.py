@@ -58,7 +58,7 @@ def evaluate(params: dict[str, Any], history: BorrowerHistory, event: EventView)
         device
         for device in candidates
         if since <= device.first_seen_at <= at
-        and not history.lists.has(ListKind.TRUSTED_DEVICES, device.device_id)
+        and not history.lists.has(ListKind.TRUSTED_DEVICES, device.device_id, at=at)
         and (
             not params["require_prior_device"]
             or any(

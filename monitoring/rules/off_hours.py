@@ -59,7 +59,7 @@ def evaluate(params: dict[str, Any], history: BorrowerHistory, event: EventView)
     when = local_time(event.occurred_at)
     if in_working_hours(when, _clock(params["work_start"]), _clock(params["work_end"])):
         return []
-    if history.lists.has(ListKind.TRUSTED_EMPLOYERS, history.employer):
+    if history.lists.has(ListKind.TRUSTED_EMPLOYERS, history.employer, at=event.occurred_at):
         return []
     share = event.amount / history.credit_limit * 100 if history.credit_limit > 0 else Decimal(0)
     by_amount = event.amount >= money(params["min_amount"])
