@@ -37,7 +37,9 @@ def evaluate(params: dict[str, Any], history: BorrowerHistory, event: EventView)
         return []
     pk = _card_pk(history, event)
     card = history.cards.get(pk) if pk is not None else None
-    if card is None or not history.lists.has(ListKind.BLOCKED_CARDS, card.card_no):
+    if card is None or not history.lists.has(
+        ListKind.BLOCKED_CARDS, card.card_no, at=event.occurred_at
+    ):
         return []
     return [
         Hit(

@@ -50,8 +50,8 @@ def lookback(params: dict[str, Any]) -> timedelta:
 def is_lender(history: BorrowerHistory, transfer: TransferRec) -> bool:
     return (
         transfer.counterparty_is_lender
-        or history.lists.has(ListKind.KNOWN_LENDERS, transfer.counterparty_name)
-        or history.lists.has(ListKind.KNOWN_LENDERS, transfer.counterparty_account)
+        or history.lists.has(ListKind.KNOWN_LENDERS, transfer.counterparty_name, at=transfer.at)
+        or history.lists.has(ListKind.KNOWN_LENDERS, transfer.counterparty_account, at=transfer.at)
     )
 
 

@@ -14,6 +14,7 @@ Both judge each event on what had happened by its own occurred_at (monitoring.ru
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
 from collections import defaultdict
@@ -26,10 +27,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring.choices import EventKind, RuleKind, RuleVersionStatus
-from monitoring.models import Alert, Event, ListVersion, RuleVersion
-from monitoring.rules.base import BorrowerHistory, EventView, Hit, Lists, normalise
+from monitoring.models import Alert, Event, RuleVersion
+from monitoring.rules.base import BorrowerHistory, EventView, Hit, Lists
 from monitoring.rules.history import FlowNeed, Needs, histories_load
+from monitoring.rules.live import versions_cached
 from monitoring.rules.registry import REGISTRY, rule_spec
+from monitoring.services.rules import lists_in_force
 from monitoring.signals import alerts_raised
 
 logger = logging.getLogger(__name__)
@@ -60,36 +63,42 @@ def versions_live(*, include_shadow: bool = False) -> list[RuleVersion]:
     statuses = [RuleVersionStatus.ACTIVE]
     if include_shadow:
         statuses.append(RuleVersionStatus.SHADOW)
-    versions = (
-        RuleVersion.objects.filter(status__in=statuses, enabled=True)
-        .select_related("rule")
-        .order_by()
-    )
-    return [v for v in versions if v.rule.kind in REGISTRY and rule_spec(v.rule.kind).realtime]
+
+    def load() -> list[RuleVersion]:
+        versions = (
+            RuleVersion.objects.filter(status__in=statuses, enabled=True)
+            .select_related("rule")
+            .order_by()
+        )
+        return [v for v in versions if v.rule.kind in REGISTRY and rule_spec(v.rule.kind).realtime]
+
+    # Per process, reloaded as soon as any of them changes (monitoring.rules.live).
+    return versions_cached(include_shadow=include_shadow, load=load)
 
 
-def lists_active() -> Lists:
-    """The active entries of every managed list, normalised, by list kind."""
-    entries: dict[str, frozenset[str]] = {}
-    for kind, values in (
-        ListVersion.objects.filter(status=RuleVersionStatus.ACTIVE)
-        .order_by()
-        .values_list("managed_list__kind", "entries")
-    ):
-        entries[kind] = frozenset(normalise(str(v)) for v in values or [] if str(v).strip())
-    return Lists(entries)
+def lists_active(start: datetime | None = None, end: datetime | None = None) -> Lists:
+    """The active entries of every managed list, normalised, by list kind; with a span of
+    event times, also each version in force during it (monitoring.services.rules.
+    lists_in_force): a rule judges an event with the list as it stood at the event's time."""
+    return lists_in_force(start, end)
 
 
 def _params(version: RuleVersion) -> dict[str, Any]:
     """The version's parameters over the kind's defaults (a version saved before a parameter
     existed takes its default)."""
+    # Cleaned once per instance while its params stay the same (live versions are cached
+    # per process, and a judgement asks for them several times).
+    known = getattr(version, "_params_cleaned", None)
+    if known is not None and known[0] == version.params:
+        return dict(known[1])
     spec = rule_spec(version.rule.kind)
     cleaned, errors = spec.clean(version.params or {})
     if errors:
         # Params are checked when a version is drafted; a bad one here is a bug, not input.
         logger.error("Rule version %s has invalid params %s; defaults used.", version.pk, errors)
         cleaned = {**spec.defaults(), **cleaned}
-    return cleaned
+    version._params_cleaned = (copy.deepcopy(version.params), cleaned)  # type: ignore[attr-defined]
+    return dict(cleaned)
 
 
 # The kinds of event that can change a rule's verdict on some event: those it judges, and
@@ -158,9 +167,10 @@ def hits_for_views(
     judged = {v.pk: judged_kinds(v, p) for v, _s, p in prepared}
     if not any(view.kind in judged[v.pk] for view in views for v, _s, _p in prepared):
         return []
-    lists = lists if lists is not None else lists_active()
     lookback = max((min(s.lookback(p), MAX_LOOKBACK) for _, s, p in prepared), default=timedelta(0))
     first = min(v.occurred_at for v in views)
+    if lists is None:
+        lists = lists_active(first - lookback, max(v.occurred_at for v in views))
     kinds = {s.kind for _, s, _p in prepared}
     repayments = [v for v in views if v.kind == EventKind.REPAYMENT]
     flow = None

@@ -13,10 +13,11 @@ that was active; at most one version of a rule is active and at most one in shad
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.audit import audit
@@ -29,7 +30,7 @@ from monitoring.errors.rules import (
     RuleVersionWrongStatus,
 )
 from monitoring.models import ListVersion, ManagedList, Rule, RuleVersion
-from monitoring.rules.base import normalise
+from monitoring.rules.base import Lists, normalise
 from monitoring.rules.registry import REGISTRY, rule_spec
 
 if TYPE_CHECKING:
@@ -269,6 +270,40 @@ def rule_version_retire(*, actor: User | None, version: RuleVersion, note: str =
 
 
 # --- managed lists ----------------------------------------------------------------------------
+
+
+def _entry_set(values: list[Any] | None) -> frozenset[str]:
+    return frozenset(normalise(str(v)) for v in values or [] if str(v).strip())
+
+
+def lists_in_force(start: datetime | None = None, end: datetime | None = None) -> Lists:
+    """The managed lists for judging events that occurred in [start, end]: the active
+    versions' entries, and every version in force at some moment of the span (activated by
+    `end`, not retired before `start`), so each event is judged with the version in force at
+    its own time (Lists.has(..., at=)). Without a span, the active versions only. One query;
+    a span of a day reads one or two versions a list."""
+    entries: dict[str, frozenset[str]] = {}
+    versions: dict[str, list[tuple[datetime, datetime | None, frozenset[str]]]] = {}
+    in_span = Q(status=RuleVersionStatus.ACTIVE)
+    if start is not None and end is not None:
+        in_span |= Q(activated_at__isnull=False, activated_at__lte=end) & (
+            Q(retired_at__isnull=True) | Q(retired_at__gt=start)
+        )
+    rows = (
+        ListVersion.objects.filter(in_span)
+        .exclude(status=RuleVersionStatus.DRAFT)
+        .order_by("activated_at", "version")
+        .values_list("managed_list__kind", "status", "activated_at", "retired_at", "entries")
+    )
+    for kind, status, activated_at, retired_at, values in rows:
+        found = _entry_set(values)
+        if status == RuleVersionStatus.ACTIVE:
+            entries[kind] = found
+        if start is not None and end is not None and activated_at is not None:
+            versions.setdefault(kind, []).append((activated_at, retired_at, found))
+    if start is None or end is None:
+        return Lists(entries)
+    return Lists(entries, {kind: tuple(found) for kind, found in versions.items()})
 
 
 def _entries_clean(entries: list[Any]) -> list[str]:

@@ -22,6 +22,10 @@ def alerts(kind: str) -> list[Alert]:
     )
 
 
+# When the tests' managed lists change: before their February events.
+LIST_CHANGED = "2026-02-01T00:00:00+08:00"
+
+
 def feb(day: int, hour: int, minute: int = 0, second: int = 0) -> str:
     return f"2026-02-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}+08:00"
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from lending.services import identity_check_record
 from monitoring.choices import ListKind, RuleKind
@@ -18,7 +19,7 @@ from monitoring.tests.factories import (
     RepaymentEventFactory,
     TransferOutEventFactory,
 )
-from monitoring.tests.rules_helpers import alerts, drawdown, feb, post, set_params
+from monitoring.tests.rules_helpers import LIST_CHANGED, alerts, drawdown, feb, post, set_params
 
 pytestmark = pytest.mark.django_db
 B2R = RuleKind.BORROW_TO_REPAY  # to a lender within 24 h of a drawdown; 3 in 90 days: critical
@@ -35,10 +36,13 @@ def _rules(borrower_record):
 
 
 def _list(kind: str, *entries: str) -> None:
-    version = list_version_draft(
-        actor=None, managed_list=ManagedList.objects.get(kind=kind), entries=list(entries)
-    )
-    list_version_activate(actor=None, version=version)
+    """The list changed on 1 February, before the events (a rule reads the version in force
+    at the event's own time)."""
+    with time_machine.travel(LIST_CHANGED, tick=False):
+        version = list_version_draft(
+            actor=None, managed_list=ManagedList.objects.get(kind=kind), entries=list(entries)
+        )
+        list_version_activate(actor=None, version=version)
 
 
 def _transfer(at: str, **extra: object) -> dict:

@@ -5,6 +5,7 @@ of evaluation that backtests and the demo use."""
 from __future__ import annotations
 
 import pytest
+import time_machine
 
 from accounts.models import AuditEvent
 from monitoring.choices import ListKind, RuleKind, RuleVersionStatus
@@ -110,6 +111,17 @@ def test_invalid_thresholds_are_refused_each_by_name(head_of_risk):
     assert not RuleVersion.objects.filter(status="draft").exists()
 
 
+def _lenders(actor, *entries: str, at: str):
+    """A new version of the known-lenders list with these entries, activated at `at`."""
+    draft = list_version_draft(
+        actor=actor,
+        managed_list=ManagedList.objects.get(kind=ListKind.KNOWN_LENDERS),
+        entries=list(entries),
+    )
+    with time_machine.travel(at, tick=False):
+        return list_version_activate(actor=actor, version=draft)
+
+
 def test_a_known_lender_counts_only_once_its_list_version_is_active(manager):
     transfer = {"counterparty_is_lender": False, "amount": "400.00"}
     draft = list_version_draft(
@@ -121,12 +133,54 @@ def test_a_known_lender_counts_only_once_its_list_version_is_active(manager):
     post(drawdown(feb(2, 10)), TransferOutEventFactory(occurred_at=feb(2, 11), **transfer))
     assert alerts(RuleKind.BORROW_TO_REPAY) == []
 
-    list_version_activate(actor=manager, version=draft)
+    with time_machine.travel(feb(3, 0), tick=False):
+        list_version_activate(actor=manager, version=draft)
     post(drawdown(feb(3, 10)), TransferOutEventFactory(occurred_at=feb(3, 11), **transfer))
 
     assert len(alerts(RuleKind.BORROW_TO_REPAY)) == 1
     with pytest.raises(RuleVersionWrongStatus):
         list_version_activate(actor=manager, version=draft)
+
+
+def test_each_event_is_judged_with_the_list_in_force_at_its_own_time(manager):
+    """某某小贷 joins the known lenders on 3 February and leaves on 5 February. Transfers to
+    it are judged by the list of their own day: a back-filled one from 2 February, received
+    after it joined, is not an episode; one from 4 February is; a replay in March, after it
+    left, still says so; one from 6 February is not."""
+    transfer = {"counterparty_is_lender": False, "amount": "400.00"}
+    _lenders(manager, "某某小贷", at=feb(3, 0))
+    _lenders(manager, at=feb(5, 0))
+    for day in (4, 2, 6):  # 2 February arrives late: back-filled after the change
+        post(drawdown(feb(day, 10)), TransferOutEventFactory(occurred_at=feb(day, 11), **transfer))
+
+    (alert,) = alerts(RuleKind.BORROW_TO_REPAY)
+    assert alert.occurred_at.isoformat() == "2026-02-04T03:00:00+00:00"
+    version = RuleVersion.objects.get(rule__kind=RuleKind.BORROW_TO_REPAY, status="active")
+    replayed = events_hits(
+        events=Event.objects.filter(kind="transfer_out").order_by("occurred_at"),
+        versions=[version],
+    )
+    assert [h.hit.occurred_at.isoformat() for h in replayed] == ["2026-02-04T03:00:00+00:00"]
+
+
+def test_a_trusted_employer_listed_after_a_night_withdrawal_does_not_clear_it_on_replay(
+    manager, borrower_record
+):
+    """The borrower's employer (Acme) is trusted from 10 February: a replay of a large
+    withdrawal at 01:00 on 3 February still alerts; one on 11 February does not."""
+    off_hours = RuleVersion.objects.get(rule__kind=RuleKind.OFF_HOURS_WITHDRAWAL, status="active")
+    post(drawdown(feb(3, 1), "6000.00"), drawdown(feb(11, 1), "6000.00"))
+    draft = list_version_draft(
+        actor=manager,
+        managed_list=ManagedList.objects.get(kind=ListKind.TRUSTED_EMPLOYERS),
+        entries=["ACME"],
+    )
+    with time_machine.travel(feb(10, 0), tick=False):
+        list_version_activate(actor=manager, version=draft)
+    replayed = events_hits(
+        events=Event.objects.filter(kind="drawdown").order_by("occurred_at"), versions=[off_hours]
+    )
+    assert [h.hit.occurred_at.isoformat() for h in replayed] == ["2026-02-02T17:00:00+00:00"]
 
 
 def test_list_entries_must_be_short_text(manager):

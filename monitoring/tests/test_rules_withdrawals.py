@@ -4,12 +4,13 @@ rule's firing and non-firing edge, through the event ingestion service."""
 from __future__ import annotations
 
 import pytest
+import time_machine
 
 from monitoring.choices import ListKind, RuleKind
 from monitoring.models import ManagedList
 from monitoring.services import list_version_activate, list_version_draft, rules_ensure_defaults
 from monitoring.tests.factories import DeviceChangeEventFactory, LoginEventFactory
-from monitoring.tests.rules_helpers import alerts, drawdown, feb, post
+from monitoring.tests.rules_helpers import LIST_CHANGED, alerts, drawdown, feb, post
 
 pytestmark = pytest.mark.django_db
 OFF_HOURS = RuleKind.OFF_HOURS_WITHDRAWAL  # >= 5,000.00 or >= 80% of the limit, outside 07-23
@@ -23,10 +24,13 @@ def _rules(borrower_record):  # a ¥20,000 line, nothing drawn, employer "Acme"
 
 
 def _list(kind: str, *entries: str) -> None:
-    version = list_version_draft(
-        actor=None, managed_list=ManagedList.objects.get(kind=kind), entries=list(entries)
-    )
-    list_version_activate(actor=None, version=version)
+    """The list changed on 1 February, before the events (a rule reads the version in force
+    at the event's own time)."""
+    with time_machine.travel(LIST_CHANGED, tick=False):
+        version = list_version_draft(
+            actor=None, managed_list=ManagedList.objects.get(kind=kind), entries=list(entries)
+        )
+        list_version_activate(actor=None, version=version)
 
 
 # --- off-hours ---------------------------------------------------------------------------------
