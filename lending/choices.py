@@ -30,6 +30,16 @@ class LineStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+class LimitChangeKind(models.TextChoices):
+    """What moved a line's limit or status (LimitChange)."""
+
+    OPENING = "opening", _("Line opened")
+    LIMIT = "limit", _("Limit changed")
+    FREEZE = "freeze", _("Line frozen")
+    UNFREEZE = "unfreeze", _("Line unfrozen")
+    CLOSE = "close", _("Line closed")
+
+
 class RepaymentMode(models.TextChoices):
     """How a drawdown is repaid; PBOC 还款方式 codes in comments."""
 

@@ -29,6 +29,7 @@ from lending.choices import (
     DrawdownStatus,
     IdentityCheckResult,
     IncomeBand,
+    LimitChangeKind,
     LineStatus,
     LineStatusCode,
     NoticeKind,
@@ -185,6 +186,51 @@ class CreditLine(models.Model):
         if self.status != LineStatus.ACTIVE:
             return ZERO
         return max(self.credit_limit - self.used, ZERO)
+
+
+class LimitChange(models.Model):
+    """A change of a line's limit or status, in force from `effective_at`: the line's history,
+    so that a past date (a model's observation date, a replayed event) is judged with the limit
+    it had then, not the one the policy has set since.
+
+    Written in the same transaction as the change by every service that sets a limit or a
+    status (lending.services.lines, lines_bulk, borrower_register). A line with no row has had
+    its opening limit all along; before its first row it had that row's `old_limit` (lines
+    opened in bulk, such as the demo book, need no opening row). lending.selectors.book
+    (limit_as_of, limits_as_of) reads it.
+    """
+
+    line = models.ForeignKey(
+        CreditLine,
+        verbose_name=_("credit line"),
+        on_delete=models.PROTECT,
+        related_name="limit_changes",
+    )
+    effective_at = models.DateTimeField(_("effective at"))
+    kind = models.CharField(_("kind"), max_length=8, choices=LimitChangeKind.choices)
+    old_limit = models.DecimalField(_("old limit"), **MONEY)
+    new_limit = models.DecimalField(_("new limit"), **MONEY)
+    old_status = models.CharField(_("old status"), max_length=8, choices=LineStatus.choices)
+    new_status = models.CharField(_("new status"), max_length=8, choices=LineStatus.choices)
+    reason_code = models.CharField(
+        _("status reason"), max_length=20, choices=LineStatusCode.choices
+    )
+    # The limit policy (True), or a decision by a person or a job on their behalf (False).
+    automatic = models.BooleanField(_("automatic"), default=False)
+    # Who decided (a username; blank for the system) and whose approval the system applied.
+    decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    approved_by = models.CharField(_("approved by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("limit change")
+        verbose_name_plural = _("limit changes")
+        ordering = ["effective_at", "id"]
+        indexes = [models.Index(fields=["line", "effective_at"], name="limitchange_line_at")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.line_id} {self.effective_at:%Y-%m-%d %H:%M} {self.old_limit}->{self.new_limit}"
+        )
 
 
 class BankAccount(models.Model):

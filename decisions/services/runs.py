@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -66,7 +66,7 @@ def scoring_run_start(*, as_of: date, chunk_size: int, run_id: str) -> ScoringRu
 @dataclass
 class ChunkResult:
     scores: int = 0
-    decisions: list[LimitDecision] = field(default_factory=list)
+    decisions: list[Any] = field(default_factory=list)  # LimitDecision or DecisionRow
 
 
 @transaction.atomic(durable=True)
@@ -129,9 +129,10 @@ def chunk_rescore(
                 ).values_list("borrower_id", flat=True)
             )
             ids = [i for i in ids if i not in done]
-        # The lines are reviewed on the wall-clock day (DPD, locks, cooldown), as line_review
-        # does; the behaviour it reads comes from the features as of `as_of`.
-        today = timezone.localdate()
+        # The lines are reviewed on the run's as-of day (DPD, locks, cooldown), the day its
+        # features are read at: a run for a past day never judges by the wall-clock date
+        # (line_review and a borrower's re-score run as of today).
+        today = as_of
         state = chunk_state(
             borrower_ids=ids, today=today, features=features, current=current, previous=previous
         )
@@ -160,12 +161,21 @@ def _plan_for_a_chunk() -> None:
     by the index (EXPLAIN ANALYZE), and the whole-table scan grows with the book while the
     index walk does not. 1.1 is the usual value for SSD or a cached book. The window sort of
     that aggregate spilled 2.4 MB to disk at the default work_mem (4 MB).
+
+    The foreign keys (deferrable, as Django makes them) are checked as each COPY ends rather
+    than at COMMIT: the same checks (a score's borrower and model, a decision's score, ...),
+    but done before the audit chain's append lock is taken, not while it is held, so two
+    worker processes wait less on each other (EXPLAIN: 0.3-0.7 s of a 5,000-borrower
+    chunk's commit under load were these checks).
     """
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL random_page_cost = 1.1")
-        cursor.execute("SET LOCAL work_mem = '32MB'")
+    with connection.cursor() as cursor:  # one round trip; this transaction only
+        cursor.execute(
+            "SET CONSTRAINTS ALL IMMEDIATE; "
+            "SELECT set_config('random_page_cost', '1.1', true), "
+            "set_config('work_mem', '32MB', true)"
+        )
 
 
 def _latest_totals(ids: Sequence[int], *, run_id: str, count: int) -> dict[int, float]:

@@ -8,7 +8,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, Max
+from django.db.models import DecimalField, F, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from lending.models import (
@@ -17,6 +18,7 @@ from lending.models import (
     DeclaredAsset,
     Drawdown,
     Instalment,
+    LimitChange,
     TransferOut,
 )
 
@@ -51,6 +53,60 @@ def borrower_id_chunks(*, size: int) -> Iterator[list[int]]:
         last = ids[-1]
 
 
+# --- the limit in force at a moment (LimitChange) ----------------------------------------------
+
+
+def limit_at_expression(at: datetime, *, inclusive: bool = True) -> Coalesce:
+    """An expression for the limit a credit line had at `at` (to annotate a CreditLine
+    queryset with): the new limit of its last change at `at` or before
+    (strictly before with inclusive=False), else the old limit of its first change after, else
+    the limit it has now (a line with no change kept its opening limit). Two index probes on
+    (line, effective_at) per line."""
+    upto = Q(effective_at__lte=at) if inclusive else Q(effective_at__lt=at)
+    changes = LimitChange.objects.filter(line_id=OuterRef("pk"))
+    last = changes.filter(upto).order_by("-effective_at", "-id").values("new_limit")[:1]
+    first = changes.exclude(upto).order_by("effective_at", "id").values("old_limit")[:1]
+    return Coalesce(
+        Subquery(last),
+        Subquery(first),
+        F("credit_limit"),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+
+
+def limit_as_of(*, line_id: int, at: datetime) -> Decimal | None:
+    """The limit line `line_id` had at `at` (a change effective exactly at `at` is in force);
+    None for no such line. One query."""
+    limit: Decimal | None = (
+        CreditLine.objects.filter(pk=line_id)
+        .annotate(limit_then=limit_at_expression(at))
+        .values_list("limit_then", flat=True)
+        .first()
+    )
+    return limit
+
+
+def limits_as_of(*, borrower_ids: Sequence[int], at: datetime) -> dict[int, Decimal]:
+    """The limit each borrower's line had at `at`, by borrower id (borrowers without a line
+    left out): limit_as_of for a chunk of lines, in one query."""
+    return dict(
+        CreditLine.objects.filter(borrower_id__in=list(borrower_ids))
+        .annotate(limit_then=limit_at_expression(at))
+        .values_list("borrower_id", "limit_then")
+    )
+
+
+def limit_history(*, line_id: int, limit: int = 200) -> list[LimitChange]:
+    """The line's limit and status changes, oldest first (the newest `limit` of them), for a
+    chart: one query. Before the first, the line had that row's old limit (no row: the limit
+    it has now)."""
+    rows = list(
+        LimitChange.objects.filter(line_id=line_id).order_by("-effective_at", "-id")[:limit]
+    )
+    rows.reverse()
+    return rows
+
+
 def _columns(rows: Iterable[tuple[Any, ...]], names: Sequence[str]) -> dict[str, list[Any]]:
     data: dict[str, list[Any]] = {name: [] for name in names}
     for row in rows:
@@ -62,7 +118,8 @@ def _columns(rows: Iterable[tuple[Any, ...]], names: Sequence[str]) -> dict[str,
 def book_columns(*, borrower_ids: Sequence[int], as_of: date) -> dict[str, dict[str, list[Any]]]:
     """What happened to `borrower_ids` up to the close of `as_of`, as plain columns.
 
-    Six queries whatever the number of borrowers: borrowers, lines, instalments (with their
+    Six queries whatever the number of borrowers: borrowers, lines (the limit in force at the
+    close of `as_of`, from the line's LimitChange history), instalments (with their
     drawdown's borrower and disbursement), drawdowns (with their last due date), transfers out
     and declared assets. Rows after `as_of` are left out where the row has a date of its own;
     an instalment's `paid_off_at` may lie after `as_of` (the caller reads it point in time).
@@ -73,8 +130,11 @@ def book_columns(*, borrower_ids: Sequence[int], as_of: date) -> dict[str, dict[
     borrowers = Borrower.objects.filter(pk__in=ids).values_list(
         "pk", "income_band", "identity_check"
     )
-    lines = CreditLine.objects.filter(borrower_id__in=ids).values_list(
-        "borrower_id", "credit_limit", "opened_at"
+    # The limit in force at the close of as_of, not today's (LimitChange).
+    lines = (
+        CreditLine.objects.filter(borrower_id__in=ids)
+        .annotate(limit_then=limit_at_expression(end, inclusive=False))
+        .values_list("borrower_id", "limit_then", "opened_at")
     )
     instalments = (
         Instalment.objects.filter(drawdown__borrower_id__in=ids, drawdown__disbursed_at__lt=end)
@@ -159,7 +219,8 @@ def book_aggregates(
     Numbers only: money as float8, dates as whole days before `as_of`, times as Shanghai
     local days and hours. Returns rows (first column the borrower id, ascending) per part:
 
-    - "borrowers": id, income_band, identity_mismatch (0/1), credit_limit, days_open
+    - "borrowers": id, income_band, identity_mismatch (0/1), credit_limit (in force at the
+      close of as_of: the line's LimitChange history, as limit_at_expression), days_open
       (fractional days from the line's opening to the start of as_of; NULL without a line),
       verified_assets (verified assets declared by then);
     - "instalments" (of loans disbursed by then; cleared = paid off by then; late = whole
@@ -196,7 +257,14 @@ def book_aggregates(
     borrowers = _fetch(
         f"""
         SELECT b.id, b.income_band, (b.identity_check = 'mismatched')::int,
-               l.credit_limit::float8,
+               COALESCE(
+                   (SELECT h.new_limit FROM {LimitChange._meta.db_table} h
+                    WHERE h.line_id = l.id AND h.effective_at < %(end)s
+                    ORDER BY h.effective_at DESC, h.id DESC LIMIT 1),
+                   (SELECT h.old_limit FROM {LimitChange._meta.db_table} h
+                    WHERE h.line_id = l.id AND h.effective_at >= %(end)s
+                    ORDER BY h.effective_at, h.id LIMIT 1),
+                   l.credit_limit)::float8,
                EXTRACT(EPOCH FROM (%(day)s - l.opened_at)) / 86400.0,
                COALESCE(a.total, 0)
         FROM {Borrower._meta.db_table} b

@@ -17,6 +17,8 @@ from lending.choices import (
     AssetKind,
     IdentityCheckResult,
     IncomeBand,
+    LimitChangeKind,
+    LineStatusCode,
 )
 from lending.errors import (
     InvalidAmount,
@@ -42,6 +44,7 @@ from lending.services._common import (
     _require_rate,
     _require_writer,
 )
+from lending.services.lines import limit_history_write
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -166,6 +169,15 @@ def borrower_register(
     )
     _full_clean(line, exclude=["borrower"])
     line.save()
+    limit_history_write(
+        line=line,
+        kind=LimitChangeKind.OPENING,
+        old_limit=line.credit_limit,
+        old_status=line.status,
+        reason_code=LineStatusCode.OPENED,
+        actor=actor,
+        at=line.opened_at,
+    )
     audit(
         actor=actor,
         action="borrower.registered",

@@ -9,9 +9,10 @@ Rules shared by the decisions here (beside those of lending.services):
 2. Who decides: freezing and unfreezing belong to risk staff (_require_staff); the limit,
    a write-off and a closure to managers and above (LINE_DECISION_ROLES) or the system
    (actor None: the limit policy, the day close). Refused with NotAllowed.
-3. Each change writes one audit row and one Notice to the borrower in the same transaction.
-   A replay (the call that changes nothing: the same limit, a loan already written off, a
-   line already closed) writes neither.
+3. Each change writes one audit row, one history row (LimitChange: the limit and status in
+   force from then on) and one Notice to the borrower in the same transaction. A replay
+   (the call that changes nothing: the same limit, a loan already written off, a line
+   already closed) writes none of them.
 4. Lock order: the credit line, then the drawdown, as in every lending service.
 """
 
@@ -31,6 +32,7 @@ from lending import caps, money
 from lending.choices import (
     DayCloseStatus,
     DrawdownStatus,
+    LimitChangeKind,
     LineStatus,
     LineStatusCode,
     NoticeKind,
@@ -57,6 +59,7 @@ from lending.models import (
     CreditLine,
     DayClose,
     Drawdown,
+    LimitChange,
     LineTransition,
     Notice,
 )
@@ -150,6 +153,35 @@ def _notify(*, borrower_id: int, kind: str, params: dict[str, Any]) -> Notice:
     )
 
 
+def limit_history_write(
+    *,
+    line: CreditLine,
+    kind: str,
+    old_limit: Decimal,
+    old_status: str,
+    reason_code: str,
+    actor: User | None,
+    automatic: bool = False,
+    approved_by: User | None = None,
+    at: datetime | None = None,
+) -> LimitChange:
+    """The line's history row for a change just made to it (its limit and status now are the
+    new ones), in the caller's transaction (lending.models.LimitChange)."""
+    return LimitChange.objects.create(
+        line=line,
+        effective_at=at or timezone.now(),
+        kind=kind,
+        old_limit=old_limit,
+        new_limit=line.credit_limit,
+        old_status=old_status,
+        new_status=line.status,
+        reason_code=reason_code,
+        automatic=automatic,
+        decided_by=actor.get_username() if actor is not None else "",
+        approved_by=approved_by.get_username() if approved_by is not None else "",
+    )
+
+
 # --- the limit --------------------------------------------------------------------------------
 
 
@@ -178,8 +210,8 @@ def line_limit_set(
       lock_days an existing hold stays as it was.
     - The same limit again is a replay: nothing changes, nothing is written (a lock_days on a
       replay is ignored too: a hold goes with a change of limit).
-    - Writes the audit row "line.limit_changed" and a Notice(LIMIT_CHANGED, old, new,
-      reason_code).
+    - Writes the audit row "line.limit_changed", the line's LimitChange row (kind limit) and a
+      Notice(LIMIT_CHANGED, old, new, reason_code).
     - `approved_by` (with actor None) is the person whose approval the system applies (a
       limit override decided under decisions' authority matrix): the audit row names them,
       and it grants nobody the right to change a limit directly.
@@ -214,7 +246,8 @@ def line_limit_set(
     if limit == line.credit_limit:
         return line  # a replay: nothing to change, nothing to write
 
-    before = {"credit_limit": line.credit_limit, "locked_until": line.locked_until}
+    old_limit = line.credit_limit
+    before = {"credit_limit": old_limit, "locked_until": line.locked_until}
     line.credit_limit = limit
     fields = ["credit_limit"]
     if lock_days is not None:
@@ -230,6 +263,16 @@ def line_limit_set(
     }
     if approved_by is not None:
         after["approved_by"] = approved_by.get_username()
+    limit_history_write(
+        line=line,
+        kind=LimitChangeKind.LIMIT,
+        old_limit=old_limit,
+        old_status=line.status,
+        reason_code=code,
+        actor=actor,
+        automatic=automatic,
+        approved_by=approved_by,
+    )
     audit(
         actor=actor or approved_by,
         action="line.limit_changed",
@@ -274,6 +317,14 @@ def _line_status_change(
     line.status_code = code
     line.status_reason = note
     line.save(update_fields=["status", "status_code", "status_reason"])
+    limit_history_write(
+        line=line,
+        kind=LimitChangeKind.FREEZE if freeze else LimitChangeKind.UNFREEZE,
+        old_limit=line.credit_limit,
+        old_status=before["status"],
+        reason_code=code,
+        actor=actor,
+    )
     audit(
         actor=actor,
         action="line.frozen" if freeze else "line.unfrozen",
@@ -373,6 +424,15 @@ def _close_locked(
     line.status_reason = note
     line.closed_at = closed_at
     line.save(update_fields=["status", "status_code", "status_reason", "closed_at"])
+    limit_history_write(
+        line=line,
+        kind=LimitChangeKind.CLOSE,
+        old_limit=line.credit_limit,
+        old_status=before["status"],
+        reason_code=code,
+        actor=actor,
+        at=closed_at,
+    )
     audit(
         actor=actor,
         action="line.closed",
@@ -538,6 +598,15 @@ def drawdown_write_off(
         frozen_before = {"status": line.status, "status_code": line.status_code}
         line.status, line.status_code = LineStatus.FROZEN, LineStatusCode.WRITTEN_OFF
         line.save(update_fields=["status", "status_code"])
+        limit_history_write(
+            line=line,
+            kind=LimitChangeKind.FREEZE,
+            old_limit=line.credit_limit,
+            old_status=frozen_before["status"],
+            reason_code=LineStatusCode.WRITTEN_OFF,
+            actor=actor,
+            at=drawdown.written_off_at,
+        )
         audit(
             actor=actor,
             action="line.frozen",

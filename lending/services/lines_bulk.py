@@ -17,11 +17,13 @@ from django.utils import timezone
 from accounts.audit import AuditRow, audit_bulk
 from lending import bulk, caps
 from lending.choices import (
+    LimitChangeKind,
     LineStatus,
     NoticeKind,
 )
 from lending.models import (
     CreditLine,
+    LimitChange,
     Notice,
 )
 from lending.services._common import (
@@ -74,6 +76,55 @@ def _bulk_notices(rows: list[tuple[int, str, dict[str, Any]]]) -> None:
     else:
         Notice.objects.bulk_create(
             [Notice(borrower_id=b, kind=k, params=p, created_at=now) for b, k, p in rows],
+            batch_size=2000,
+        )
+
+
+_HISTORY_FIELDS = (
+    "line_id",
+    "effective_at",
+    "kind",
+    "old_limit",
+    "new_limit",
+    "old_status",
+    "new_status",
+    "reason_code",
+    "automatic",
+    "decided_by",
+    "approved_by",
+)
+
+
+def _bulk_history(
+    applied: Sequence[LineChange], *, kind: str, actor: User | None, automatic: bool
+) -> None:
+    """The lines' LimitChange rows for changes just applied (by COPY on PostgreSQL), at the
+    same moment; a limit change keeps the status, a freeze the limit."""
+    now = timezone.now()
+    who = actor.get_username() if actor is not None else ""
+    rows = [
+        (
+            c.line_id,
+            now,
+            kind,
+            c.old_limit,
+            c.new_limit if kind == LimitChangeKind.LIMIT else c.old_limit,
+            c.status,
+            LineStatus.FROZEN if kind == LimitChangeKind.FREEZE else c.status,
+            c.code,
+            automatic,
+            who,
+            "",
+        )
+        for c in applied
+    ]
+    if not rows:
+        return
+    if bulk.copy_supported():
+        bulk.copy_insert(LimitChange, _HISTORY_FIELDS, rows)
+    else:
+        LimitChange.objects.bulk_create(
+            [LimitChange(**dict(zip(_HISTORY_FIELDS, row, strict=True))) for row in rows],
             batch_size=2000,
         )
 
@@ -166,8 +217,9 @@ def line_limits_set_bulk(
     The refusals of line_limit_set are honoured by leaving the line out: a closed line, a
     limit above the product cap or negative, and with automatic=True a line locked after
     today. The same limit again writes nothing. For each line written: the audit row
-    "line.limit_changed" (audit_bulk) and a Notice(LIMIT_CHANGED, old, new, reason_code), as
-    line_limit_set writes them. Returns the changes applied.
+    "line.limit_changed" (audit_bulk), its LimitChange row (by COPY) and a
+    Notice(LIMIT_CHANGED, old, new, reason_code), as line_limit_set writes them. A redelivered
+    chunk finds its lines moved and writes nothing twice. Returns the changes applied.
 
     Raises NotAllowed (a User actor below manager, or inactive), ReasonRequired,
     InvalidChoice (as line_limit_set).
@@ -197,6 +249,12 @@ def line_limits_set_bulk(
             wanted, [{"credit_limit": c.new_limit} for c in wanted], automatic
         )
     applied = [c for c in wanted if c.line_id in done]
+    _bulk_history(
+        [replace(c, code=code) for c in applied],
+        kind=LimitChangeKind.LIMIT,
+        actor=actor,
+        automatic=automatic,
+    )
     rows = []
     for c in applied:
         used, locked_until = done[c.line_id]
@@ -239,8 +297,9 @@ def line_freeze_bulk(*, actor: User | None, changes: Sequence[LineChange]) -> li
 
     A line is frozen only if it still reads as the caller read it and is active: a frozen or
     closed line is left out (line_freeze refuses both), as is one that moved since. For each
-    line frozen: the audit row "line.frozen" (audit_bulk) and a Notice(LINE_FROZEN,
-    reason_code), as line_freeze writes them. Returns the changes applied.
+    line frozen: the audit row "line.frozen" (audit_bulk), its LimitChange row (kind freeze;
+    automatic when the system freezes) and a Notice(LINE_FROZEN, reason_code), as line_freeze
+    writes them. Returns the changes applied.
 
     Raises NotAllowed (a User actor who is not active risk staff), ReasonRequired,
     InvalidChoice (a code a freeze does not take).
@@ -273,6 +332,7 @@ def line_freeze_bulk(*, actor: User | None, changes: Sequence[LineChange]) -> li
             automatic=False,
         )
     applied = [c for c in wanted if c.line_id in done]
+    _bulk_history(applied, kind=LimitChangeKind.FREEZE, actor=actor, automatic=actor is None)
     audit_bulk(
         [
             AuditRow(

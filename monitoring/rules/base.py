@@ -239,6 +239,9 @@ class BorrowerHistory:
     card_sharers: dict[str, list[OtherBorrower]] = field(default_factory=dict)
     lists: Lists = field(default_factory=Lists)
     network: Network = field(default_factory=Network)
+    # The line's limit changes from `since` on, oldest first: (effective_at, old, new)
+    # (lending.models.LimitChange; history.limit_changes_load). Read through limit_at.
+    limit_changes: list[tuple[datetime, Decimal, Decimal]] = field(default_factory=list)
 
     def drawdowns_between(self, start: datetime, end: datetime) -> list[DrawdownRec]:
         """Drawdowns paid out at `start` or later and at `end` or earlier."""
@@ -249,6 +252,17 @@ class BorrowerHistory:
 
     def repayments_between(self, start: datetime, end: datetime) -> list[RepaymentRec]:
         return [r for r in self.repayments if start <= r.at <= end]
+
+    def limit_at(self, at: datetime) -> Decimal:
+        """The line's limit in force at `at` (a change effective exactly then included): a
+        back-filled or replayed event is judged with the limit it met, not today's."""
+        limit = None
+        for effective_at, old, new in self.limit_changes:
+            if effective_at <= at:
+                limit = new
+            else:
+                return old if limit is None else limit
+        return self.credit_limit if limit is None else limit
 
     def used_at(self, at: datetime) -> Decimal:
         """The line's drawn principal just after everything at `at` had happened: today's

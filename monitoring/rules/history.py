@@ -18,7 +18,15 @@ from typing import Any
 
 from django.db.models import Min, Q, Sum
 
-from lending.models import BankAccount, Borrower, Device, Drawdown, Repayment, TransferOut
+from lending.models import (
+    BankAccount,
+    Borrower,
+    Device,
+    Drawdown,
+    LimitChange,
+    Repayment,
+    TransferOut,
+)
 from monitoring.choices import EventKind
 from monitoring.models import Event
 from monitoring.rules.base import (
@@ -201,6 +209,7 @@ def histories_load(
         histories[row["borrower_id"]].cards[row["pk"]] = CardRec(
             row["pk"], row["card_no"], row["first_seen_at"]
         )
+    limit_changes_load(histories, ids, since)
     if needs.own_cards:
         _own_cards_load(histories, ids)
     if needs.same_identity:
@@ -210,6 +219,20 @@ def histories_load(
     if needs.flow is not None:
         _network_load(network, histories, needs.flow)
     return histories
+
+
+def limit_changes_load(
+    histories: dict[int, BorrowerHistory], ids: list[int], since: datetime
+) -> None:
+    """The lines' limit changes from `since` on (one query), for BorrowerHistory.limit_at: an
+    event at or after `since` meets the new limit of the last change by then, else the old
+    limit of the first change after it, else the limit now."""
+    for borrower_id, at, old, new in (
+        LimitChange.objects.filter(line__borrower_id__in=ids, effective_at__gte=since)
+        .order_by("effective_at", "id")
+        .values_list("line__borrower_id", "effective_at", "old_limit", "new_limit")
+    ):
+        histories[borrower_id].limit_changes.append((at, old, new))
 
 
 def _own_cards_load(histories: dict[int, BorrowerHistory], ids: list[int]) -> None:

@@ -71,7 +71,7 @@ def evaluate(params: dict[str, Any], history: BorrowerHistory, event: EventView)
     if not new:
         return []
     used_before = history.used_at(at) - event.amount
-    available = max(history.credit_limit - used_before, ZERO)
+    available = max(history.limit_at(at) - used_before, ZERO)  # the limit then, not today's
     if available <= 0 or event.amount / available * 100 < money(params["min_available_pct"]):
         return []
     device = new[0]

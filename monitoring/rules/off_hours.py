@@ -61,7 +61,8 @@ def evaluate(params: dict[str, Any], history: BorrowerHistory, event: EventView)
         return []
     if history.lists.has(ListKind.TRUSTED_EMPLOYERS, history.employer, at=event.occurred_at):
         return []
-    share = event.amount / history.credit_limit * 100 if history.credit_limit > 0 else Decimal(0)
+    limit = history.limit_at(event.occurred_at)  # the limit the drawdown met, not today's
+    share = event.amount / limit * 100 if limit > 0 else Decimal(0)
     by_amount = event.amount >= money(params["min_amount"])
     by_share = share >= money(params["min_limit_pct"])
     if not (by_amount or by_share):
@@ -77,7 +78,7 @@ def evaluate(params: dict[str, Any], history: BorrowerHistory, event: EventView)
                 "amount": str(event.amount),
                 "local_time": when.strftime("%H:%M"),
                 "share_of_limit_pct": str(share.quantize(Decimal("0.1"))),
-                "credit_limit": str(history.credit_limit),
+                "credit_limit": str(limit),
             },
             dedupe_key=f"{KIND}:{event.loan_no}",
             event_pk=event.pk,

@@ -42,12 +42,14 @@ def lookback(params: dict[str, Any]) -> timedelta:
 
 
 def evaluate(params: dict[str, Any], history: BorrowerHistory, event: EventView) -> list[Hit]:
-    if event.kind != EventKind.DRAWDOWN or history.credit_limit <= 0:
+    if event.kind != EventKind.DRAWDOWN:
         return []
     at = event.occurred_at
+    limit = history.limit_at(at)  # the limit in force at the drawdown, not today's
+    if limit <= 0:
+        return []
     before = history.used_at(at - lookback(params))
     after = history.used_at(at)
-    limit = history.credit_limit
     rise = (after - before) / limit * 100
     level = after / limit * 100
     if rise < money(params["jump_pct"]) or level < money(params["min_utilisation_pct"]):
