@@ -9,10 +9,12 @@ GET  /api/v1/overrides/<id>/                  one proposal, with whether the cal
 POST /api/v1/overrides/<id>/approve/          {"note", "password"} (password: large changes)
 POST /api/v1/overrides/<id>/reject/           {"note"}
 POST /api/v1/overrides/<id>/request-changes/  {"note"}
+POST /api/v1/overrides/<id>/evidence/         multipart "files" (one or more): the proposer
+                                              adds evidence while the proposal is in flight
 
 Refusals are the services' DomainErrors: 409 with their code (no_authority, four_eyes,
 override_hard_block, already_decided, step_up_required, ...). Risk staff only. Evidence files
-are attached on the pages (the API takes JSON only).
+go as multipart/form-data to .../evidence/ (the same checks as the pages' file fields).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,6 +42,7 @@ from decisions.services import (
     override_reject,
     override_request_changes,
 )
+from decisions.services.override_evidence import override_evidence_add
 from decisions.services.overrides import may_decide, needs_step_up
 from lending.models import CreditLine
 
@@ -261,3 +265,29 @@ class ProposalDecideApi(APIView):
             kwargs["password"] = data.validated_data["password"] or None
         proposal = decide(**kwargs)
         return _detail(proposal, user)
+
+
+class EvidenceUploadSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        help_text="PDF, JPEG or PNG files, checked by their first bytes.",
+    )
+
+
+class ProposalEvidenceApi(APIView):
+    """The proposer adds evidence files (multipart "files") to their proposal in flight:
+    201 with the proposal; 409 not_your_proposal, already_decided or evidence_refused."""
+
+    permission_classes = [IsRiskStaff]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="overrides_evidence_add",
+        request={"multipart/form-data": EvidenceUploadSerializer},
+        responses={201: ProposalDetailSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        user = _actor(request)
+        proposal = proposal_for(user, pk)
+        override_evidence_add(actor=user, proposal=proposal, files=request.FILES.getlist("files"))
+        return _detail(proposal_for(user, pk), user, status.HTTP_201_CREATED)

@@ -10,6 +10,11 @@ urlpatterns = [
     path("overrides/inbox/", overrides.ProposalInboxApi.as_view(), name="override-inbox-api"),
     path("overrides/<int:pk>/", overrides.ProposalDetailApi.as_view(), name="override-detail-api"),
     path(
+        "overrides/<int:pk>/evidence/",
+        overrides.ProposalEvidenceApi.as_view(),
+        name="override-evidence-api",
+    ),
+    path(
         "overrides/<int:pk>/<slug:action>/",
         overrides.ProposalDecideApi.as_view(),
         name="override-decide-api",

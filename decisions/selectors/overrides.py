@@ -10,16 +10,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.choices import STAFF_ROLES
+from decisions.models import Score
 from decisions.models.flags import RiskFlag, RiskFlagKind
 from decisions.models.overrides import (
     OPEN_STATUSES,
@@ -31,6 +32,7 @@ from decisions.services.overrides import (
     active_rules,
     authority_for,
     change_of,
+    policy_rules_in_force,
     sla_hours,
 )
 
@@ -87,22 +89,33 @@ class QueueItem:
 
 def inbox_for(user: User) -> list[QueueItem]:
     """What `user` may decide now, oldest first: pending, not their own, within their
-    authority. (Pending proposals are few, hundreds at most: judged here one by one against
-    the matrix, which is a handful of rows read once.)"""
+    authority in the borrower's CURRENT risk band (as approval judges it: a borrower re-scored
+    into a worse band since the proposal leaves the inbox of those whose authority stops
+    short of it). (Pending proposals are few, hundreds at most: judged here one by one against
+    the matrix, which is a handful of rows read once.) Three queries: the proposals with each
+    borrower's latest acting score, the matrix, the policy in force."""
     if not user.is_active or user.role not in STAFF_ROLES:
         return []
     rules = active_rules()
     now = timezone.now()
     sla = timedelta(hours=sla_hours())
     items = []
+    latest_score = (
+        Score.objects.filter(borrower_id=OuterRef("borrower_id"), acting=True)
+        .order_by("-scored_at", "-id")
+        .values("total")[:1]
+    )
     pending = (
         _base()
         .filter(status=OverrideStatus.PENDING, expires_at__gt=now)
         .exclude(proposed_by=user)
+        .annotate(current_score=Subquery(latest_score))
         .order_by("submitted_at", "id")
     )
+    policy = policy_rules_in_force()
     for p in pending:
-        authority = authority_for(user.role, change_of(p), rules)
+        band = policy.band_for(p.current_score).name
+        authority = authority_for(user.role, replace(change_of(p), band=band), rules)
         if authority.may_decide:
             age = now - p.submitted_at
             items.append(QueueItem(p, age, age > sla, authority.step_up))

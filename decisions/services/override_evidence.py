@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from decisions.errors.overrides import EvidenceRefused
-from decisions.models.overrides import OverrideEvidence, OverrideProposal
+from accounts.audit import audit
+from accounts.choices import STAFF_ROLES
+from decisions.errors import NotAllowed
+from decisions.errors.overrides import AlreadyDecided, EvidenceRefused, NotYourProposal
+from decisions.models.overrides import OPEN_STATUSES, OverrideEvidence, OverrideProposal
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -124,3 +128,48 @@ def store_evidence(
 def discard_files(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
+
+
+# --- adding evidence to a proposal in flight ----------------------------------------------------
+
+
+def override_evidence_add(
+    *, actor: User, proposal: OverrideProposal, files: Iterable[Any]
+) -> list[OverrideEvidence]:
+    """The proposer adds evidence files to their proposal while it is in flight (awaiting a
+    decision, or sent back for changes): the same checks as the proposal form's files (type by
+    the first bytes, size, at most MAX_EVIDENCE_FILES per proposal), all or nothing. Writes
+    "override.evidence_added".
+
+    Raises NotAllowed (not risk staff), NotYourProposal, AlreadyDecided (decided, withdrawn or
+    expired), EvidenceRefused (no file, a refused one, too many)."""
+    written: list[Path] = []
+    try:
+        return _evidence_add(actor=actor, proposal=proposal, files=list(files), written=written)
+    except BaseException:
+        discard_files(written)
+        raise
+
+
+@transaction.atomic
+def _evidence_add(
+    *, actor: User, proposal: OverrideProposal, files: list[Any], written: list[Path]
+) -> list[OverrideEvidence]:
+    if actor is None or not actor.is_active or actor.role not in STAFF_ROLES:
+        raise NotAllowed(role=getattr(actor, "role", None))
+    proposal = OverrideProposal.objects.select_for_update().get(pk=proposal.pk)
+    if proposal.proposed_by_id != actor.pk:
+        raise NotYourProposal()
+    if proposal.status not in OPEN_STATUSES or proposal.expires_at <= timezone.now():
+        raise AlreadyDecided(status=proposal.get_status_display())
+    if not files:
+        raise EvidenceRefused(name="", problem=_("choose at least one file."))
+    stored = store_evidence(actor=actor, proposal=proposal, files=files, written=written)
+    audit(
+        actor=actor,
+        action="override.evidence_added",
+        obj=proposal,
+        borrower_id=proposal.borrower_id,
+        after={"evidence": [f.sha256 for f in stored]},
+    )
+    return stored
