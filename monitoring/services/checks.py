@@ -19,10 +19,11 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from decisions.models import Score
-from decisions.policy import PolicyInvalid, policy_rules
+from decisions.policy import PolicyInvalid, PolicyRules, policy_rules
 from decisions.selectors.policies import policy_in_force
 from lending import caps
 from lending.choices import LineStatus, Purpose
@@ -92,7 +93,19 @@ def drawdown_check(
     if actor is not None and not (actor.is_active and actor.role in EVENT_POSTER_ROLES):
         raise CheckNotAllowed()
     money, term = _clean(amount, term_months, purpose)
-    borrower = Borrower.objects.select_related("line").filter(customer_no=customer_no).first()
+    # The borrower, their line and their acting score in one read (a check is on the lending
+    # core's payout path: every round trip counts).
+    acting_score = (
+        Score.objects.filter(borrower_id=OuterRef("pk"), acting=True)
+        .order_by("-scored_at")
+        .values("total")[:1]
+    )
+    borrower = (
+        Borrower.objects.select_related("line")
+        .annotate(acting_score=Subquery(acting_score))
+        .filter(customer_no=customer_no)
+        .first()
+    )
     if borrower is None or not hasattr(borrower, "line"):
         raise UnknownBorrower(customer_no=customer_no)
     line = borrower.line
@@ -107,12 +120,7 @@ def drawdown_check(
         reasons.append(
             _reason("over_available", CheckDecision.DECLINE, available=str(line.available))
         )
-    score = (
-        Score.objects.filter(borrower_id=borrower.pk, acting=True)
-        .order_by("-scored_at")
-        .values_list("total", flat=True)
-        .first()
-    )
+    score: int | None = borrower.acting_score
     reasons += _scenario_reasons(purpose, money, term, line.credit_limit, score)
     hits = _rule_hits(borrower.pk, money, device_id, card_no, now)
     for hit in hits:
@@ -154,7 +162,7 @@ def _scenario_reasons(
     if policy is None:
         return []
     try:
-        scenario = policy_rules(policy.rules).scenarios.get(purpose)
+        scenario = _policy_rules(policy.pk, policy.rules).scenarios.get(purpose)
     except PolicyInvalid:
         return []
     if scenario is None:
@@ -177,6 +185,21 @@ def _scenario_reasons(
             _reason("score_below_scenario", CheckDecision.REVIEW, min_score=scenario.min_score)
         )
     return found
+
+
+# The policy document in force, read and validated once per process while it stays the same
+# (the policy's row is read on every check; only the parsing is saved).
+_parsed: dict[int, tuple[Any, PolicyRules]] = {}
+
+
+def _policy_rules(pk: int, document: Any) -> PolicyRules:
+    cached = _parsed.get(pk)
+    if cached is not None and cached[0] == document:
+        return cached[1]
+    parsed = policy_rules(document)  # PolicyInvalid passes through, nothing kept
+    _parsed.clear()  # one policy is in force at a time
+    _parsed[pk] = (document, parsed)
+    return parsed
 
 
 def _rule_hits(
