@@ -223,3 +223,29 @@ def test_the_policy_raise_of_many_lines_reads_differently_before_and_after_it():
     assert set(limits_as_of(borrower_ids=ids, at=at(2026, 3, 21, 1)).values()) == {D("5000.00")}
     assert set(limits_as_of(borrower_ids=ids, at=at(2026, 3, 21, 3)).values()) == {D("7000.00")}
     assert CreditLine.objects.get(pk=lines[0].pk).status == LineStatus.ACTIVE
+
+
+def test_the_migration_backfills_the_history_of_lines_changed_before_it(analyst, manager):
+    """Lines changed before LimitChange existed: their audit rows become the history, so a
+    past date reads the limit of then, not today's."""
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module("lending.migrations.0008_limit_change_backfill").backfill
+    line = BorrowerFactory(credit_limit=D("8000.00"), opened_at=at(2026, 1, 3)).line
+    with time_machine.travel(at(2026, 2, 1), tick=False):
+        line_limit_set(actor=manager, line=line, new_limit=D("6000"), reason_code="manual")
+    with time_machine.travel(at(2026, 2, 10), tick=False):
+        line_freeze(actor=analyst, line=line, status_code="overdue")
+    with time_machine.travel(at(2026, 3, 1), tick=False):
+        line_limit_set(actor=None, line=line, new_limit=D("3000"), reason_code="policy")
+    written = _rows(line)[1:]
+    LimitChange.objects.all().delete()  # as before the history existed
+
+    backfill(apps, None)
+
+    assert _rows(line) == written
+    assert limit_as_of(line_id=line.pk, at=at(2026, 1, 20)) == D("8000.00")
+    assert limit_as_of(line_id=line.pk, at=at(2026, 2, 15)) == D("6000.00")
+    assert limit_as_of(line_id=line.pk, at=NOW) == D("3000.00")
