@@ -96,7 +96,8 @@ def borrower_register(
     daily_rate: Decimal,
     opened_at: datetime | None = None,
 ) -> Borrower:
-    """Register a borrower and open their credit line.
+    """Register a borrower and open their credit line (its history starts with an opening
+    LimitChange row at `opened_at`).
 
     Replayed with the same customer_no and data it returns the stored borrower; with
     different data it raises DuplicateKeyConflict. Raises InvalidAmount (negative limit),
