@@ -269,12 +269,70 @@ def audit_bulk(rows: Sequence[AuditRow]) -> list[AuditEvent]:
     now = timezone.now()
     events = [_event(row, ctx, now) for row in rows]
     using = router.db_for_write(AuditEvent)
+    pending = _deferred.get()
+    if pending is not None and pending.using == using and pending.active(using):
+        pending.events.extend(events)
+        return events
+    return _append(events, using)
+
+
+def _append(events: list[AuditEvent], using: str) -> list[AuditEvent]:
+    from accounts.models import AuditEvent
+
     # The caller's transaction (no savepoint: a failed audit row fails the whole change), or a
     # transaction of its own when called outside one: the lock and the rows commit together.
     with transaction.atomic(using=using, savepoint=False):
         if len(events) >= COPY_FROM and connections[using].vendor == "postgresql":
             return _copy_append(events, using)
         return chain_append(AuditEvent, events, using)
+
+
+@dataclass
+class _Pending:
+    """Audit rows built inside an audit_deferred() block, written when it ends."""
+
+    using: str
+    events: list[AuditEvent] = field(default_factory=list)
+    # The transaction the block runs in (Django's savepoint ids identify it): a row audited in
+    # a transaction of its own (on_commit hook, another connection) is written at once.
+    depth: int = 0
+
+    def active(self, using: str) -> bool:
+        connection = connections[using]
+        return connection.in_atomic_block and len(connection.savepoint_ids) >= self.depth
+
+
+_deferred: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar(
+    "riskops_audit_deferred", default=None
+)
+
+
+@contextmanager
+def audit_deferred(using: str = "default") -> Iterator[None]:
+    """Collect the audit rows of a block and append them, chained, in one write at its end.
+
+    For a service that makes many changes in one transaction (event ingestion: a batch of
+    hundreds of events, each audited by its lending service): instead of one append lock, tail
+    read and INSERT per row, the rows are built as each change happens (with its own time,
+    actor and context) and appended together, in the same order, when the block ends without
+    an error, still inside the caller's transaction: the chain is the one audit() row by row
+    would have written. Must be entered inside that transaction. An error leaves the block
+    without writing anything (the transaction rolls back anyway). The AuditEvent returned by
+    audit() inside the block has no id until the block ends. Only for a block that any error
+    ends as a whole: rows of a savepoint rolled back inside it, the block carrying on, would
+    still be written.
+    """
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_deferred() needs the caller's transaction.")
+    pending = _Pending(using=using, depth=len(connection.savepoint_ids))
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if pending.events:
+        _append(pending.events, using)
 
 
 # From this many rows on, audit_bulk writes by COPY on PostgreSQL (a book-wide run's limit

@@ -49,20 +49,20 @@ MIN_BATCHES = 2
 MIN_SINGLES = 40
 
 
-def _configure_postgres() -> None:
+def _configure_postgres(database: str, redis_url: str) -> None:
     """A fresh scratch PostgreSQL database, and the production profile pointed at it."""
     import secrets
 
     import psycopg
 
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")  # our own name, not input
-        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+        conn.execute(f"DROP DATABASE IF EXISTS {database}")  # a scratch name, not input
+        conn.execute(f"CREATE DATABASE {database}")
     os.environ.update(
         RISKOPS_PROFILE="production",
         SECRET_KEY=secrets.token_urlsafe(50),
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{PG_DATABASE}",
-        REDIS_URL="redis://127.0.0.1:6379/4",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}",
+        REDIS_URL=redis_url,
         RISKOPS_DEBUG="0",
         RISKOPS_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="riskops.settings",
@@ -79,6 +79,14 @@ def _configure(workdir: Path) -> None:
     os.environ["RISKOPS_LOG_LEVEL"] = "WARNING"
     os.environ["DJANGO_SETTINGS_MODULE"] = "riskops.settings"
     sys.path.insert(0, str(ROOT))
+
+
+def _loadavg() -> str:
+    """The machine's 1, 5 and 15-minute load averages (figures taken under load mean less)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -370,15 +378,24 @@ def main() -> None:
     )
     parser.add_argument("--postgres", action="store_true", help="a scratch PostgreSQL database")
     parser.add_argument("--rules", choices=["compare", "on", "off"], default="compare")
+    parser.add_argument(
+        "--pg-database",
+        default=PG_DATABASE,
+        help="scratch database name (dropped and created; never riskops_bench)",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds, about")
     args = parser.parse_args()
     args.passes = 2 if args.rules == "compare" else 1
+    if args.pg_database == "riskops_bench" or not args.pg_database.isidentifier():
+        raise SystemExit("--pg-database: a scratch name, not riskops_bench")
+    print(f"load average at start: {_loadavg()}")
     started = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="riskops-bench-") as tmp:
         if args.postgres:
-            _configure_postgres()
-            where = f"scratch PostgreSQL database {PG_DATABASE}"
+            _configure_postgres(args.pg_database, args.redis_url)
+            where = f"scratch PostgreSQL database {args.pg_database}"
         else:
             _configure(Path(tmp))
             where = f"scratch database {tmp}/bench.sqlite3"
@@ -451,9 +468,12 @@ def main() -> None:
             f"traced Python peak for one batch of 1,000 (750 new, 250 replayed) "
             f"{traced_peak / 2**20:.1f} MiB"
         )
-        for live, (batched_rate, single_rate, _lat) in figures.items():
+        for live, (batched_rate, single_rate, latencies) in figures.items():
             print(
-                f"{'rules on ' if live else 'rules off'}: batched / one-per-request "
+                f"{'rules on ' if live else 'rules off'}: batched {batched_rate:.0f} events/s; "
+                f"one per request p50 {_percentile(latencies, 50) * 1000:.1f} ms, "
+                f"p95 {_percentile(latencies, 95) * 1000:.1f} ms, "
+                f"p99 {_percentile(latencies, 99) * 1000:.1f} ms; batched / one-per-request "
                 f"{batched_rate / single_rate:.1f}x ({batched_rate:.0f} vs {single_rate:.0f} "
                 f"events/s)"
             )
@@ -464,7 +484,7 @@ def main() -> None:
                 f"{on[1] / off[1]:.2f}x; single-event p95 {_percentile(on[2], 95) * 1000:.1f} "
                 f"vs {_percentile(off[2], 95) * 1000:.1f} ms"
             )
-        print(f"total {time.perf_counter() - started:.1f} s")
+        print(f"total {time.perf_counter() - started:.1f} s; load average at end: {_loadavg()}")
         from django.db import connections
 
         connections.close_all()
@@ -474,7 +494,7 @@ def main() -> None:
             with psycopg.connect(
                 "host=127.0.0.1 user=postgres dbname=postgres", autocommit=True
             ) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+                conn.execute(f"DROP DATABASE IF EXISTS {args.pg_database}")
 
 
 if __name__ == "__main__":

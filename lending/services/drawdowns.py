@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -33,7 +36,6 @@ from lending.services._common import (
     MAX_TERM_MONTHS,
     _conflict,
     _line_state,
-    _line_sync,
     _lock_line,
     _money,
     _publish_after_commit,
@@ -54,6 +56,27 @@ if TYPE_CHECKING:
 
 
 # --- drawdowns --------------------------------------------------------------------------------
+
+_loans_known_new: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "riskops_loans_known_new", default=None
+)
+
+
+@contextmanager
+def loans_known_new(loan_nos: Iterable[str]) -> Iterator[None]:
+    """Within this block, drawdown_create takes these loan numbers as new without looking
+    them up (once each: a second drawdown of the same number looks it up as usual).
+
+    For a caller that has just read, in its transaction, which of many loan numbers the book
+    already has (event ingestion, once per batch instead of once per drawdown). A loan a
+    concurrent transaction inserts meanwhile fails on the unique loan number, as it would
+    have after a look-up.
+    """
+    token = _loans_known_new.set(set(loan_nos))
+    try:
+        yield
+    finally:
+        _loans_known_new.reset(token)
 
 
 @transaction.atomic  # not durable: event ingestion composes it into one batch
@@ -91,9 +114,16 @@ def drawdown_create(
     _require_writer(actor)
     device_id = device_id or None  # "" from a client means no device, as None does
     line = _lock_line(borrower.pk)
-    existing = (
-        Drawdown.objects.select_related("bank_account", "device").filter(loan_no=loan_no).first()
-    )
+    known_new = _loans_known_new.get()
+    if known_new is not None and loan_no in known_new:
+        known_new.discard(loan_no)  # new once: a second drawdown of it finds the first
+        existing = None
+    else:
+        existing = (
+            Drawdown.objects.select_related("bank_account", "device")
+            .filter(loan_no=loan_no)
+            .first()
+        )
     if existing is not None:
         _conflict(
             f"loan {loan_no}",
@@ -193,9 +223,16 @@ def drawdown_create(
         )
         for planned in schedule
     )
-    changed = _line_sync(line)
-    if changed:
-        line.save(update_fields=changed)
+    # The new loan adds its principal to the line's used amount and its first due date to
+    # the oldest unpaid one: what _line_sync would find summing the drawdowns again (the line
+    # is locked, and every change of a loan keeps these two in step).
+    changed = ["used"]
+    line.used = (line.used + amount).quantize(money.FEN)
+    first_due = min(planned.due_date for planned in schedule)
+    if line.oldest_unpaid_due is None or first_due < line.oldest_unpaid_due:
+        line.oldest_unpaid_due = first_due
+        changed.append("oldest_unpaid_due")
+    line.save(update_fields=changed)
     audit(
         actor=actor,
         action="drawdown.created",

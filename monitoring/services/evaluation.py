@@ -14,6 +14,7 @@ Both judge each event on what had happened by its own occurred_at (monitoring.ru
 
 from __future__ import annotations
 
+import copy
 import importlib
 import logging
 from collections import defaultdict
@@ -29,6 +30,7 @@ from monitoring.choices import EventKind, RuleKind, RuleVersionStatus
 from monitoring.models import Alert, Event, RuleVersion
 from monitoring.rules.base import BorrowerHistory, EventView, Hit, Lists
 from monitoring.rules.history import FlowNeed, Needs, histories_load
+from monitoring.rules.live import versions_cached
 from monitoring.rules.registry import REGISTRY, rule_spec
 from monitoring.services.rules import lists_in_force
 from monitoring.signals import alerts_raised
@@ -61,12 +63,17 @@ def versions_live(*, include_shadow: bool = False) -> list[RuleVersion]:
     statuses = [RuleVersionStatus.ACTIVE]
     if include_shadow:
         statuses.append(RuleVersionStatus.SHADOW)
-    versions = (
-        RuleVersion.objects.filter(status__in=statuses, enabled=True)
-        .select_related("rule")
-        .order_by()
-    )
-    return [v for v in versions if v.rule.kind in REGISTRY and rule_spec(v.rule.kind).realtime]
+
+    def load() -> list[RuleVersion]:
+        versions = (
+            RuleVersion.objects.filter(status__in=statuses, enabled=True)
+            .select_related("rule")
+            .order_by()
+        )
+        return [v for v in versions if v.rule.kind in REGISTRY and rule_spec(v.rule.kind).realtime]
+
+    # Per process, reloaded as soon as any of them changes (monitoring.rules.live).
+    return versions_cached(include_shadow=include_shadow, load=load)
 
 
 def lists_active(start: datetime | None = None, end: datetime | None = None) -> Lists:
@@ -79,13 +86,19 @@ def lists_active(start: datetime | None = None, end: datetime | None = None) -> 
 def _params(version: RuleVersion) -> dict[str, Any]:
     """The version's parameters over the kind's defaults (a version saved before a parameter
     existed takes its default)."""
+    # Cleaned once per instance while its params stay the same (live versions are cached
+    # per process, and a judgement asks for them several times).
+    known = getattr(version, "_params_cleaned", None)
+    if known is not None and known[0] == version.params:
+        return dict(known[1])
     spec = rule_spec(version.rule.kind)
     cleaned, errors = spec.clean(version.params or {})
     if errors:
         # Params are checked when a version is drafted; a bad one here is a bug, not input.
         logger.error("Rule version %s has invalid params %s; defaults used.", version.pk, errors)
         cleaned = {**spec.defaults(), **cleaned}
-    return cleaned
+    version._params_cleaned = (copy.deepcopy(version.params), cleaned)  # type: ignore[attr-defined]
+    return dict(cleaned)
 
 
 # The kinds of event that can change a rule's verdict on some event: those it judges, and
