@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from lending.models import (
     RepaymentAllocation,
     TransferOut,
 )
+from lending.selectors.book import limit_at_expression
 
 NEVER = 10**7  # a day number later than any date: "not (yet) happened"
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -167,8 +168,14 @@ def load_book(*, as_of: date | None = None, months: int | None = None) -> Book:
     else:
         start = _add_months(as_of, -months)
 
+    # The limit at the book's end (lending.models.LimitChange), not one the policy set later.
+    end = timezone.make_aware(datetime.combine(as_of + timedelta(days=1), time.min))
     b_id, band, identity, mobile, address, contact, opened, limit = _columns(
-        Borrower.objects.order_by("id"),
+        Borrower.objects.order_by("id").annotate(
+            limit_then=limit_at_expression(
+                end, inclusive=False, line="line__id", current="line__credit_limit"
+            )
+        ),
         "id",
         "income_band",
         "identity_check",
@@ -176,7 +183,7 @@ def load_book(*, as_of: date | None = None, months: int | None = None) -> Book:
         "home_address",
         "emergency_contact_mobile",
         "line__opened_at",
-        "line__credit_limit",
+        "limit_then",
     )
     b_ids = np.array(b_id, dtype=np.int64)
     (

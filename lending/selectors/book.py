@@ -56,20 +56,23 @@ def borrower_id_chunks(*, size: int) -> Iterator[list[int]]:
 # --- the limit in force at a moment (LimitChange) ----------------------------------------------
 
 
-def limit_at_expression(at: datetime, *, inclusive: bool = True) -> Coalesce:
+def limit_at_expression(
+    at: datetime, *, inclusive: bool = True, line: str = "pk", current: str = "credit_limit"
+) -> Coalesce:
     """An expression for the limit a credit line had at `at` (to annotate a CreditLine
-    queryset with): the new limit of its last change at `at` or before
-    (strictly before with inclusive=False), else the old limit of its first change after, else
-    the limit it has now (a line with no change kept its opening limit). Two index probes on
-    (line, effective_at) per line."""
+    queryset with; from another model, `line` and `current` name the line's id and limit,
+    such as "line__id" and "line__credit_limit" on Borrower): the new limit of its last
+    change at `at` or before (strictly before with inclusive=False), else the old limit of its
+    first change after, else the limit it has now (a line with no change kept its opening
+    limit). Two index probes on (line, effective_at) per line."""
     upto = Q(effective_at__lte=at) if inclusive else Q(effective_at__lt=at)
-    changes = LimitChange.objects.filter(line_id=OuterRef("pk"))
+    changes = LimitChange.objects.filter(line_id=OuterRef(line))
     last = changes.filter(upto).order_by("-effective_at", "-id").values("new_limit")[:1]
     first = changes.exclude(upto).order_by("effective_at", "id").values("old_limit")[:1]
     return Coalesce(
         Subquery(last),
         Subquery(first),
-        F("credit_limit"),
+        F(current),
         output_field=DecimalField(max_digits=14, decimal_places=2),
     )
 
