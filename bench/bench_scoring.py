@@ -83,6 +83,11 @@ def _configure() -> None:
         sys.path.insert(0, str(ROOT))
 
 
+def _load() -> str:
+    """The load averages (1, 5, 15 min): the machine is shared, so every figure carries them."""
+    return "load " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -294,7 +299,7 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
     if not Score.objects.exists():
         _champion_and_policy()
     borrowers = Borrower.objects.count()
-    print(f"book: {borrowers:,} borrowers as of {as_of}", flush=True)
+    print(f"book: {borrowers:,} borrowers as of {as_of}; {_load()}", flush=True)
 
     # (a) the naive loop, on borrowers spread over the book
     step = max(borrowers // args.sample, 1)
@@ -302,7 +307,8 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
     naive = _naive(ids, as_of)
     print(
         f"(a) naive per-borrower ORM loop: {len(ids)} borrowers, {naive * 1000:.1f} ms/borrower "
-        f"= {1 / naive:,.0f} borrowers/s; the book would take {naive * borrowers:,.0f} s",
+        f"= {1 / naive:,.0f} borrowers/s; the book would take {naive * borrowers:,.0f} s; "
+        f"{_load()}",
         flush=True,
     )
 
@@ -340,8 +346,11 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
             f"{run.borrowers / wall:,.0f} borrowers/s; {len(indexes)} chunks of "
             f"{args.chunk_size:,}: p50 {_percentile(seconds, 50):.2f} s, "
             f"p95 {_percentile(seconds, 95):.2f} s; peak RSS per process "
-            f"{', '.join(f'{r:.0f}' for r in per_process)} MB; decisions {decisions}",
+            f"{', '.join(f'{r:.0f}' for r in per_process)} MB; decisions {decisions}; {_load()}",
             flush=True,
+        )
+        print(
+            f"    seconds per chunk, in order: {' '.join(f'{x:.1f}' for x in seconds)}", flush=True
         )
     print(
         f"ratio to the naive loop: 1 worker {results[1] * naive:.0f}x, "
@@ -375,10 +384,47 @@ def _profile_chunk(size: int, as_of: date) -> None:
     profile.disable()
     print(
         f"chunk of {chunk.size:,} borrowers: {chunk.scores:,} scores, {chunk.decisions:,} "
-        f"decisions in {time.perf_counter() - started:.2f} s (under cProfile)",
+        f"decisions in {time.perf_counter() - started:.2f} s (under cProfile); {_load()}",
         flush=True,
     )
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+    stats = pstats.Stats(profile)
+    _profile_split(stats)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
+
+
+# Where a chunk's time goes: (label, file suffix, function), cumulative seconds of each.
+SPLIT = (
+    ("whole chunk", "decisions/services/runs.py", "chunk_rescore"),
+    ("features: aggregate SQL", "lending/selectors/book.py", "book_aggregates"),
+    ("features: frame", "decisions/features.py", "features_from_aggregates"),
+    ("scores: build + write", "decisions/services/scoring.py", "chunk_scores_write"),
+    ("scores: COPY", "decisions/services/scoring.py", "_scores_copy"),
+    ("review: read state", "decisions/services/reviews.py", "chunk_state"),
+    ("review: decide + write", "decisions/services/reviews.py", "chunk_review"),
+    ("limit changes", "lending/services/lines_bulk.py", "line_limits_set_bulk"),
+    ("freezes", "lending/services/lines_bulk.py", "line_freeze_bulk"),
+    ("guarded UPDATEs", "lending/services/lines_bulk.py", "_guarded_update"),
+    ("notices", "lending/services/lines_bulk.py", "_bulk_notices"),
+    ("decision rows", "decisions/services/reviews.py", "_decisions_write"),
+    ("audit rows (all)", "accounts/audit.py", "audit_bulk"),
+    ("audit: chain + COPY", "accounts/audit.py", "_copy_append"),
+    ("commit (deferred FK checks)", "django/db/backends/base/base.py", "commit"),
+    ("waiting on PostgreSQL", "psycopg/connection.py", "wait"),
+)
+
+
+def _profile_split(stats: Any) -> None:
+    """Print SPLIT: seconds per part of the chunk (cumulative, so parts overlap)."""
+    found: dict[str, float] = {}
+    for (filename, _line, function), row in stats.stats.items():
+        for label, suffix, name in SPLIT:
+            if function == name and filename.endswith(suffix):
+                found[label] = found.get(label, 0.0) + row[3]
+    print("split (cumulative seconds, under cProfile; parts overlap):")
+    for label, _suffix, _name in SPLIT:
+        if label in found:
+            print(f"  {label:<32} {found[label]:6.2f} s")
 
 
 def main() -> None:

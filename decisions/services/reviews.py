@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import transaction
@@ -30,6 +30,7 @@ from decisions import policy as limit_policy
 from decisions.choices import LimitAction
 from decisions.features import chunk_features
 from decisions.models import LimitDecision, LimitPolicy, Score
+from decisions.services._copy import NULL, copy_lines, copy_text
 from decisions.services.policies import active_policy
 from lending import bulk, caps
 from lending.choices import LineStatus, LineStatusCode
@@ -341,10 +342,10 @@ def chunk_review(
     score_ids: dict[int, int | None],
     run_id: str,
     today: date,
-) -> list[LimitDecision]:
+) -> list[Any]:
     """Decide every line of the chunk by `policy` and apply the decisions in bulk; the caller
-    holds the transaction. Returns the LimitDecision rows written (unsaved instances on
-    PostgreSQL, where they are written by COPY).
+    holds the transaction. Returns the decisions written: LimitDecision instances, or
+    DecisionRows where they were written by COPY (COPY_FROM rows on PostgreSQL).
 
     What is written matches line_review one line at a time: a raise or cut through
     line_limits_set_bulk (automatic: a locked line is left alone), a freeze through
@@ -396,29 +397,29 @@ def chunk_review(
     }
     applied |= {c.line_id for c in line_freeze_bulk(actor=None, changes=freezes)}
     now = timezone.now()
-    rows: list[LimitDecision] = []
+    actions = action.tolist()
+    limits = new_limit.tolist()
+    bits = reasons.tolist()
+    score_of = score_ids.get
+    rows: list[tuple[Any, ...]] = []
     for i in wanted.tolist():
         row = lines[i]
-        is_hold = action[i] == HOLD
+        is_hold = actions[i] == HOLD
         if not is_hold and row[1] not in applied:
             continue  # refused (locked meanwhile, already frozen) or moved since the read
         rows.append(
-            LimitDecision(
-                borrower_id=row[0],
-                policy_id=policy.pk,
-                score_id=score_ids.get(row[0]),
-                action=ACTIONS[int(action[i])],
-                old_limit=row[2],
-                new_limit=_money(new_limit[i]),
-                band=band_names[i],
-                reasons=list(reason_tuple(int(reasons[i]))),
-                applied=not is_hold,
-                decided_at=now,
-                run_id=run_id,
+            (
+                row[0],
+                score_of(row[0]),
+                ACTIONS[actions[i]],
+                row[2],
+                _money(limits[i]),
+                band_names[i],
+                reason_tuple(bits[i]),
+                not is_hold,
             )
         )
-    _decisions_write(rows)
-    return rows
+    return _decisions_write(rows, policy_id=policy.pk, decided_at=now, run_id=run_id)
 
 
 def _action_code(action: str) -> int:
@@ -451,38 +452,82 @@ def _line_states(state: ChunkState, *, today: date) -> list[limit_policy.LineSta
     ]
 
 
+class DecisionRow(NamedTuple):
+    """A LimitDecision written by COPY (a book-wide chunk): its values, without a model
+    instance per row (they have no id here)."""
+
+    borrower_id: int
+    score_id: int | None
+    action: str
+    old_limit: Decimal
+    new_limit: Decimal
+    band: str
+    reasons: list[str]
+    applied: bool
+    policy_id: int
+    decided_at: datetime
+    run_id: str
+
+
 # Fewer rows than this are inserted with bulk_create (their ids come back: one borrower's
 # re-score returns its decision); more by COPY.
 COPY_FROM = 200
 
 
-def _decisions_write(rows: list[LimitDecision]) -> None:
+def _decisions_write(
+    rows: list[tuple[Any, ...]], *, policy_id: int, decided_at: datetime, run_id: str
+) -> list[Any]:
+    """Write the decisions (borrower, score, action, old limit, new limit, band, reason codes,
+    applied): LimitDecision instances by bulk_create, or DecisionRows by COPY from COPY_FROM
+    rows on (PostgreSQL)."""
     if not rows:
-        return
+        return []
     if bulk.copy_supported() and len(rows) >= COPY_FROM:
-        fields = (
-            "borrower_id",
-            "policy_id",
-            "score_id",
-            "action",
-            "old_limit",
-            "new_limit",
-            "band",
-            "reasons",
-            "applied",
-            "decided_at",
-            "run_id",
-        )
-        bulk.copy_insert(
+        tail = f"\t{decided_at.isoformat()}\t{copy_text(run_id)}\n"
+        copy_lines(
             LimitDecision,
-            fields,
             (
-                tuple(json.dumps(r.reasons) if f == "reasons" else getattr(r, f) for f in fields)
-                for r in rows
+                "borrower_id",
+                "policy_id",
+                "score_id",
+                "action",
+                "old_limit",
+                "new_limit",
+                "band",
+                "reasons",
+                "applied",
+                "decided_at",
+                "run_id",
             ),
+            [
+                f"{b}\t{policy_id}\t{NULL if s is None else s}\t{a}\t{old}\t{new}\t"
+                f"{copy_text(band)}\t{json.dumps(codes)}\t{'t' if ok else 'f'}{tail}"
+                for b, s, a, old, new, band, codes, ok in rows
+            ],
         )
-    else:
-        LimitDecision.objects.bulk_create(rows, batch_size=2000)
+        return [
+            DecisionRow(b, s, a, old, new, band, list(codes), ok, policy_id, decided_at, run_id)
+            for b, s, a, old, new, band, codes, ok in rows
+        ]
+    return LimitDecision.objects.bulk_create(
+        [
+            LimitDecision(
+                borrower_id=b,
+                policy_id=policy_id,
+                score_id=s,
+                action=a,
+                old_limit=old,
+                new_limit=new,
+                band=band,
+                reasons=list(codes),
+                applied=ok,
+                decided_at=decided_at,
+                run_id=run_id,
+            )
+            for b, s, a, old, new, band, codes, ok in rows
+        ],
+        batch_size=2000,
+    )
 
 
 @transaction.atomic(durable=True)

@@ -165,14 +165,21 @@ def _plan_for_a_chunk() -> None:
     The foreign keys (deferrable, as Django makes them) are checked as each COPY ends rather
     than at COMMIT: the same checks (a score's borrower and model, a decision's score, ...),
     but done before the audit chain's append lock is taken, not while it is held, so two
-    worker processes wait less on each other (EXPLAIN: 0.3-0.7 s of a 5,000-borrower
-    chunk's commit under load were these checks).
+    worker processes wait less on each other (the COMMIT of a 5,000-borrower chunk took
+    0.3-0.7 s under load, cProfile, most of it these checks).
+
+    DISCARD PLANS: the plans a session cached for those checks (PostgreSQL keeps one per
+    foreign key per session) were made when the table they look into was small: a worker
+    that checked a decision's score while the score table held a few hundred rows kept a
+    sequential scan for it, and as a first run filled the table each chunk took longer (5,000
+    borrowers: 4 s, then 8, 15, 31 s, until autovacuum analysed the table). Replanned each
+    chunk, they follow the table's real size.
     """
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:  # one round trip; this transaction only
         cursor.execute(
-            "SET CONSTRAINTS ALL IMMEDIATE; "
+            "DISCARD PLANS; SET CONSTRAINTS ALL IMMEDIATE; "
             "SELECT set_config('random_page_cost', '1.1', true), "
             "set_config('work_mem', '32MB', true)"
         )

@@ -25,6 +25,7 @@ from decisions.models import Score, ScorecardModel
 from decisions.reasons import reason_for
 from decisions.scorecard import BIN_MISSING, BIN_RANGE, PointsTable
 from decisions.selectors import points_table
+from decisions.services._copy import copy_lines, copy_text
 from decisions.services.scorecards import challenger_assigned
 from lending import bulk
 
@@ -103,6 +104,17 @@ def top_reasons(
     return [list(codes[row][mask]) for row, mask in zip(order, kept, strict=True)]
 
 
+def _json_numbers(values: np.ndarray) -> list[str]:
+    """Each float as JSON text (repr, as json.dumps writes it; NaN, a missing value, as null),
+    formatted by one json.dumps per column rather than a Python call per value."""
+    text = json.dumps(np.asarray(values, dtype=np.float64).tolist())[1:-1]
+    if not text:
+        return []
+    if "Infinity" in text:
+        text = text.replace("-Infinity", "null").replace("Infinity", "null")
+    return text.replace("NaN", "null").split(", ")
+
+
 def _inputs_json(
     table: PointsTable, columns: dict[str, np.ndarray], per: dict[str, np.ndarray]
 ) -> list[str]:
@@ -111,14 +123,44 @@ def _inputs_json(
     parts: list[list[str]] = []
     for feature in table.features:
         head = json.dumps(feature) + ':{"value":'
-        values = [_json_number(v) for v in np.asarray(columns[feature], dtype=np.float64).tolist()]
-        points = [_json_number(p) for p in per[feature].tolist()]
+        values = _json_numbers(columns[feature])
+        points = _json_numbers(per[feature])
         parts.append([f'{head}{v},"points":{p}}}' for v, p in zip(values, points, strict=True)])
     return ["{" + ",".join(cells) + "}" for cells in zip(*parts, strict=True)]
 
 
-def _json_number(value: float) -> str:
-    return "null" if value != value else repr(value)  # NaN (a missing value) as null
+def _scores_copy(
+    pks: Sequence[int],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    as_of: date,
+    now: datetime,
+    run_id: str,
+) -> None:
+    """COPY score rows (borrower, model, total, inputs JSON, reasons JSON, acting) as text
+    lines: the columns every row shares (as of, scored at, run) formatted once, no value
+    through a per-value adapter (PostgreSQL)."""
+    tail = f"\t{as_of.isoformat()}\t{now.isoformat()}\t{copy_text(run_id)}\n"
+    lines = [
+        f"{pk}\t{b}\t{m}\t{t}\t{copy_text(i)}\t{copy_text(r)}\t{'t' if a else 'f'}{tail}"
+        for pk, (b, m, t, i, r, a) in zip(pks, rows, strict=True)
+    ]
+    copy_lines(
+        Score,
+        (
+            "id",
+            "borrower",
+            "model",
+            "total",
+            "inputs",
+            "reasons",
+            "acting",
+            "as_of",
+            "scored_at",
+            "run_id",
+        ),
+        lines,
+    )
 
 
 def _existing(run_id: str, ids: Sequence[int]) -> set[tuple[int, int]]:
@@ -174,52 +216,41 @@ def chunk_scores_write(
         inputs = _inputs_json(table, columns, per)
         acting = on_challenger if model.pk != champion.pk else ~on_challenger
         acting_total = np.where(acting, totals, acting_total)
+        reasons_json = [json.dumps(r) for r in reasons]
+        totals_list = totals.tolist()
+        acting_list = acting.tolist()
         for row, borrower_id in enumerate(ids.tolist()):
-            if (borrower_id, model.pk) in existing:
+            if existing and (borrower_id, model.pk) in existing:
                 continue
-            if acting[row]:
+            if acting_list[row]:
                 row_acting.append(len(rows))
             rows.append(
                 (
                     borrower_id,
                     model.pk,
-                    int(totals[row]),
+                    totals_list[row],
                     inputs[row],
-                    json.dumps(reasons[row]),
-                    bool(acting[row]),
-                    as_of,
-                    now,
-                    run_id,
+                    reasons_json[row],
+                    acting_list[row],
                 )
             )
-    fields = (
-        "borrower_id",
-        "model_id",
-        "total",
-        "inputs",
-        "reasons",
-        "acting",
-        "as_of",
-        "scored_at",
-        "run_id",
-    )
     if bulk.copy_supported():
         pks = bulk.reserve_ids(Score, len(rows))
-        bulk.copy_insert(
-            Score, ("id", *fields), ((pk, *row) for pk, row in zip(pks, rows, strict=True))
-        )
+        _scores_copy(pks, rows, as_of=as_of, now=now, run_id=run_id)
     else:
         objects = [
             Score(
-                **dict(
-                    zip(
-                        fields,
-                        (*row[:3], json.loads(row[3]), json.loads(row[4]), *row[5:]),
-                        strict=True,
-                    )
-                )
+                borrower_id=b,
+                model_id=m,
+                total=t,
+                inputs=json.loads(i),
+                reasons=json.loads(r),
+                acting=a,
+                as_of=as_of,
+                scored_at=now,
+                run_id=run_id,
             )
-            for row in rows
+            for b, m, t, i, r, a in rows
         ]
         pks = [s.pk for s in Score.objects.bulk_create(objects, batch_size=2000)]
     position = {int(b): i for i, b in enumerate(ids.tolist())}
