@@ -26,10 +26,12 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from django.db import connection
 from django.db.models import F, IntegerField, Q, QuerySet, Value, Window
 from django.db.models.functions import Lag
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -507,10 +509,10 @@ def _no_entry(row: Any, borrower_id: int) -> Entry:
     raise TypeError("a keyed source without an entry builder")  # a wiring error of SOURCES
 
 
-def _keys(
+def _union(
     branches: list[tuple[Source, QuerySet[Any]]], cursor: Cursor | None, limit: int
-) -> list[Key]:
-    """The newest `limit` keys after the cursor among the keyed sources: one query.
+) -> QuerySet[Any] | None:
+    """The newest `limit` keys after the cursor among the keyed sources, as one query.
 
     Each branch takes its own newest rows on its (borrower, time) index (a LIMIT inside, as a
     key subquery: SQLite allows no LIMIT on a compound's member), the union the newest of
@@ -533,9 +535,104 @@ def _keys(
             .order_by()
         )
     if not parts:
-        return []
+        return None
     union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return list(union.order_by("-t_at", "-t_rank", "-t_id")[:limit])
+    return union.order_by("-t_at", "-t_rank", "-t_id")[:limit]
+
+
+# Building the union's SQL through the ORM costs more than running it (a dozen branches, each
+# with a subquery). Its shape depends only on the kinds, the page size and where the cursor's
+# rank falls, so it is built once per process for each, with stand-in values for the borrower
+# and the cursor, whose places among the parameters are then filled with the real ones.
+_STAND_IN_BORROWER = 987_654_321_987
+_STAND_IN_ID = 987_654_321_123
+_STAND_IN_AT = datetime(2001, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
+_union_sql: dict[tuple[Any, ...], tuple[str, tuple[Any, ...], dict[int, str]]] = {}
+
+
+def _union_prepared(
+    user: User, selected: frozenset[str], cursor: Cursor | None, limit: int
+) -> tuple[str, tuple[Any, ...], dict[int, str]] | None:
+    """The union's SQL, its parameters and which of them are the borrower's id ("borrower")
+    or the cursor's time and id ("at", "id"); None when there is nothing to union or the
+    stand-ins could not all be found (the caller then builds the query as usual)."""
+    shape = (selected, None if cursor is None else cursor.rank, limit, connection.vendor)
+    found = _union_sql.get(shape)
+    if found is not None:
+        return found
+    stand_in = None if cursor is None else Cursor(_STAND_IN_AT, cursor.rank, _STAND_IN_ID)
+    branches = _branches(user, _STAND_IN_BORROWER, selected)
+    union = _union(branches, stand_in, limit)
+    if union is None:
+        return None
+    sql, params = union.query.sql_with_params()
+    at = connection.ops.adapt_datetimefield_value(_STAND_IN_AT)
+    places: dict[int, str] = {}
+    for index, value in enumerate(params):
+        if isinstance(value, bool):
+            continue
+        if value == _STAND_IN_BORROWER:
+            places[index] = "borrower"
+        elif stand_in is not None and value == _STAND_IN_ID:
+            places[index] = "id"
+        elif stand_in is not None and value == at:
+            places[index] = "at"
+    if "borrower" not in places.values() or (stand_in is not None and "at" not in places.values()):
+        return None
+    found = (sql, tuple(params), places)
+    _union_sql[shape] = found
+    return found
+
+
+def _keys(
+    user: User,
+    branches: list[tuple[Source, QuerySet[Any]]],
+    borrower_id: int,
+    selected: frozenset[str],
+    cursor: Cursor | None,
+    limit: int,
+) -> list[Key]:
+    """The newest `limit` keys after the cursor among the keyed sources: one query."""
+    if not branches:
+        return []
+    prepared = _union_prepared(user, selected, cursor, limit)
+    if prepared is None:
+        union = _union(branches, cursor, limit)
+        return list(union) if union is not None else []
+    sql, template, places = prepared
+    real = {
+        "borrower": borrower_id,
+        "at": connection.ops.adapt_datetimefield_value(cursor.at) if cursor else None,
+        "id": cursor.id if cursor else None,
+    }
+    params = [real[places[i]] if i in places else value for i, value in enumerate(template)]
+    with connection.cursor() as db:
+        db.execute(sql, params)
+        rows = db.fetchall()
+    return [(_aware(at), int(rank), int(pk)) for at, rank, pk in rows]
+
+
+def _aware(value: Any) -> datetime:
+    """A key's time as the ORM gives it (SQLite hands raw SQL its text, naive UTC)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is None:
+        raise ValueError("a timeline key without a time")
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+def _branches(
+    user: User, borrower_id: int, selected: frozenset[str]
+) -> list[tuple[Source, QuerySet[Any]]]:
+    """The keyed sources selected by the kinds, each with the borrower's rows."""
+    found = []
+    for source in SOURCES:
+        if source.listed is not None or not selected.intersection(source.kinds):
+            continue
+        rows = source.rows(user, borrower_id, selected) if source.rows else None
+        if rows is not None:
+            found.append((source, rows))
+    return found
 
 
 def _details(
@@ -580,18 +677,13 @@ def borrower_timeline(
     if not user.is_authenticated or not user.is_active or not user.is_risk_staff:
         return TimelinePage(entries=[], kinds=sorted(selected))
     limit = size + 1
-    branches: list[tuple[Source, QuerySet[Any]]] = []
     candidates: list[tuple[Key, Callable[[], Entry] | None]] = []
     for source in SOURCES:
-        if not selected.intersection(source.kinds):
-            continue
-        if source.listed is not None:
+        if source.listed is not None and selected.intersection(source.kinds):
             candidates += source.listed(borrower_id, cursor, limit)
-            continue
-        rows = source.rows(user, borrower_id, selected) if source.rows else None
-        if rows is not None:
-            branches.append((source, rows))
-    candidates += [(key, None) for key in _keys(branches, cursor, limit)]
+    branches = _branches(user, borrower_id, selected)
+    keys = _keys(user, branches, borrower_id, selected, cursor, limit)
+    candidates += [(key, None) for key in keys]
     candidates.sort(key=lambda pair: pair[0], reverse=True)
     on_page = candidates[:size]
     details = _details(branches, [key for key, build in on_page if build is None], borrower_id)

@@ -48,3 +48,19 @@ def test_small_pages_walk_every_entry_once_in_order(analyst, history):  # noqa: 
     assert [e.key for e in everything] == sorted((e.key for e in everything), reverse=True)
     assert {e.kind for e in everything} >= {"drawdown", "repayment", "missed", "login"}
     assert set(KINDS) >= {e.kind for e in everything}
+
+
+@pytest.mark.parametrize("kinds", [(), ("login", "repayment"), ("change", "reveal")])
+def test_the_prepared_key_query_matches_the_orm_one(analyst, history, kinds):  # noqa: F811
+    from monitoring.selectors import timeline
+
+    selected = frozenset(timeline.parse_kinds(kinds) or KINDS)
+    branches = timeline._branches(analyst, history.pk, selected)
+    first = borrower_timeline(user=analyst, borrower_id=history.pk, kinds=kinds, size=3)
+    cursors = [None, Cursor.decode(first.next_cursor)] if first.next_cursor else [None]
+    for cursor in cursors:
+        prepared = timeline._keys(analyst, branches, history.pk, selected, cursor, 4)
+        orm = timeline._union(branches, cursor, 4)
+        assert orm is not None
+        assert prepared == list(orm)
+        assert prepared
