@@ -178,7 +178,36 @@ def lines_held(lines: Iterable[CreditLine]) -> Iterator[None]:
 
 def _publish_after_commit(*, borrower_id: int, kind: str) -> None:
     """Tell other apps (lending.signals.borrower_activity) once the change has committed: a
-    rolled-back batch announces nothing, and receivers see the committed rows."""
+    rolled-back batch announces nothing, and receivers see the committed rows. Inside
+    activity_batched(), once per borrower and kind for the whole block."""
+    pending = _activity_pending.get()
+    if pending is not None:
+        pending.setdefault((borrower_id, kind), None)
+        return
     transaction.on_commit(
         lambda: borrower_activity.send(sender="lending", borrower_id=borrower_id, kind=kind)
     )
+
+
+_activity_pending: contextvars.ContextVar[dict[tuple[int, str], None] | None] = (
+    contextvars.ContextVar("riskops_activity_pending", default=None)
+)
+
+
+@contextmanager
+def activity_batched() -> Iterator[None]:
+    """Announce the block's book changes once per borrower and kind (in the order they first
+    happened), after the transaction commits, instead of once per change.
+
+    For a caller that applies many changes in one transaction that any error ends as a whole
+    (event ingestion: a borrower's five drawdowns of a batch queue one re-score, not five).
+    Must be entered inside that transaction; a block left by an error announces nothing.
+    """
+    pending: dict[tuple[int, str], None] = {}
+    token = _activity_pending.set(pending)
+    try:
+        yield
+    finally:
+        _activity_pending.reset(token)
+    for borrower_id, kind in pending:
+        _publish_after_commit(borrower_id=borrower_id, kind=kind)

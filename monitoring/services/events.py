@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -20,7 +27,7 @@ from core.errors import DomainError
 from lending import services as lending
 from lending.errors import UnknownBorrower, UnknownLoan
 from lending.models import Borrower, CreditLine, Drawdown
-from lending.services._common import lines_held
+from lending.services._common import activity_batched, lines_held
 from lending.services.drawdowns import loans_known_new
 from monitoring.choices import EventKind
 from monitoring.errors import (
@@ -244,19 +251,24 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         for index, event in new
     }
     try:
-        # A savepoint, so the duplicate-key error of a concurrent claim can be answered. In id
-        # order: two batches sharing ids then wait on the first shared one, never each on
-        # the other's.
-        with transaction.atomic():
-            Event.objects.bulk_create(sorted(claimed.values(), key=lambda row: row.event_id))
+        # In id order: two batches sharing ids then wait on the first shared one, never each
+        # on the other's. No savepoint: the duplicate-key error of a concurrent claim is
+        # answered as a retry, and the batch's transaction rolls back with it.
+        Event.objects.bulk_create(sorted(claimed.values(), key=lambda row: row.event_id))
     except IntegrityError as exc:
         raise EventBatchRetry(reason="event_in_flight", retry_after=RETRY_AFTER_SECONDS) from exc
 
     # The lending services' audit rows are appended together when the batch is applied (one
     # append lock and one write instead of three statements per row: audit_deferred), and
     # they find the lines locked above without locking them again (lines_held), and the
-    # drawdowns' new loan numbers without looking each up (loans_known_new).
-    with audit_deferred(), lines_held(lines.values()), loans_known_new(drawn - set(known)):
+    # drawdowns' new loan numbers without looking each up (loans_known_new); other apps hear
+    # of each borrower's drawdowns and repayments once per batch (activity_batched).
+    with (
+        audit_deferred(),
+        activity_batched(),
+        lines_held(lines.values()),
+        loans_known_new(drawn - set(known)),
+    ):
         results = _events_apply(
             actor=actor,
             parsed=parsed,
@@ -316,12 +328,40 @@ def _events_apply(
         results.append(row.result)
     # One statement for the batch's answers (before the rules run: their histories read the
     # events' borrowers).
-    Event.objects.bulk_update(applied, ["result", "borrower"], batch_size=BULK_UPDATE_SIZE)
+    _results_store(applied, with_borrower=True)
     return results
 
 
 # Rows per UPDATE when the batch's answers are stored.
 BULK_UPDATE_SIZE = 250
+
+
+def _results_store(rows: list[Event], *, with_borrower: bool) -> None:
+    """Store these events' answers (and borrowers): on PostgreSQL one UPDATE ... FROM
+    (VALUES ...) per BULK_UPDATE_SIZE rows (Django's bulk_update builds a CASE per row and
+    field, which costs more to compile than the rest of a batch's statements); elsewhere
+    bulk_update."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(Event)]
+    fields = ["result", "borrower"] if with_borrower else ["result"]
+    if connection.vendor != "postgresql":
+        Event.objects.bulk_update(rows, fields, batch_size=BULK_UPDATE_SIZE)
+        return
+    table = connection.ops.quote_name(Event._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BULK_UPDATE_SIZE):
+            chunk = rows[start : start + BULK_UPDATE_SIZE]
+            values = ", ".join(["(%s, %s::jsonb, %s::bigint)"] * len(chunk))
+            params: list[Any] = []
+            for row in chunk:
+                params += [row.pk, json.dumps(row.result), row.borrower_id]
+            borrower = ", borrower_id = v.borrower_id" if with_borrower else ""
+            cursor.execute(
+                f"UPDATE {table} AS e SET result = v.result{borrower} "  # noqa: S608 (names)
+                f"FROM (VALUES {values}) AS v(id, result, borrower_id) WHERE e.id = v.id",
+                params,
+            )
 
 
 def _rules_judge(rows: Iterable[Event]) -> None:
@@ -342,7 +382,7 @@ def _rules_judge(rows: Iterable[Event]) -> None:
     for row in alerted:
         row.result["alerts"] = sorted(raised[row.pk])
     if alerted:
-        Event.objects.bulk_update(alerted, ["result"], batch_size=BULK_UPDATE_SIZE)
+        _results_store(alerted, with_borrower=False)
 
 
 def _new_events(

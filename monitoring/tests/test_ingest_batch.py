@@ -143,3 +143,33 @@ def test_a_batch_of_known_devices_costs_two_statements_per_event(
 
     assert {a["status"] for a in answers} == {"recorded"}
     assert Event.objects.filter(kind="login").count() == 51
+
+
+def test_other_apps_hear_once_per_borrower_and_kind_after_the_batch_commits(
+    django_capture_on_commit_callbacks,
+):
+    from lending.signals import borrower_activity
+
+    heard: list[tuple[int, str]] = []
+
+    def receiver(sender, *, borrower_id, kind, **_):
+        heard.append((borrower_id, kind))
+
+    borrower_activity.connect(receiver, dispatch_uid="test-ingest-batch")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            post(
+                *(
+                    DrawdownEventFactory(occurred_at=feb(2, 10 + n), amount="500.00")
+                    for n in range(3)
+                )
+            )
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(EventBatchRefused):
+            post(
+                DrawdownEventFactory(occurred_at=feb(3, 10), amount="500.00"),
+                DrawdownEventFactory(occurred_at=feb(3, 11), amount="999999.00"),
+            )
+    finally:
+        borrower_activity.disconnect(dispatch_uid="test-ingest-batch")
+
+    assert heard == [(CreditLine.objects.get().borrower_id, "drawdown")]
