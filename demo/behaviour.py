@@ -80,7 +80,7 @@ def draw_profile(rng: random.Random, *, band_rank: int, good: bool, ring: bool) 
     risk = min(MAX_RISK, base * (2.5 if multi_lender else 1.0))
     # Large withdrawals in the small hours: mostly the stressed (cash needed now), and they
     # go on to default more often; some ordinary borrowers are night owls too (benign noise).
-    night_owl = not good and rng.random() < 0.008 + 0.3 * risk
+    night_owl = not good and rng.random() < 0.02 + 0.3 * risk
     if night_owl:
         risk = min(MAX_RISK, risk * 1.6)
     # Bursts of small drawdowns: a small group, most of them in trouble already.
@@ -132,7 +132,9 @@ def _bust_out(rng: random.Random, archetype: str, risk: float) -> Profile:
         risk=risk,
         archetype=archetype,
         multi_lender=False,
-        night_owl=rng.random() < 0.2,
+        # A lone fraudster draws at any hour; a ring's members mostly when the organiser
+        # runs them, in the day.
+        night_owl=rng.random() < (0.05 if archetype == RING else 0.2),
         bursts=False,
         draws=True,
         first_draw_days=rng.expovariate(1 / 1.0),

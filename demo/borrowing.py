@@ -38,6 +38,16 @@ DRAW_HOURS = people.cumulative(
 )
 # A night owl's withdrawals that fall at night: mostly just after midnight.
 NIGHT_HOURS = people.cumulative([4, 3, 2, 1.5, 1])
+# Late at night (23:00-06:59) an ordinary borrower draws a small sum (a bill, a top-up, a
+# ticket), not the line: at most this share of what is available, and this many yuan. Large
+# late-night withdrawals are the night owls' habit and the stressed borrowers' (cash needed
+# now), and the fraudsters'.
+LATE_HOURS = frozenset({23, 0, 1, 2, 3, 4, 5, 6})
+LATE_SHARE = 0.75
+LATE_CAP = Decimal(4000)
+# A stressed borrower's withdrawal at night: whatever the late hour, 23:00 to 06:59 (hour 23
+# first, then 00:00-06:59), unlike a night owl's habit just after midnight.
+STRESSED_HOURS = people.cumulative([3, 3, 2, 1.5, 1, 1, 1.5, 2])
 # Manual payments (a cure, a settlement, a prepayment) by hour: the working day and evening.
 PAY_HOURS = people.cumulative(
     [0.3, 0.1, 0.1, 0.1, 0.1, 0.2, 0.6, 1.5, 3, 5, 6, 6, 6, 5, 5, 5, 5, 5, 5, 6, 7, 7, 5, 2]
@@ -85,7 +95,7 @@ STRESS = 0.3
 STRESS_DAYS = 75
 # In those weeks before a default, the chance that a drawdown is taken at night, and that the
 # money goes straight on to another lender (以贷养贷).
-NIGHT_WHEN_STRESSED = 0.12
+NIGHT_WHEN_STRESSED = 0.2
 LENDER_WHEN_STRESSED = 0.12
 # Otherwise, the chance the money goes on by transfer (to a merchant or a person): paying for
 # what it was drawn for, the everyday case of a transfer after a drawdown.
@@ -101,6 +111,13 @@ ROUNDED_SETTLEMENT_SHARE = 0.05
 def at_hour(rng: random.Random, day: date, hours: list[float]) -> datetime:
     """A time on `day` with the hour drawn from the cumulative weights `hours`."""
     hour = rng.choices(range(len(hours)), cum_weights=hours)[0]
+    return datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)))  # noqa: DTZ001
+
+
+def late_at(rng: random.Random, day: date) -> datetime:
+    """A late-night time on `day`, 23:00 or 00:00-06:59, by STRESSED_HOURS."""
+    index = rng.choices(range(len(STRESSED_HOURS)), cum_weights=STRESSED_HOURS)[0]
+    hour = 23 if index == 0 else index - 1
     return datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)))  # noqa: DTZ001
 
 
@@ -182,6 +199,11 @@ class Borrowing:
         # The day the limit policy froze the line: the first close more than FREEZE_DPD days
         # past due. Unfreezing is a person's decision; nobody here takes it.
         self.frozen_on: date | None = None
+        # Who draws large sums late at night as a habit (LATE_HOURS): not ordinary borrowers.
+        self.late_large = profile.night_owl or profile.archetype in {
+            behaviour.FRAUD,
+            behaviour.RING,
+        }
 
     # --- the timeline -----------------------------------------------------------------------
 
@@ -324,16 +346,20 @@ class Borrowing:
             else:
                 # Night withdrawals: a night owl's habit, and the stressed borrower's in the
                 # weeks before the default (cash needed now, whatever the hour).
-                if (profile.night_owl and rng.random() < 0.55) or (
-                    stressed and rng.random() < NIGHT_WHEN_STRESSED
-                ):
+                night = profile.night_owl and rng.random() < 0.55
+                if night:
                     moment = at_hour(rng, moment.date() + DAY, NIGHT_HOURS)
+                elif stressed and rng.random() < NIGHT_WHEN_STRESSED:
+                    night, moment = True, late_at(rng, moment.date() + DAY)
+                if night:
                     if moment >= plan.cutoff:
                         break
-                    share = 0.8 + 0.2 * rng.random()
+                    share, cap = 0.8 + 0.2 * rng.random(), None
                 else:
-                    share = rng.uniform(profile.use_low, profile.use_high)
-                drawn = self.draw(moment, share)
+                    share, cap = rng.uniform(profile.use_low, profile.use_high), None
+                    if moment.hour in LATE_HOURS and not (stressed or self.late_large):
+                        share, cap = min(share, LATE_SHARE), LATE_CAP
+                drawn = self.draw(moment, share, cap=cap)
             if not drawn:
                 moment = at_hour(rng, moment.date() + rng.randint(20, 60) * DAY, DRAW_HOURS)
                 continue

@@ -442,6 +442,28 @@ def test_large_withdrawals_happen_at_night(seeded):
     assert any(d.amount >= d.line.credit_limit / 2 for d in night)
 
 
+def test_late_at_night_ordinary_borrowers_draw_small_sums(seeded):
+    """23:00-06:59: a steady borrower or a revolver draws a bill's worth, not the line (the
+    large late withdrawals are the night owls', the stressed borrowers' and the fraudsters')."""
+    from demo.behaviour import REVOLVER, STEADY
+    from demo.borrowing import LATE_CAP
+
+    ordinary = set(
+        DemoBorrowerProfile.objects.filter(archetype__in=[STEADY, REVOLVER]).values_list(
+            "borrower_id", flat=True
+        )
+    )
+    late = [
+        d
+        for d in Drawdown.objects.filter(borrower_id__in=ordinary)
+        if timezone.localtime(d.disbursed_at).hour in {23, 0, 1, 2, 3, 4, 5, 6}
+    ]
+    assert late
+    # Only borrowers in the weeks before their default draw more then (cash needed now).
+    large = [d for d in late if d.amount > LATE_CAP]
+    assert len(large) <= max(1, len(late) // 10)
+
+
 def test_demo_logins_exist_for_every_role(seeded):
     roles = dict(User.objects.values_list("username", "role"))
     assert roles == {
