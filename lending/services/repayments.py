@@ -83,7 +83,12 @@ def repayment_record(
         raise UnknownLoan(loan_no=loan_no)
     line = _lock_line(found["borrower_id"])
     # Lock order: the line (above), then the drawdown, as everywhere else.
-    drawdown = Drawdown.objects.select_for_update().get(loan_no=loan_no)
+    # With its borrower (read, not locked: of=self), whose card the payment may add.
+    drawdown = (
+        Drawdown.objects.select_for_update(of=("self",))
+        .select_related("borrower")
+        .get(loan_no=loan_no)
+    )
 
     existing = (
         Repayment.objects.select_related("drawdown", "bank_account")

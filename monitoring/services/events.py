@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -229,12 +230,12 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
     repaid = {event["loan_no"] for _, event in new if event["kind"] == EventKind.REPAYMENT}
     drawn = {event["loan_no"] for _, event in new if event["kind"] == EventKind.DRAWDOWN}
     # One look-up for both: when the repaid loans were paid out, and which drawn ones are new.
-    known = _disbursed_at(repaid | drawn)
+    known = _loans_known(repaid | drawn)
     date_errors = events_check_dates(
         new,
         now=timezone.now(),
         line_opened_at=line_opened_at,
-        disbursed_at={loan_no: at for loan_no, at in known.items() if loan_no in repaid},
+        disbursed_at={loan_no: at for loan_no, (at, _owner) in known.items() if loan_no in repaid},
     )
     if date_errors:
         raise EventBatchInvalid(date_errors)
@@ -269,14 +270,19 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         lines_held(lines.values()),
         loans_known_new(drawn - set(known)),
     ):
-        results = _events_apply(
-            actor=actor,
-            parsed=parsed,
-            stored=stored,
-            claimed=claimed,
-            first_index=first_index,
-            borrowers=borrowers,
-        )
+        owners = {loan_no: owner for loan_no, (_at, owner) in known.items() if loan_no in repaid}
+        token = _loan_owners.set(owners)
+        try:
+            results = _events_apply(
+                actor=actor,
+                parsed=parsed,
+                stored=stored,
+                claimed=claimed,
+                first_index=first_index,
+                borrowers=borrowers,
+            )
+        finally:
+            _loan_owners.reset(token)
         _rules_judge(claimed.values())
 
         # One row for the batch: the book changes each event made are audited by the lending
@@ -445,12 +451,25 @@ def _lines_lock(
     return borrowers, {line.borrower_id: line for line in lines}
 
 
-def _disbursed_at(loan_nos: Iterable[str]) -> dict[str, datetime]:
-    """When the book paid out each of these loans, by loan_no (those it knows)."""
+def _loans_known(loan_nos: Iterable[str]) -> dict[str, tuple[datetime, int]]:
+    """When the book paid out each of these loans and to which borrower, by loan_no (those it
+    knows)."""
     wanted = set(loan_nos)
     if not wanted:
         return {}
-    return dict(Drawdown.objects.filter(loan_no__in=wanted).values_list("loan_no", "disbursed_at"))
+    return {
+        loan_no: (disbursed_at, borrower_id)
+        for loan_no, disbursed_at, borrower_id in Drawdown.objects.filter(
+            loan_no__in=wanted
+        ).values_list("loan_no", "disbursed_at", "borrower_id")
+    }
+
+
+# The owners of the loans a batch repays, read with its other look-ups (_loans_known): a
+# loan's borrower never changes, so _repayment need not read it again per event.
+_loan_owners: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar(
+    "riskops_loan_owners", default=None
+)
 
 
 def _refusal(index: int | None, event: dict[str, Any], exc: DomainError) -> EventError:
@@ -537,7 +556,8 @@ def _repayment(
     borrower = _borrower(borrowers, event["customer_no"])
     # The loan must be the customer's: a repayment credited to someone else's loan would be
     # a silent error the lending core could not see.
-    owner_id = (
+    owners = _loan_owners.get() or {}
+    owner_id = owners.get(event["loan_no"]) or (
         Drawdown.objects.filter(loan_no=event["loan_no"])
         .values_list("borrower_id", flat=True)
         .first()
