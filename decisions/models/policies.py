@@ -59,8 +59,14 @@ class LimitDecision(models.Model):
     score it read, the old and new limit and the reason codes. Kept for every review that
     changed something (and for holds forced by a lock), so each change is explainable."""
 
+    # No index of its own: the (borrower, time) index serves every look-up by borrower, and a
+    # whole-book run inserts one index entry fewer per row.
     borrower = models.ForeignKey(
-        "lending.Borrower", verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="+"
+        "lending.Borrower",
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     policy = models.ForeignKey(
         LimitPolicy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="+"
