@@ -21,9 +21,9 @@ ratio to the naive loop and the 2-vs-1 ratio, each line with the load averages (
 shared: compare figures taken at the same load). (c) re-scores a book (b) already reviewed, so
 it applies fewer limit changes. Drops the database at the end unless --keep. --reuse keeps a
 database that already holds a book (seeded by an earlier --keep run) instead of seeding again;
---seed-only stops after seeding. --profile SIZE prints a cProfile of one chunk of SIZE borrowers instead,
-headed by its split by part (features, scores, review, limit changes, audit, commit)
-(it writes scores and limit changes: use a copy of the book, e.g. --reuse --database on a
+--seed-only stops after seeding. --profile SIZE prints a cProfile of one chunk of SIZE
+borrowers instead, headed by its split by part (features, scores, review, limit changes, audit,
+commit) (it writes scores and limit changes: use a copy of the book, e.g. --reuse --database on a
 CREATE DATABASE ... TEMPLATE copy).
 """
 
