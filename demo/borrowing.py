@@ -14,6 +14,7 @@ import heapq
 import itertools
 import random
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -106,6 +107,11 @@ FREEZE_DPD = 30
 PREPAY_SHARE = 0.04
 # Settlements paid as a round sum above the quoted payoff (the rest is owed back).
 ROUNDED_SETTLEMENT_SHARE = 0.05
+# A phone nobody saw before, then (within hours) nearly all that is available drawn: a lone
+# fraudster's burner phone, or the borrower's account in someone else's hands just before
+# the default. Shares of the lone fraudsters, and of the defaulters' last large drawdown.
+NEW_PHONE_FRAUD = 0.5
+NEW_PHONE_LAST_DRAW = 0.5
 
 
 def at_hour(rng: random.Random, day: date, hours: list[float]) -> datetime:
@@ -183,11 +189,15 @@ class Borrowing:
         devices: list[Seen],
         shared_devices: list[Seen],
         events: list[Event],
+        new_phone: Callable[[datetime], Seen] | None = None,
     ) -> None:
         self.plan, self.rng, self.profile, self.index, self.ids = plan, rng, profile, index, ids
         self.limit, self.rate, self.home_ip = limit, rate, home_ip
         self.cards, self.devices, self.shared_devices = cards, devices, shared_devices
         self.events = events
+        # Binds a new phone of the borrower at a moment (history.py writes its row and event).
+        self.new_phone = new_phone
+        self.phone_swap_due = False  # the next drawdown comes from a phone bound hours before
         self.loans: list[Loan] = []
         self.transfers: list[Transfer] = []
         self.timeline: list[tuple[datetime, int, int, int, int, float]] = []
@@ -332,6 +342,8 @@ class Borrowing:
         moment = max(moment, opened_at + timedelta(minutes=rng.randint(3, 30)))
         if profile.default_after is not None:
             self.default_day = moment.date() + profile.default_after * DAY
+        if profile.archetype == behaviour.FRAUD:
+            self.phone_swap_due = rng.random() < NEW_PHONE_FRAUD
         last_big_draw = False
         while moment < plan.cutoff and len(self.loans) < MAX_DRAWDOWNS:
             self.advance(moment)
@@ -341,7 +353,12 @@ class Borrowing:
                 moment = at_hour(rng, moment.date() + rng.randint(3, 15) * DAY, DRAW_HOURS)
                 continue
             stressed = self.stressed(moment.date())
-            if profile.bursts and rng.random() < 0.35:
+            if self.phone_swap_due and self.new_phone is not None:
+                self.phone_swap_due = False
+                bound = moment - timedelta(minutes=rng.randint(25, 600))
+                self.devices.append(self.new_phone(bound))
+                drawn = self.draw(moment, 1.0)
+            elif profile.bursts and rng.random() < 0.35:
                 drawn = self.burst(moment)
             else:
                 # Night withdrawals: a night owl's habit, and the stressed borrower's in the
@@ -371,6 +388,7 @@ class Borrowing:
             ):
                 # The last, large drawdown shortly before disappearing.
                 last_big_draw = True
+                self.phone_swap_due = rng.random() < NEW_PHONE_LAST_DRAW
                 day = self.default_day - rng.randint(3, 20) * DAY
                 moment = at_hour(rng, max(day, moment.date() + DAY), DRAW_HOURS)
                 continue

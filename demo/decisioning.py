@@ -17,8 +17,8 @@ challenger is the same population labelled 30+ DPD. A book too short or too smal
 (the tests' 200 borrowers over 9 months) shrinks the window, and falls back to the 30+ label
 for the champion when there are too few 90+ borrowers to fit.
 
-The run reviews the lines on the wall-clock day (decisions.services.line_review reads
-timezone.localdate()), which is the as-of day's morning after for `make run` (as-of yesterday).
+The run reviews the lines as of the book's as-of day (days past due, cooldowns and locks are
+read at that day's close, not the wall clock's), yesterday for `make run`.
 """
 
 from __future__ import annotations

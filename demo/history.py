@@ -203,6 +203,10 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     cards.sort(key=lambda s: s.first)
     own.sort(key=lambda s: s.first)
 
+    def new_phone(at: datetime) -> Seen:
+        platform = "ios" if rng.random() < 0.3 else "android"
+        return add_device((people.device_id(rng, platform), platform), at)
+
     # 3. Declared assets: more likely for higher incomes; some verified.
     assets = _assets(rng, plan, ids, borrower_id, registered, band_rank)
 
@@ -220,6 +224,7 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
         devices=own,
         shared_devices=shared,
         events=events,
+        new_phone=new_phone,
     )
     # Every phone logs in when it is bound (a new phone: the first login from it).
     for seen in (*shared, *own):

@@ -12,7 +12,8 @@ idempotent (act on ids they have not seen). A write-off dated a day whose close 
 done sends its own transition after it commits.
 
 `borrower_activity` is sent after the transaction that recorded a drawdown or a repayment
-commits (never for a replay, which records nothing), with:
+commits (never for a replay, which records nothing), once per borrower and kind for a whole
+batch of events, with:
 
 - `borrower_id`: whose book moved (int),
 - `kind`: "drawdown" or "repayment".

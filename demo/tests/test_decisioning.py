@@ -4,7 +4,7 @@ every borrower scored with reasons, limits moved by policy.
 
 The book is the demo tests' small one (200 borrowers, 9 months), seeded once for the module
 through `seed_demo` (the path `make run` takes) and reseeded once for determinism. Its as-of
-day is yesterday: the run reviews the lines on the wall-clock day, as `make run` does.
+day is yesterday: the run reviews the lines as of that day, as `make run` does.
 """
 
 from __future__ import annotations
@@ -231,8 +231,8 @@ def test_judging_the_history_again_raises_nothing_twice(seeded):
     rows = list(Alert.objects.values_list(*columns))
     assert before <= set(rows)
     assert len({(b, key) for _, b, key, _ in rows}) == len(rows)  # no hit raised twice
-    # Only the utilisation jump may find more: it reads past drawdowns over today's limit,
-    # which the scoring run has cut since the first judgement (monitoring.rules).
+    # Only the utilisation jump may differ: a limit the scoring run changed since the first
+    # judgement enters the line's history at the run's moment (monitoring.rules.limit_at).
     first = Counter(kind for *_, kind in before)
     changed = {kind for kind, n in after.items() if n != first[kind]}
     assert changed <= {RuleKind.UTILISATION_JUMP}
