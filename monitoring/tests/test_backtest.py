@@ -12,6 +12,8 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from lending.choices import DayCloseStatus
+from lending.models import DayClose, Instalment
 from monitoring.choices import RuleKind, RuleVersionStatus
 from monitoring.models import Alert, Backtest, RuleVersion, ShadowHit
 from monitoring.models.shadow import BacktestStatus
@@ -22,8 +24,6 @@ from monitoring.services.backtest import (
     backtest_request,
     backtest_run,
 )
-from lending.choices import DayCloseStatus
-from lending.models import DayClose, Instalment
 from monitoring.services.outcomes import Outcome, lift_of, outcome_of
 from monitoring.tests.factories import (
     DrawdownEventFactory,
@@ -197,7 +197,7 @@ def test_without_any_day_close_no_outcome_is_known(book):
     from lending.models import Borrower
 
     at = datetime(2026, 2, 1, 10, 0, tzinfo=TZ)
-    reference = {b: at for b in Borrower.objects.values_list("id", flat=True)}
+    reference = dict.fromkeys(Borrower.objects.values_list("id", flat=True), at)
     outcome, _ = outcome_of(reference)
     assert (outcome.borrowers, outcome.bad, outcome.pending) == (0, 0, len(reference))
 
