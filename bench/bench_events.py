@@ -3,7 +3,9 @@
     python bench/bench_events.py [--borrowers 1000] [--batch 500] [--singles 120]
                                  [--postgres] [--rules compare|on|off]
 
-Runs against a scratch SQLite file in a temporary folder (the embedded profile; nothing of
+--book riskops_bench posts into a seeded million-borrower book (bench/seed_million.py --keep)
+instead of an empty database, as the issue measures it. Otherwise it runs against a scratch
+SQLite file in a temporary folder (the embedded profile; nothing of
 var/ is touched), or with --postgres against a scratch PostgreSQL database
 (riskops_bench_events on 127.0.0.1, user postgres, trust; dropped and created), through
 Django's test client with the service account's token, so the figures include
@@ -49,15 +51,19 @@ MIN_BATCHES = 2
 MIN_SINGLES = 40
 
 
-def _configure_postgres(database: str, redis_url: str) -> None:
-    """A fresh scratch PostgreSQL database, and the production profile pointed at it."""
+def _configure_postgres(database: str, redis_url: str, *, fresh: bool = True) -> None:
+    """The production profile pointed at `database`: a fresh scratch database, or (fresh
+    False) a seeded book kept as it is."""
     import secrets
 
     import psycopg
 
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {database}")  # a scratch name, not input
-        conn.execute(f"CREATE DATABASE {database}")
+    if fresh:
+        with psycopg.connect(
+            "host=127.0.0.1 user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database}")  # a scratch name, not input
+            conn.execute(f"CREATE DATABASE {database}")
     os.environ.update(
         RISKOPS_PROFILE="production",
         SECRET_KEY=secrets.token_urlsafe(50),
@@ -383,17 +389,30 @@ def main() -> None:
         default=PG_DATABASE,
         help="scratch database name (dropped and created; never riskops_bench)",
     )
+    parser.add_argument(
+        "--book",
+        help="a seeded PostgreSQL book to post into instead of a scratch database (kept; "
+        "e.g. riskops_bench from seed_million.py --keep: the issue's million borrowers); "
+        "once per book, as the bench's borrowers are then on it",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds, about")
     args = parser.parse_args()
     args.passes = 2 if args.rules == "compare" else 1
     if args.pg_database == "riskops_bench" or not args.pg_database.isidentifier():
         raise SystemExit("--pg-database: a scratch name, not riskops_bench")
+    if args.book and not args.book.isidentifier():
+        raise SystemExit("--book: a database name")
+    if args.book:
+        args.postgres = True
     print(f"load average at start: {_loadavg()}")
     started = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="riskops-bench-") as tmp:
-        if args.postgres:
+        if args.book:
+            _configure_postgres(args.book, args.redis_url, fresh=False)
+            where = f"the seeded PostgreSQL book {args.book}"
+        elif args.postgres:
             _configure_postgres(args.pg_database, args.redis_url)
             where = f"scratch PostgreSQL database {args.pg_database}"
         else:
@@ -410,8 +429,21 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         CLOCK.install()
-        user = User.objects.create_user(username="lending-core", password=None, role="service")
-        token = Token.objects.create(user=user).key
+        if args.book:
+            from lending.models import Borrower
+
+            if Borrower.objects.filter(customer_no="B00000000").exists():
+                raise SystemExit(f"{args.book} already holds this bench's borrowers")
+            user = User.objects.filter(role="service", is_active=True).first()
+            if user is None:
+                user = User.objects.create_user(
+                    username="bench-core", password=None, role="service"
+                )
+            books = Borrower.objects.count()
+            where += f" ({books:,} borrowers)"
+        else:
+            user = User.objects.create_user(username="lending-core", password=None, role="service")
+        token = Token.objects.get_or_create(user=user)[0].key
         print(f"{where} ready in {time.perf_counter() - started:.1f} s; batches of {args.batch}")
 
         # 1. Lines opened, timed as such.
@@ -488,7 +520,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        if args.postgres:
+        if args.postgres and not args.book:
             import psycopg
 
             with psycopg.connect(

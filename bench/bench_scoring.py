@@ -441,6 +441,12 @@ def main() -> None:
     parser.add_argument("--seed-only", action="store_true", help="stop after seeding")
     parser.add_argument("--database", default=DB, help="the database to create and use")
     parser.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        help="the book's last closed day (default today; a book seeded by seed_million.py "
+        "is as of 2026-11-01: pass that with --reuse --database riskops_bench)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         metavar="SIZE",
@@ -464,7 +470,7 @@ def main() -> None:
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     print(f"migrated {DB} in {time.perf_counter() - started:.1f} s", flush=True)
-    as_of = timezone.localdate()
+    as_of = args.as_of or timezone.localdate()
     if not book_exists():
         _seed(args.borrowers, as_of)
     else:
