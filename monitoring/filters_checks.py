@@ -34,7 +34,7 @@ class DrawdownCheckFilter(django_filters.FilterSet):
         max_length=20,
     )
     borrower = django_filters.NumberFilter(
-        label=_("Borrower id"), field_name="borrower_id", min_value=1
+        label=_("Borrower id"), field_name="borrower_id", min_value=1, max_value=2**63 - 1
     )
     decision = django_filters.ChoiceFilter(
         label=_("Decision"), choices=CheckDecision.choices, empty_label=_("Any")
@@ -52,12 +52,14 @@ class DrawdownCheckFilter(django_filters.FilterSet):
     def filter_from(
         self, queryset: QuerySet[DrawdownCheck], name: str, value: date
     ) -> QuerySet[DrawdownCheck]:
-        return queryset.filter(checked_at__gte=_start_of(value)) if value else queryset
+        if not value or value == date.min:  # every check is on or after the first day
+            return queryset
+        return queryset.filter(checked_at__gte=_start_of(value))
 
     def filter_to(
         self, queryset: QuerySet[DrawdownCheck], name: str, value: date
     ) -> QuerySet[DrawdownCheck]:
-        if not value:
+        if not value or value == date.max:  # every check is on or before the last day
             return queryset
         return queryset.filter(checked_at__lt=_start_of(value + timedelta(days=1)))
 

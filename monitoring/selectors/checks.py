@@ -35,7 +35,7 @@ def _encode(check: DrawdownCheck) -> str:
 
 def _decode(text: str) -> tuple[datetime, int] | None:
     parts = text.split(".")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 18 for p in parts):
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
         return None
     try:
         return _EPOCH + timedelta(microseconds=int(parts[0])), int(parts[1])

@@ -203,6 +203,8 @@ def documents_request_for_borrower(*, user: User, notice_id: int) -> Case | None
     borrower_id = getattr(user, "borrower_id", None)
     if not getattr(user, "is_borrower", False) or not user.is_active or borrower_id is None:
         return None
+    if not 0 < notice_id < 2**63:  # no such notice (and beyond what the database compares)
+        return None
     case = Case.objects.filter(documents_notice_id=notice_id, borrower_id=borrower_id).first()
     if case is not None:
         return case
