@@ -142,7 +142,8 @@ def override_evidence_add(
     "override.evidence_added".
 
     Raises NotAllowed (not risk staff), NotYourProposal, AlreadyDecided (decided, withdrawn or
-    expired), EvidenceRefused (no file, a refused one, too many)."""
+    expired), EvidenceRefused (no file, a refused one, too many). The same bytes sent again
+    are a replay: not stored twice, not audited again."""
     written: list[Path] = []
     try:
         return _evidence_add(actor=actor, proposal=proposal, files=list(files), written=written)
@@ -164,7 +165,17 @@ def _evidence_add(
         raise AlreadyDecided(status=proposal.get_status_display())
     if not files:
         raise EvidenceRefused(name="", problem=_("choose at least one file."))
-    stored = store_evidence(actor=actor, proposal=proposal, files=files, written=written)
+    # A file already on the proposal (a retried request, a double submit) is not added again.
+    have = set(proposal.evidence.values_list("sha256", flat=True))
+    fresh = []
+    for name, data in (_read_upload(f) for f in files):
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in have:
+            have.add(digest)
+            fresh.append((name, data))
+    if not fresh:
+        return []
+    stored = store_evidence(actor=actor, proposal=proposal, files=fresh, written=written)
     audit(
         actor=actor,
         action="override.evidence_added",
