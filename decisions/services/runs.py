@@ -18,13 +18,14 @@ from decisions.errors import NoActivePolicy
 from decisions.features import chunk_features
 from decisions.models import (
     LimitDecision,
+    Score,
     ScoringChunk,
     ScoringRun,
 )
 from decisions.services.policies import active_policy
 from decisions.services.reviews import _latest_acting, chunk_review, chunk_state
 from decisions.services.scoring import chunk_scores_write, scores_audit
-from lending.models import CreditLine
+from lending.models import CreditLine, LimitChange, Notice
 from lending.selectors import borrower_id_chunks
 
 if TYPE_CHECKING:
@@ -248,4 +249,22 @@ def _chunk_finish(
             obj=run,
             after={"run_id": run.run_id, "chunks": run.chunks_total, "borrowers": run.borrowers},
         )
+        if run.borrowers >= ANALYZE_AFTER_BORROWERS:
+            transaction.on_commit(_analyze_written_tables)
     return chunk
+
+
+# A run over this many borrowers has added as many score and decision rows: the planner's
+# statistics are refreshed at its end, not whenever autovacuum gets to it. Stale ones made the
+# borrower page's score history read a 2,000,000-row index bitmap (225 ms instead of 0.3 ms)
+# on the million-borrower book right after a run.
+ANALYZE_AFTER_BORROWERS = 50_000
+_WRITTEN_TABLES = (Score, LimitDecision, LimitChange, Notice)
+
+
+def _analyze_written_tables() -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in _WRITTEN_TABLES:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

@@ -223,3 +223,35 @@ def test_a_confirmed_fraud_flag_freezes_the_line_with_its_code(champion_and_poli
     notice = Notice.objects.get(borrower=borrower)
     assert (notice.kind, notice.params) == (NoticeKind.LINE_FROZEN, {"reason_code": "fraud"})
     assert AuditEvent.objects.filter(action="line.frozen", borrower_id=borrower.pk).count() == 1
+
+
+def test_a_large_run_refreshes_the_planner_statistics_of_what_it_wrote_when_it_ends(
+    champion_and_policy, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Right after a whole-book run the score table has doubled; stale statistics sent the
+    borrower page's score history through a two-million-row bitmap on the million book."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from decisions.services import runs
+
+    monkeypatch.setattr(runs, "ANALYZE_AFTER_BORROWERS", 3)
+    with time_machine.travel(at(2026, 11, 20, 9), tick=False):
+        for _ in range(4):
+            BorrowerFactory(credit_limit=Decimal("5000.00"))
+        run = scoring_run_start(as_of=date(2026, 11, 20), chunk_size=2, run_id="stats")
+        with CaptureQueriesContext(connection) as queries:
+            with django_capture_on_commit_callbacks(execute=True):
+                scoring_chunk_run(run_id="stats", index=0)
+            first = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+            with django_capture_on_commit_callbacks(execute=True):
+                scoring_chunk_run(run_id="stats", index=1)
+        analyzed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+
+    assert run.chunks_total == 2
+    assert first == []  # not before the run's last chunk
+    if connection.vendor == "postgresql":
+        assert any("decisions_score" in sql for sql in analyzed)
+        assert any("lending_limitchange" in sql for sql in analyzed)
+    else:
+        assert analyzed == []  # SQLite keeps no such statistics
