@@ -34,7 +34,11 @@ class DrawdownCheckFilter(django_filters.FilterSet):
         max_length=20,
     )
     borrower = django_filters.NumberFilter(
-        label=_("Borrower id"), field_name="borrower_id", min_value=1, max_value=2**63 - 1
+        label=_("Borrower id"),
+        field_name="borrower_id",
+        min_value=1,
+        max_value=2**63 - 1,
+        decimal_places=0,  # an id: "1.5" is refused, not read as 1
     )
     decision = django_filters.ChoiceFilter(
         label=_("Decision"), choices=CheckDecision.choices, empty_label=_("Any")

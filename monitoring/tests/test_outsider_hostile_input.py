@@ -26,6 +26,7 @@ def _clients(user) -> tuple[Client, APIClient]:
     ("query", "expected"),
     [
         (f"borrower={HUGE}", 400),  # beyond a bigint: refused, not an overflow
+        ("borrower=1.5", 400),  # not an id: refused, not read as borrower 1
         ("checked_to=9999-12-31", 200),  # the last day: no upper bound
         ("checked_from=0001-01-01", 200),  # the first day: no lower bound
     ],
