@@ -89,11 +89,13 @@ class QueueItem:
 
 def inbox_for(user: User) -> list[QueueItem]:
     """What `user` may decide now, oldest first: pending, not their own, within their
-    authority in the borrower's CURRENT risk band (as approval judges it: a borrower re-scored
-    into a worse band since the proposal leaves the inbox of those whose authority stops
-    short of it). (Pending proposals are few, hundreds at most: judged here one by one against
-    the matrix, which is a handful of rows read once.) Three queries: the proposals with each
-    borrower's latest acting score, the matrix, the policy in force."""
+    authority both in the band it was proposed in and in the borrower's CURRENT risk band, as
+    approval judges it (a borrower re-scored into a worse band since the proposal leaves the
+    inbox of those whose authority stops short of it; one re-scored into a better band does
+    not enter it, since what was proposed was judged on the worse one). (Pending proposals
+    are few, hundreds at most: judged here one by one against the matrix, which is a handful
+    of rows read once.) Three queries: the proposals with each borrower's latest acting
+    score, the matrix, the policy in force."""
     if not user.is_active or user.role not in STAFF_ROLES:
         return []
     rules = active_rules()
@@ -115,8 +117,9 @@ def inbox_for(user: User) -> list[QueueItem]:
     policy = policy_rules_in_force()
     for p in pending:
         band = policy.band_for(p.current_score).name
+        proposed = authority_for(user.role, change_of(p), rules)
         authority = authority_for(user.role, replace(change_of(p), band=band), rules)
-        if authority.may_decide:
+        if proposed.may_decide and authority.may_decide:
             age = now - p.submitted_at
             items.append(QueueItem(p, age, age > sla, authority.step_up))
     return items
