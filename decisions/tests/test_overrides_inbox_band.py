@@ -1,6 +1,8 @@
-"""The approver's inbox judges "may decide" in the borrower's CURRENT risk band, as approval
-does: a borrower re-scored into a worse band since the proposal leaves the inbox of those whose
-authority stops short of it (and a better band brings it in), in a bounded number of queries."""
+"""The approver's inbox lists a proposal exactly when its owner may approve it: authority in
+the band it was proposed in and in the borrower's CURRENT band, as approval judges. A borrower
+re-scored into a worse band leaves the inbox of those whose authority stops short of it; a
+better band does not bring in what was proposed on the worse one. A bounded number of
+queries."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from decisions.errors.overrides import NoAuthority
+from decisions.models.overrides import OverrideStatus
 from decisions.selectors.overrides import inbox_for
+from decisions.services import override_approve
 from decisions.services.override_defaults import ensure_override_defaults
 from decisions.tests.test_overrides_review import NOW, _propose, _score
 from lending.models import CreditLine
@@ -57,6 +62,10 @@ def test_a_borrower_rescored_into_a_better_band_stays_out_of_the_seniors_inbox(
     assert inbox_for(senior_analyst) == []
     _score(line, 700)  # band A now
     assert inbox_for(senior_analyst) == []
+    with pytest.raises(NoAuthority):  # approval agrees with the inbox
+        override_approve(actor=senior_analyst, proposal=proposal, note="ok")
+    proposal.refresh_from_db()
+    assert proposal.status == OverrideStatus.PENDING
     assert [i.proposal.pk for i in inbox_for(head_of_risk)] == [proposal.pk]  # any band
 
 
