@@ -7,11 +7,47 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
+from lending.choices import LineStatus
+from lending.templatetags.book import cny
+from monitoring.choices import RuleKind
 from monitoring.models import DrawdownCheck
 
 PAGE_SIZE = 50
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def reason_text(reason: Any) -> str:
+    """A stored reason of a check ({"code", "decision", "detail"}) as an analyst reads it, in
+    the page's language; an unknown code is shown as it is."""
+    code = str(reason.get("code", "")) if isinstance(reason, dict) else str(reason)
+    detail = reason.get("detail") or {} if isinstance(reason, dict) else {}
+    if code.startswith("rule_") and code[5:] in RuleKind.values:
+        return _("Rule: %(rule)s") % {"rule": RuleKind(code[5:]).label}
+    if code.startswith("line_") and code[5:] in LineStatus.values:
+        return _("Line status: %(status)s") % {"status": LineStatus(code[5:]).label}
+    try:
+        if code == "past_due":
+            return _("Past due (%(dpd)s days)") % {"dpd": int(detail["dpd"])}
+        if code == "over_available":
+            return _("Over the available %(amount)s") % {"amount": cny(detail["available"])}
+        if code == "term_over_scenario":
+            return _("Term over the purpose's %(max)s months") % {"max": int(detail["max"])}
+        if code == "share_over_scenario":
+            share = f"{float(detail['max_share']) * 100:.0f}%"
+            return _("Over the purpose's share of the limit (%(share)s)") % {"share": share}
+        if code == "score_below_scenario":
+            return _("Score under the purpose's floor (%(score)s)") % {
+                "score": int(detail["min_score"])
+            }
+    except (KeyError, TypeError, ValueError):
+        pass
+    return code
+
+
+def reason_texts(reasons: Any) -> list[str]:
+    return [reason_text(r) for r in reasons or []]
 
 
 def check_visible_to(*, user: Any) -> QuerySet[DrawdownCheck]:

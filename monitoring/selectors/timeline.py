@@ -43,6 +43,7 @@ from lending.templatetags.book import cny
 from monitoring.choices import CaseStatus, EventKind
 from monitoring.models import Alert, Case, DrawdownCheck, Event
 from monitoring.selectors.audit_sentences import audit_sentence
+from monitoring.selectors.checks import reason_texts
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -423,7 +424,6 @@ def _case_entry(c: Case, borrower_id: int) -> Entry:
 
 def _check_entry(c: DrawdownCheck, borrower_id: int) -> Entry:
     label = str(c.get_decision_display())
-    codes = [str(r.get("code", "")) if isinstance(r, dict) else str(r) for r in c.reasons or []]
     return Entry(
         at=c.checked_at,
         kind="check",
@@ -432,7 +432,7 @@ def _check_entry(c: DrawdownCheck, borrower_id: int) -> Entry:
         text=_("Drawdown check for %(amount)s: %(outcome)s")
         % {"amount": cny(c.amount), "outcome": label},
         amount=c.amount,
-        detail=", ".join(codes),
+        detail="; ".join(reason_texts(c.reasons)),
         badge=label,
         tone={"decline": "bad", "review": "warn"}.get(c.decision, "neutral"),
         url=_checks_url(borrower_id),

@@ -113,7 +113,7 @@ def test_filters_pick_the_same_rows_on_the_api_and_the_page(
     client.force_login(analyst)
     page = client.get(f"{reverse('monitoring:drawdown-check-list')}?{query}")
     assert page.status_code == 200
-    shown = [check.pk for check, _name in page.context["rows"]]
+    shown = [check.pk for check, _name, _reasons in page.context["rows"]]
     assert shown == want
 
 
@@ -176,7 +176,7 @@ def test_page_shows_older_link_and_next_page(analyst, borrower_record, client: C
     assert older
     second = client.get(reverse("monitoring:drawdown-check-list") + f"?after={older}")
     assert len(second.context["rows"]) == 5
-    assert not {c.pk for c, _ in first.context["rows"]} & {c.pk for c, _ in second.context["rows"]}
+    assert not {r[0].pk for r in first.context["rows"]} & {r[0].pk for r in second.context["rows"]}
 
 
 def test_detail_by_id(analyst, book):
@@ -240,3 +240,43 @@ def test_timeline_links_a_check_to_the_list_of_the_borrowers_checks(analyst, boo
     assert urls == {
         reverse("monitoring:drawdown-check-list") + f"?borrower={book['approve_1'].borrower_id}"
     }
+
+
+def test_reasons_read_as_words_in_both_languages_and_the_answer_is_coloured(
+    analyst, borrower_record, client: Client
+):
+    from django.utils import translation
+
+    from monitoring.selectors.checks import reason_text
+
+    reasons = [
+        {"code": "line_frozen", "decision": "decline", "detail": {}},
+        {"code": "past_due", "decision": "decline", "detail": {"dpd": 12}},
+        {"code": "over_available", "decision": "decline", "detail": {"available": "800.00"}},
+        {"code": "term_over_scenario", "decision": "decline", "detail": {"max": 6}},
+        {"code": "share_over_scenario", "decision": "review", "detail": {"max_share": "0.5"}},
+        {"code": "score_below_scenario", "decision": "review", "detail": {"min_score": 620}},
+        {"code": "rule_utilisation_jump", "decision": "review", "detail": {"severity": 2}},
+        {"code": "something_new", "decision": "review", "detail": {}},
+    ]
+    with translation.override("en"):
+        assert [reason_text(r) for r in reasons] == [
+            "Line status: Frozen",
+            "Past due (12 days)",
+            "Over the available ¥800.00",
+            "Term over the purpose's 6 months",
+            "Over the purpose's share of the limit (50%)",
+            "Score under the purpose's floor (620)",
+            "Rule: Utilisation jump",
+            "something_new",  # an unknown code is shown as it is
+        ]
+    with translation.override("zh-hans"):
+        texts = [reason_text(r) for r in reasons[:7]]
+    assert all(t.isascii() is False for t in texts)  # every known reason has its Chinese words
+
+    _record(borrower_record, day=3, decision="decline")
+    DrawdownCheck.objects.filter(decision="decline").update(reasons=reasons[:2])
+    client.force_login(analyst)
+    html = client.get(reverse("monitoring:drawdown-check-list")).content.decode()
+    assert "Past due (12 days)" in html and "past_due" not in html
+    assert 'class="badge check-decline"' in html

@@ -11,7 +11,7 @@ from accounts import masking
 from accounts.decorators import AuthenticatedRequest, staff_required
 from monitoring.filters_checks import DrawdownCheckFilter
 from monitoring.models import DrawdownCheck
-from monitoring.selectors.checks import check_visible_to, checks_page
+from monitoring.selectors.checks import check_visible_to, checks_page, reason_texts
 
 
 @require_GET
@@ -24,10 +24,13 @@ def check_list(request: AuthenticatedRequest) -> HttpResponse:
     )
     invalid = check_filter.is_bound and not check_filter.is_valid()
     page = None
-    rows: list[tuple[DrawdownCheck, str]] = []
+    rows: list[tuple[DrawdownCheck, str, list[str]]] = []
     if not invalid:
         page = checks_page(check_filter.qs, after=request.GET.get("after", ""))
-        rows = [(check, masking.mask_name(check.borrower.name)) for check in page.checks]
+        rows = [
+            (check, masking.mask_name(check.borrower.name), reason_texts(check.reasons))
+            for check in page.checks
+        ]
     query = request.GET.copy()
     query.pop("after", None)
     return render(
