@@ -253,6 +253,12 @@ class BankAccount(models.Model):
                 fields=["borrower", "card_no"], name="bank_account_once_per_borrower"
             )
         ]
+        # A borrower's cards newest first, straight from an index (their timeline).
+        indexes = [
+            models.Index(
+                fields=["borrower", "-first_seen_at", "-id"], name="bankaccount_borrower_at"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.bank_name} {self.card_no[-4:]}"
@@ -279,6 +285,10 @@ class Device(models.Model):
             models.UniqueConstraint(
                 fields=["borrower", "device_id"], name="device_once_per_borrower"
             )
+        ]
+        # A borrower's devices newest first, straight from an index (their timeline).
+        indexes = [
+            models.Index(fields=["borrower", "-first_seen_at", "-id"], name="device_borrower_at")
         ]
 
     def __str__(self) -> str:
@@ -444,6 +454,11 @@ class Repayment(models.Model):
         constraints = [
             models.CheckConstraint(name="repayment_amount_positive", condition=Q(amount__gt=0))
         ]
+        # A borrower's repayments newest first, or from a time on, straight from an index
+        # (their timeline, the monitoring rules' histories).
+        indexes = [
+            models.Index(fields=["borrower", "-paid_at", "-id"], name="repayment_borrower_at")
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -509,6 +524,10 @@ class TransferOut(models.Model):
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.CheckConstraint(name="transfer_amount_positive", condition=Q(amount__gt=0))
+        ]
+        # A borrower's transfers out newest first, or from a time on, straight from an index.
+        indexes = [
+            models.Index(fields=["borrower", "-occurred_at", "-id"], name="transfer_borrower_at")
         ]
 
     def __str__(self) -> str:

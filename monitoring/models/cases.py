@@ -105,6 +105,8 @@ class Case(models.Model):
             models.Index(fields=["assignee", "status"], name="case_assignee"),
             # The team view's throughput: resolved per analyst and day.
             models.Index(fields=["resolved_at", "resolved_by"], name="case_resolved"),
+            # A borrower's cases newest first, straight from an index (their timeline).
+            models.Index(fields=["borrower", "-opened_at", "-id"], name="case_borrower_at"),
         ]
 
     def __str__(self) -> str:
