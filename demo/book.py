@@ -30,6 +30,7 @@ ZERO = Decimal("0.00")
 TABLES = (
     "borrower",
     "line",
+    "limitchange",
     "bank",
     "device",
     "asset",

@@ -29,6 +29,7 @@ from lending.choices import (
     DrawdownStatus,
     IdentityCheckResult,
     IncomeBand,
+    LimitChangeKind,
     LineStatus,
     LineStatusCode,
     NoticeKind,
@@ -264,15 +265,45 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     )
     status, code, note, closed_at = LineStatus.ACTIVE, LineStatusCode.OPENED, "", None
     notices = list(close.notices)
+    frozen_at = None
     if borrowing.frozen_on is not None:
         # The limit policy's review after that night's close (decisions.services.line_review).
         status, code, note = LineStatus.FROZEN, LineStatusCode.OVERDUE, FREEZE_NOTE
-        at = closing.run_of(borrowing.frozen_on) + timedelta(minutes=1)
-        notices.append((at, NoticeKind.LINE_FROZEN, {"reason_code": str(code)}))
+        frozen_at = closing.run_of(borrowing.frozen_on) + timedelta(minutes=1)
+        notices.append((frozen_at, NoticeKind.LINE_FROZEN, {"reason_code": str(code)}))
     if close.closed_at is not None:
         # drawdown_write_off closes the line with the day close's (empty) note.
         status, code, note = LineStatus.CLOSED, LineStatusCode.WRITTEN_OFF, ""
         closed_at = close.closed_at
+    # The line's history (lending.LimitChange) as the services write it: the policy's freeze,
+    # then the write-off's close; the limit itself stays as opened (limit reviews come later,
+    # from demo.decisioning, through the services).
+    changes = []
+    if frozen_at is not None and (closed_at is None or frozen_at < closed_at):
+        changes.append(
+            (frozen_at, LimitChangeKind.FREEZE, LineStatus.FROZEN, LineStatusCode.OVERDUE, True)
+        )
+    if closed_at is not None:
+        changes.append((closed_at, LimitChangeKind.CLOSE, LineStatus.CLOSED, code, False))
+    before = LineStatus.ACTIVE
+    for at, kind, after, reason, automatic in sorted(changes, key=lambda c: c[0]):
+        out["limitchange"].append(
+            (
+                ids.take("limitchange"),
+                line_id,
+                at,
+                kind,
+                limit,
+                limit,
+                before,
+                after,
+                reason,
+                automatic,
+                "",
+                "",
+            )
+        )
+        before = after
     out["borrower"].append(
         (
             borrower_id,

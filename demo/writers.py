@@ -27,6 +27,7 @@ from lending.models import (
     Device,
     Drawdown,
     Instalment,
+    LimitChange,
     LineTransition,
     Notice,
     Repayment,
@@ -38,6 +39,7 @@ from monitoring.models import Event
 MODELS: dict[str, type[models.Model]] = {
     "borrower": Borrower,
     "line": CreditLine,
+    "limitchange": LimitChange,
     "bank": BankAccount,
     "device": Device,
     "asset": DeclaredAsset,
@@ -179,6 +181,20 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
     ),
     "notice": ("id", "borrower_id", "kind", "params", "created_at", "read_at"),
+    "limitchange": (
+        "id",
+        "line_id",
+        "effective_at",
+        "kind",
+        "old_limit",
+        "new_limit",
+        "old_status",
+        "new_status",
+        "reason_code",
+        "automatic",
+        "decided_by",
+        "approved_by",
+    ),
     "profile": ("borrower_id", "latent_risk", "archetype"),
 }
 PLUS_8 = timezone(timedelta(hours=8))

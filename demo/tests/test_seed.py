@@ -26,6 +26,7 @@ from lending import caps, money, services
 from lending.choices import (
     DrawdownStatus,
     IdentityCheckResult,
+    LimitChangeKind,
     LineStatus,
     LineStatusCode,
     NoticeKind,
@@ -41,6 +42,7 @@ from lending.models import (
     Device,
     Drawdown,
     Instalment,
+    LimitChange,
     LineTransition,
     Notice,
     Repayment,
@@ -188,6 +190,29 @@ def test_used_is_the_principal_outstanding_of_the_active_loans(seeded):
     for line in CreditLine.objects.all():
         assert Decimal(0) <= line.used <= line.credit_limit
         assert line.used == outstanding.get(line.pk, Decimal("0.00"))
+
+
+def test_every_line_s_history_chains_to_its_status_and_limit_now(seeded):
+    """Frozen and closed lines carry the history rows the services would have written (a
+    point-in-time read of the line, such as a backtest's, sees the freeze when it happened)."""
+    changes = defaultdict(list)
+    for change in LimitChange.objects.order_by("effective_at", "id"):
+        changes[change.line_id].append(change)
+    kinds = Counter()
+    for line in CreditLine.objects.all():
+        rows = changes.get(line.pk, [])
+        status, limit = LineStatus.ACTIVE, rows[0].old_limit if rows else line.credit_limit
+        for row in rows:
+            assert (row.old_status, row.old_limit) == (status, limit), row
+            status, limit = row.new_status, row.new_limit
+            kinds[row.kind] += 1
+        assert (status, limit) == (line.status, line.credit_limit), line.pk
+        if line.status == LineStatus.CLOSED:
+            assert rows[-1].kind == LimitChangeKind.CLOSE
+            assert rows[-1].effective_at == line.closed_at
+        if line.status == LineStatus.FROZEN:
+            assert any(r.kind == LimitChangeKind.FREEZE for r in rows)
+    assert kinds[LimitChangeKind.FREEZE] > 0 and kinds[LimitChangeKind.CLOSE] > 0, kinds
 
 
 def test_oldest_unpaid_due_is_the_earliest_uncleared_instalment_on_the_book(seeded):
