@@ -286,13 +286,13 @@ def generate_borrower(plan: BookPlan, index: int, ids: Ids, out: Rows) -> None:
     if closed_at is not None:
         changes.append((closed_at, LimitChangeKind.CLOSE, LineStatus.CLOSED, code, False))
     before = LineStatus.ACTIVE
-    for at, kind, after, reason, automatic in sorted(changes, key=lambda c: c[0]):
+    for at, change, after, reason, automatic in sorted(changes, key=lambda c: c[0]):
         out["limitchange"].append(
             (
                 ids.take("limitchange"),
                 line_id,
                 at,
-                kind,
+                change,
                 limit,
                 limit,
                 before,

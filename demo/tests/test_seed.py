@@ -198,10 +198,11 @@ def test_every_line_s_history_chains_to_its_status_and_limit_now(seeded):
     changes = defaultdict(list)
     for change in LimitChange.objects.order_by("effective_at", "id"):
         changes[change.line_id].append(change)
-    kinds = Counter()
+    kinds: Counter[str] = Counter()
     for line in CreditLine.objects.all():
         rows = changes.get(line.pk, [])
-        status, limit = LineStatus.ACTIVE, rows[0].old_limit if rows else line.credit_limit
+        status: str = LineStatus.ACTIVE
+        limit = rows[0].old_limit if rows else line.credit_limit
         for row in rows:
             assert (row.old_status, row.old_limit) == (status, limit), row
             status, limit = row.new_status, row.new_limit
