@@ -32,12 +32,6 @@ BOOK_SUMMARY_CACHE_SECONDS = 60
 # Cities change rarely; the filter's drop-down reads them from a cache (a DISTINCT over a
 # million borrowers is not free).
 CITY_CHOICES_CACHE_SECONDS = 600
-# Rows per page of the borrower list.
-PAGE_SIZE = 50
-# How many audit rows the borrower page shows (newest first).
-AUDIT_TRAIL_LIMIT = 100
-# The staff borrower page shows this many newest repayments; the timeline has every one.
-RECENT_REPAYMENTS = 20
 
 
 def borrower_id_chunks(*, size: int) -> Iterator[list[int]]:
