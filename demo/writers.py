@@ -34,6 +34,7 @@ from lending.models import (
     RepaymentAllocation,
     TransferOut,
 )
+from lending.services.lines_bulk import LIMIT_CHANGE_FIELDS
 from monitoring.models import Event
 
 MODELS: dict[str, type[models.Model]] = {
@@ -181,20 +182,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
     ),
     "notice": ("id", "borrower_id", "kind", "params", "created_at", "read_at"),
-    "limitchange": (
-        "id",
-        "line_id",
-        "effective_at",
-        "kind",
-        "old_limit",
-        "new_limit",
-        "old_status",
-        "new_status",
-        "reason_code",
-        "automatic",
-        "decided_by",
-        "approved_by",
-    ),
+    # As the services write a line's history in bulk, with the id the seeder assigns.
+    "limitchange": ("id", *LIMIT_CHANGE_FIELDS),
     "profile": ("borrower_id", "latent_risk", "archetype"),
 }
 PLUS_8 = timezone(timedelta(hours=8))

@@ -80,7 +80,8 @@ def _bulk_notices(rows: list[tuple[int, str, dict[str, Any]]]) -> None:
         )
 
 
-_HISTORY_FIELDS = (
+# A line's history row in bulk, column by column (the demo's seeder writes the same shape).
+LIMIT_CHANGE_FIELDS = (
     "line_id",
     "effective_at",
     "kind",
@@ -121,10 +122,10 @@ def _bulk_history(
     if not rows:
         return
     if bulk.copy_supported():
-        bulk.copy_insert(LimitChange, _HISTORY_FIELDS, rows)
+        bulk.copy_insert(LimitChange, LIMIT_CHANGE_FIELDS, rows)
     else:
         LimitChange.objects.bulk_create(
-            [LimitChange(**dict(zip(_HISTORY_FIELDS, row, strict=True))) for row in rows],
+            [LimitChange(**dict(zip(LIMIT_CHANGE_FIELDS, row, strict=True))) for row in rows],
             batch_size=2000,
         )
 
