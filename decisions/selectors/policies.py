@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from core.prepared import Prepared
 from decisions.choices import LimitAction, PolicyStatus
 from decisions.forms import SCALARS, PolicyForm
 from decisions.models import LimitPolicy, PolicySimulation, SimulationStatus
@@ -33,6 +34,23 @@ def policy_list() -> QuerySet[LimitPolicy]:
 def policy_in_force() -> LimitPolicy | None:
     """The active policy version, if any."""
     return LimitPolicy.objects.filter(status=PolicyStatus.ACTIVE).first()
+
+
+# Read on every drawdown check, so precompiled (core.prepared).
+_DOCUMENT_IN_FORCE = Prepared(
+    lambda: (
+        LimitPolicy.objects.filter(status=PolicyStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", "rules")[:1]
+    ),
+    {},
+)
+
+
+def policy_document_in_force() -> tuple[int, Any] | None:
+    """The id and document of policy_in_force(), if any, without the model around them."""
+    rows = _DOCUMENT_IN_FORCE.rows()
+    return rows[0] if rows else None
 
 
 def _same(a: Any, b: Any) -> bool:

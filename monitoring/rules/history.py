@@ -11,13 +11,14 @@ path).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db.models import Min, Q, Sum
 
+from core.prepared import Prepared
 from lending.models import (
     BankAccount,
     Borrower,
@@ -104,6 +105,108 @@ def _transfer(row: dict[str, object]) -> TransferRec:
     )
 
 
+# A drawdown check or a single event loads one borrower: for so few, the queries below run
+# precompiled (core.prepared: the ORM's compiling costs more than the round trip); a batch's
+# many borrowers run them as the QuerySets they are.
+PREPARED_UP_TO = 4
+PEOPLE_FIELDS = (
+    "pk",
+    "customer_no",
+    "employer",
+    "registered_at",
+    "identity_check",
+    "identity_checked_at",
+    "national_id",
+    "national_id_last4",
+    "mobile",
+    "line__credit_limit",
+    "line__used",
+    "line__status",
+)
+PEOPLE = Prepared(
+    lambda ids: (
+        Borrower.objects.filter(pk__in=ids, line__isnull=False).order_by().values(*PEOPLE_FIELDS)
+    ),
+    {"ids": "ints"},
+)
+DRAWDOWNS = Prepared(
+    lambda ids, since: (
+        Drawdown.objects.filter(borrower_id__in=ids, disbursed_at__gte=since)
+        .order_by("disbursed_at", "pk")
+        .values(*DRAWDOWN_FIELDS, "device_id")
+    ),
+    {"ids": "ints", "since": "at"},
+)
+REPAYMENTS = Prepared(
+    lambda ids, since: (
+        Repayment.objects.filter(borrower_id__in=ids, paid_at__gte=since)
+        .order_by("paid_at", "pk")
+        .annotate(principal=Sum("allocations__principal"))
+        .values(
+            "pk",
+            "borrower_id",
+            "reference",
+            "drawdown_id",
+            "drawdown__loan_no",
+            "amount",
+            "principal",
+            "paid_at",
+            "bank_account_id",
+        )
+    ),
+    {"ids": "ints", "since": "at"},
+)
+TRANSFERS = Prepared(
+    lambda ids, since: (
+        TransferOut.objects.filter(borrower_id__in=ids, occurred_at__gte=since)
+        .order_by("occurred_at", "pk")
+        .values(*TRANSFER_FIELDS)
+    ),
+    {"ids": "ints", "since": "at"},
+)
+DEVICES = Prepared(
+    lambda ids: (
+        Device.objects.filter(borrower_id__in=ids)
+        .order_by()
+        .values("pk", "borrower_id", "device_id", "first_seen_at")
+    ),
+    {"ids": "ints"},
+)
+CARDS = Prepared(
+    lambda ids: (
+        BankAccount.objects.filter(borrower_id__in=ids)
+        .order_by()
+        .values("pk", "borrower_id", "card_no", "first_seen_at")
+    ),
+    {"ids": "ints"},
+)
+LIMIT_CHANGES = Prepared(
+    lambda ids, since: (
+        LimitChange.objects.filter(line__borrower_id__in=ids, effective_at__gte=since)
+        .order_by("effective_at", "id")
+        .values_list("line__borrower_id", "effective_at", "old_limit", "new_limit")
+    ),
+    {"ids": "ints", "since": "at"},
+)
+SAME_IDENTITY = Prepared(
+    lambda last4s, national_ids, mobiles: (
+        Borrower.objects.filter(
+            Q(national_id_last4__in=last4s, national_id__in=national_ids) | Q(mobile__in=mobiles)
+        )
+        .order_by()
+        .values("pk", "customer_no", "national_id", "mobile", "registered_at")
+    ),
+    {"last4s": "strs", "national_ids": "strs", "mobiles": "strs"},
+)
+
+
+def _rows(prepared: Prepared, ids: Sequence[int], **arguments: Any) -> Iterable[Any]:
+    """The rows of a prepared query for these borrowers: precompiled for a few of them."""
+    if len(ids) <= PREPARED_UP_TO:
+        return prepared.rows(ids=tuple(ids), **arguments)
+    return prepared.build(ids=ids, **arguments)
+
+
 def histories_load(
     *, borrower_ids: Iterable[int], since: datetime, lists: Lists, needs: Needs
 ) -> dict[int, BorrowerHistory]:
@@ -114,25 +217,7 @@ def histories_load(
     ids = sorted(set(borrower_ids))
     if not ids:
         return {}
-    people: list[dict[str, Any]] = [
-        dict(row)
-        for row in Borrower.objects.filter(pk__in=ids, line__isnull=False)
-        .order_by()
-        .values(
-            "pk",
-            "customer_no",
-            "employer",
-            "registered_at",
-            "identity_check",
-            "identity_checked_at",
-            "national_id",
-            "national_id_last4",
-            "mobile",
-            "line__credit_limit",
-            "line__used",
-            "line__status",
-        )
-    ]
+    people: list[dict[str, Any]] = [dict(row) for row in _rows(PEOPLE, ids)]
     network = Network()
     histories = {
         p["pk"]: BorrowerHistory(
@@ -152,28 +237,9 @@ def histories_load(
         for p in people
     }
     ids = sorted(histories)
-    for row in (
-        Drawdown.objects.filter(borrower_id__in=ids, disbursed_at__gte=since)
-        .order_by("disbursed_at", "pk")
-        .values(*DRAWDOWN_FIELDS, "device_id")
-    ):
+    for row in _rows(DRAWDOWNS, ids, since=since):
         histories[row["borrower_id"]].drawdowns.append(_drawdown(row))
-    for row in (
-        Repayment.objects.filter(borrower_id__in=ids, paid_at__gte=since)
-        .order_by("paid_at", "pk")
-        .annotate(principal=Sum("allocations__principal"))
-        .values(
-            "pk",
-            "borrower_id",
-            "reference",
-            "drawdown_id",
-            "drawdown__loan_no",
-            "amount",
-            "principal",
-            "paid_at",
-            "bank_account_id",
-        )
-    ):
+    for row in _rows(REPAYMENTS, ids, since=since):
         histories[row["borrower_id"]].repayments.append(
             RepaymentRec(
                 pk=row["pk"],
@@ -187,25 +253,13 @@ def histories_load(
             )
         )
     if needs.transfers:
-        for row in (
-            TransferOut.objects.filter(borrower_id__in=ids, occurred_at__gte=since)
-            .order_by("occurred_at", "pk")
-            .values(*TRANSFER_FIELDS)
-        ):
+        for row in _rows(TRANSFERS, ids, since=since):
             histories[row["borrower_id"]].transfers.append(_transfer(row))
-    for row in (
-        Device.objects.filter(borrower_id__in=ids)
-        .order_by()
-        .values("pk", "borrower_id", "device_id", "first_seen_at")
-    ):
+    for row in _rows(DEVICES, ids):
         histories[row["borrower_id"]].devices[row["pk"]] = DeviceRec(
             row["pk"], row["device_id"], row["first_seen_at"]
         )
-    for row in (
-        BankAccount.objects.filter(borrower_id__in=ids)
-        .order_by()
-        .values("pk", "borrower_id", "card_no", "first_seen_at")
-    ):
+    for row in _rows(CARDS, ids):
         histories[row["borrower_id"]].cards[row["pk"]] = CardRec(
             row["pk"], row["card_no"], row["first_seen_at"]
         )
@@ -227,11 +281,7 @@ def limit_changes_load(
     """The lines' limit changes from `since` on (one query), for BorrowerHistory.limit_at: an
     event at or after `since` meets the new limit of the last change by then, else the old
     limit of the first change after it, else the limit now."""
-    for borrower_id, at, old, new in (
-        LimitChange.objects.filter(line__borrower_id__in=ids, effective_at__gte=since)
-        .order_by("effective_at", "id")
-        .values_list("line__borrower_id", "effective_at", "old_limit", "new_limit")
-    ):
+    for borrower_id, at, old, new in _rows(LIMIT_CHANGES, ids, since=since):
         histories[borrower_id].limit_changes.append((at, old, new))
 
 
@@ -266,6 +316,8 @@ def _same_identity_load(
 ) -> None:
     """Other borrowers with one of these national ID numbers or mobiles. The ID is matched
     through its indexed last four characters (the full number has no index of its own)."""
+    if not people:
+        return
     by_id = {p["national_id"]: p["pk"] for p in people if p["pk"] in histories}
     by_mobile = {p["mobile"]: p["pk"] for p in people if p["pk"] in histories}
     national_ids = defaultdict(set)
@@ -273,16 +325,15 @@ def _same_identity_load(
     for p in people:
         national_ids[p["national_id"]].add(p["pk"])
         mobiles[p["mobile"]].add(p["pk"])
-    rows = (
-        Borrower.objects.filter(
-            Q(
-                national_id_last4__in={p["national_id_last4"] for p in people},
-                national_id__in=set(by_id),
-            )
-            | Q(mobile__in=set(by_mobile))
-        )
-        .order_by()
-        .values("pk", "customer_no", "national_id", "mobile", "registered_at")
+    arguments = {
+        "last4s": tuple(sorted({p["national_id_last4"] for p in people})),
+        "national_ids": tuple(sorted(by_id)),
+        "mobiles": tuple(sorted(by_mobile)),
+    }
+    rows: Iterable[dict[str, Any]] = (
+        SAME_IDENTITY.rows(**arguments)
+        if len(people) <= PREPARED_UP_TO
+        else SAME_IDENTITY.build(**arguments)
     )
     for row in rows:
         for what, owners in (

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.prepared import Prepared
 from monitoring.choices import RuleVersionStatus
 from monitoring.models import RuleVersion
 
@@ -24,10 +25,10 @@ _lock = threading.Lock()
 _cache: dict[tuple[str, ...], tuple[Signature, list[RuleVersion]]] = {}
 
 
-def _signature(statuses: Sequence[str]) -> Signature:
-    """What a cached set of versions must still match: every version in these statuses, with
-    everything a judgement reads of it and of its rule."""
-    return list(
+# What a cached set of versions must still match: every version in these statuses, with
+# everything a judgement reads of it and of its rule. Read on every judgement, so precompiled.
+SIGNATURE = Prepared(
+    lambda statuses: (
         RuleVersion.objects.filter(status__in=statuses)
         .order_by("pk")
         .values_list(
@@ -40,7 +41,13 @@ def _signature(statuses: Sequence[str]) -> Signature:
             "rule__kind",
             "rule__category",
         )
-    )
+    ),
+    {"statuses": "strs"},
+)
+
+
+def _signature(statuses: Sequence[str]) -> Signature:
+    return SIGNATURE.rows(statuses=tuple(statuses))
 
 
 def versions_cached(

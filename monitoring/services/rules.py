@@ -17,11 +17,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.choices import Role
+from core.prepared import Prepared
 from monitoring.choices import ListKind, RuleKind, RuleVersionStatus
 from monitoring.errors.rules import (
     ListEntriesInvalid,
@@ -276,6 +277,26 @@ def _entry_set(values: list[Any] | None) -> frozenset[str]:
     return frozenset(normalise(str(v)) for v in values or [] if str(v).strip())
 
 
+def _lists_in_span(start: datetime | None, end: datetime | None) -> QuerySet[ListVersion, Any]:
+    """The list versions lists_in_force reads: the active ones, and with a span, every one in
+    force at some moment of it."""
+    in_span = Q(status=RuleVersionStatus.ACTIVE)
+    if start is not None and end is not None:
+        in_span |= Q(activated_at__isnull=False, activated_at__lte=end) & (
+            Q(retired_at__isnull=True) | Q(retired_at__gt=start)
+        )
+    return (
+        ListVersion.objects.filter(in_span)
+        .exclude(status=RuleVersionStatus.DRAFT)
+        .order_by("activated_at", "version")
+        .values_list("managed_list__kind", "status", "activated_at", "retired_at", "entries")
+    )
+
+
+# Read for every judgement (each event, each drawdown check): precompiled.
+LISTS_IN_SPAN = Prepared(_lists_in_span, {"start": "at", "end": "at"})
+
+
 def lists_in_force(start: datetime | None = None, end: datetime | None = None) -> Lists:
     """The managed lists for judging events that occurred in [start, end]: the active
     versions' entries, and every version in force at some moment of the span (activated by
@@ -284,17 +305,10 @@ def lists_in_force(start: datetime | None = None, end: datetime | None = None) -
     a span of a day reads one or two versions a list."""
     entries: dict[str, frozenset[str]] = {}
     versions: dict[str, list[tuple[datetime, datetime | None, frozenset[str]]]] = {}
-    in_span = Q(status=RuleVersionStatus.ACTIVE)
     if start is not None and end is not None:
-        in_span |= Q(activated_at__isnull=False, activated_at__lte=end) & (
-            Q(retired_at__isnull=True) | Q(retired_at__gt=start)
-        )
-    rows = (
-        ListVersion.objects.filter(in_span)
-        .exclude(status=RuleVersionStatus.DRAFT)
-        .order_by("activated_at", "version")
-        .values_list("managed_list__kind", "status", "activated_at", "retired_at", "entries")
-    )
+        rows = LISTS_IN_SPAN.rows(start=start, end=end)
+    else:
+        rows = list(_lists_in_span(None, None))
     for kind, status, activated_at, retired_at, values in rows:
         found = _entry_set(values)
         if status == RuleVersionStatus.ACTIVE:
