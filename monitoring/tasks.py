@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, time_limit=1800, soft_time_limit=1700)
@@ -52,6 +55,22 @@ def rule_live_lift_task() -> int:
     for version in versions:
         live_lift(version, refresh=True)
     return len(versions)
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
+def alerts_group_task(*, alert_ids: list[int]) -> None:
+    """Group newly raised alerts into cases (queued by monitoring.receivers). Idempotent: an
+    alert already in a case is left as it is, so a redelivered task changes nothing. A failure
+    is logged; the sweep (alerts_group_pending_task) groups what it left."""
+    from accounts.audit import audit_context
+    from accounts.choices import AuditSource
+    from monitoring.services.cases import alerts_group
+
+    try:
+        with audit_context(source=AuditSource.TASK, reference="alerts_group"):
+            alerts_group(alert_ids=[int(pk) for pk in alert_ids])
+    except Exception:
+        logger.exception("grouping alerts %s into cases failed", list(alert_ids)[:20])
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=570)
