@@ -139,6 +139,9 @@ class Prepared:
             if slot is not None:
                 name, index = slot
                 value = arguments[name] if index is None else arguments[name][index]
+                if value is None:
+                    # The ORM would write IS NULL where this SQL says = NULL: never the same.
+                    raise ValueError(f"argument {name} is None; a prepared query needs a value")
                 if self.kinds[name] == "at":
                     value = connection.ops.adapt_datetimefield_value(value)
                 values[i] = value

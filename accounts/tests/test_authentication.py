@@ -50,7 +50,8 @@ def test_an_unknown_token_and_an_inactive_user_are_refused_with_drf_s_messages(s
 def test_a_deleted_token_is_refused_at_once(service):
     user, token = service
     authenticate = TokenAuthentication().authenticate_credentials
-    assert authenticate(token.key)[0].pk == user.pk
-    token.delete()
-    with pytest.raises(AuthenticationFailed):
-        authenticate(token.key)
+    key = token.key
+    assert authenticate(key)[0].pk == user.pk
+    token.delete()  # (DRF then sets token.key to None)
+    with pytest.raises(AuthenticationFailed, match="Invalid token"):
+        authenticate(key)

@@ -120,3 +120,11 @@ def test_an_argument_it_cannot_place_is_refused():
     )
     with pytest.raises(ValueError, match="without annotations"):
         annotated.rows(n=1)
+
+
+def test_none_is_refused_rather_than_compared_with_equals(book):
+    first, _ = book
+    with pytest.raises(ValueError, match="is None"):
+        BY_IDENTITY.rows(mobiles=(first.mobile,), customer=None)
+    with pytest.raises(ValueError, match="is None"):
+        DRAWDOWNS.rows(ids=(first.pk, None), since=at(2026, 1, 1))
