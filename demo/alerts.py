@@ -7,10 +7,11 @@ by the rules themselves. So after the book is written, the shipped rules get the
 active versions (monitoring.services.rules_ensure_defaults, if none exist yet) and every event
 is judged by monitoring.services.events_evaluate, the live path's own function (the kinds some
 live rule judges or reads, not re-judging later events: each chunk has them all): each event on
-what had happened by its own time, each hit raised once, the new alerts grouped into cases
-after commit (monitoring's receiver). The events go a chunk of borrowers at a time, all of a
-borrower's events together, so one history load serves the chunk. Then the ring rule, which is
-book-wide rather than per event, runs once as its nightly task would (linked_identities_check).
+what had happened by its own time, each hit raised once. The events go a chunk of borrowers
+at a time, all of a borrower's events together, so one history load serves the chunk. Then
+the ring rule, which is book-wide rather than per event, runs once as its nightly task would
+(linked_identities_check), and every alert is grouped into its case, as the receiver's queued
+task would.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from django.db.models import Count
 from lending.selectors import borrower_id_chunks
 from monitoring.models import Alert, Event
 from monitoring.services import events_evaluate, rules_ensure_defaults, versions_live
+from monitoring.services.cases import alerts_group
 from monitoring.services.evaluation import relevant_kinds
 from monitoring.services.graph import linked_identities_check
 
 CHUNK_BORROWERS = 500  # about 5,000 events: "a few thousand" per evaluation
+GROUP_BATCH = 5000  # alerts grouped into cases per call, as the beat's sweep does
 
 
 def backfill_alerts(
@@ -57,6 +60,14 @@ def backfill_alerts(
     # Rings are a book-wide graph rule (monitoring.services.graph), not judged per event: the
     # same check the nightly task runs.
     linked_identities_check(actor=None)
+    # Into cases here, as the receiver's queued task would put them (monitoring.tasks.
+    # alerts_group_task): a seeded book has its cases whether or not a worker runs yet, and
+    # the queued tasks then find nothing left to do.
+    pending = list(
+        Alert.objects.filter(case__isnull=True).order_by("pk").values_list("pk", flat=True)
+    )
+    for start in range(0, len(pending), GROUP_BATCH):
+        alerts_group(alert_ids=pending[start : start + GROUP_BATCH])
     return alerts_per_rule()
 
 
