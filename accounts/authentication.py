@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
-from rest_framework import authentication
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
@@ -27,8 +28,14 @@ _TOKEN_USER = Prepared(
 )
 
 
+KEY_MAX = Token._meta.get_field("key").max_length
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        if "\x00" in key or len(key) > (KEY_MAX or 40):
+            # No stored key looks like this; PostgreSQL would refuse the NUL with an error.
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         rows = _TOKEN_USER.rows(key=key)
         if rows:
             created, *values = rows[0]

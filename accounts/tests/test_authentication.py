@@ -55,3 +55,13 @@ def test_a_deleted_token_is_refused_at_once(service):
     token.delete()  # (DRF then sets token.key to None)
     with pytest.raises(AuthenticationFailed, match="Invalid token"):
         authenticate(key)
+
+
+@pytest.mark.parametrize("key", ["abc\x00def", "a" * 41, "\x00"])
+def test_a_key_no_token_can_have_is_refused_without_asking_the_database(key):
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(AuthenticationFailed, match="Invalid token"),
+    ):
+        TokenAuthentication().authenticate_credentials(key)
+    assert queries.captured_queries == []
