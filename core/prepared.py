@@ -126,6 +126,10 @@ class Prepared:
         (on the default database, as the QuerySet would run)."""
         using = DEFAULT_DB_ALIAS
         lengths = tuple(len(arguments[n]) for n, k in self.kinds.items() if k in TUPLES)
+        if 0 in lengths:
+            # An empty `__in` changes the SQL's shape (Django drops or empties that branch):
+            # the QuerySet itself knows how.
+            return list(self.build(**arguments))
         connection = connections[using]
         key = (using, connection.vendor, lengths)
         compiled = self._compiled.get(key)
