@@ -24,12 +24,11 @@ from django.db.models import Count
 from lending.selectors import borrower_id_chunks
 from monitoring.models import Alert, Event
 from monitoring.services import events_evaluate, rules_ensure_defaults, versions_live
-from monitoring.services.cases import alerts_group
+from monitoring.services.cases import alerts_group_pending
 from monitoring.services.evaluation import relevant_kinds
 from monitoring.services.graph import linked_identities_check
 
 CHUNK_BORROWERS = 500  # about 5,000 events: "a few thousand" per evaluation
-GROUP_BATCH = 5000  # alerts grouped into cases per call, as the beat's sweep does
 
 
 def backfill_alerts(
@@ -63,11 +62,10 @@ def backfill_alerts(
     # Into cases here, as the receiver's queued task would put them (monitoring.tasks.
     # alerts_group_task): a seeded book has its cases whether or not a worker runs yet, and
     # the queued tasks then find nothing left to do.
-    pending = list(
-        Alert.objects.filter(case__isnull=True).order_by("pk").values_list("pk", flat=True)
-    )
-    for start in range(0, len(pending), GROUP_BATCH):
-        alerts_group(alert_ids=pending[start : start + GROUP_BATCH])
+    # The beat's sweep, at once rather than after its settling minute; each call puts every
+    # alert it reads into a case, so the loop ends.
+    while alerts_group_pending(settle_seconds=0):
+        pass
     return alerts_per_rule()
 
 

@@ -200,11 +200,17 @@ SAME_IDENTITY = Prepared(
 )
 
 
+def _run(prepared: Prepared, size: int, **arguments: Any) -> Iterable[Any]:
+    """The rows of a prepared query for `size` borrowers: precompiled for a few of them, the
+    QuerySet itself for a batch."""
+    if size <= PREPARED_UP_TO:
+        return prepared.rows(**arguments)
+    return prepared.build(**arguments)
+
+
 def _rows(prepared: Prepared, ids: Sequence[int], **arguments: Any) -> Iterable[Any]:
-    """The rows of a prepared query for these borrowers: precompiled for a few of them."""
-    if len(ids) <= PREPARED_UP_TO:
-        return prepared.rows(ids=tuple(ids), **arguments)
-    return prepared.build(ids=ids, **arguments)
+    """_run for a query by borrower ids."""
+    return _run(prepared, len(ids), ids=tuple(ids), **arguments)
 
 
 def histories_load(
@@ -330,11 +336,7 @@ def _same_identity_load(
         "national_ids": tuple(sorted(by_id)),
         "mobiles": tuple(sorted(by_mobile)),
     }
-    rows: Iterable[dict[str, Any]] = (
-        SAME_IDENTITY.rows(**arguments)
-        if len(people) <= PREPARED_UP_TO
-        else SAME_IDENTITY.build(**arguments)
-    )
+    rows: Iterable[dict[str, Any]] = _run(SAME_IDENTITY, len(people), **arguments)
     for row in rows:
         for what, owners in (
             ("national_id", national_ids.get(row["national_id"], set())),
