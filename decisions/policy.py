@@ -16,8 +16,11 @@ Rules, in order:
    the step, nor below zero. Cooldown: no raise for `cooldown_days` after a cut.
 4. Raise: `raise_after_on_time` instalments paid on time in a row (an early settlement of a
    small loan counts as one), the band at or above `raise_min_band`, no cut within the
-   cooldown, the identity cross-check not mismatched; the new limit is the current one plus
-   the band's step, capped by the band's ceiling and the product cap.
+   cooldown, no raise within `raise_interval_days`, the identity cross-check not mismatched;
+   the new limit is the current one plus the band's step, capped by the band's ceiling and the
+   product cap. The interval keeps a line from climbing a step every night to its ceiling on
+   the same on-time run; a policy document written before it existed reads it as 0 (no
+   interval), so an approved version keeps deciding as it did when it was approved.
 5. Otherwise HOLD.
 """
 
@@ -68,6 +71,7 @@ class PolicyRules:
     cut_share: Decimal = Decimal("0.30")
     multi_lender_spike: int = 2
     cooldown_days: int = 90
+    raise_interval_days: int = 0
     raise_after_on_time: int = 3
     raise_min_band: str = "C"
     small_loan: Decimal = Decimal("1000")
@@ -136,6 +140,7 @@ DEFAULT_RULES: dict[str, Any] = {
     "cut_share": "0.30",
     "multi_lender_spike": 2,
     "cooldown_days": 90,
+    "raise_interval_days": 90,
     "raise_after_on_time": 3,
     "raise_min_band": "C",
     "small_loan": "1000",
@@ -187,9 +192,21 @@ def _format(template: Any, **params: Any) -> str:
 _lazy_format = lazy(_format, str)
 
 
+# What a document that leaves a rule out means by it, where that is not DEFAULT_RULES' value: a
+# rule added after policies were approved reads as absent in those versions (they keep deciding
+# as approved), while a new draft starts from DEFAULT_RULES, which has it.
+ABSENT_MEANS = {"raise_interval_days": 0}
+
+
+def rules_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A policy document with every rule present: its own values, else what leaving the rule
+    out means (ABSENT_MEANS, then DEFAULT_RULES)."""
+    return {**DEFAULT_RULES, **ABSENT_MEANS, **document}
+
+
 def policy_rules(document: Mapping[str, Any]) -> PolicyRules:
     """Read and validate a policy document (defaults for what it leaves out)."""
-    merged = {**DEFAULT_RULES, **document}
+    merged = rules_document(document)
     try:
         bands = tuple(
             Band(
@@ -210,6 +227,7 @@ def policy_rules(document: Mapping[str, Any]) -> PolicyRules:
             cut_share=Decimal(str(merged["cut_share"])),
             multi_lender_spike=int(merged["multi_lender_spike"]),
             cooldown_days=int(merged["cooldown_days"]),
+            raise_interval_days=int(merged["raise_interval_days"]),
             raise_after_on_time=int(merged["raise_after_on_time"]),
             raise_min_band=str(merged["raise_min_band"]),
             small_loan=Decimal(str(merged["small_loan"])),
@@ -262,13 +280,18 @@ def policy_rules(document: Mapping[str, Any]) -> PolicyRules:
         )
     if any(b.daily_rate <= 0 for b in bands):
         problems.append(("daily_rate", _("Daily rates must be above zero.")))
-    if rules.step <= 0 or rules.freeze_dpd < 1 or rules.cooldown_days < 0:
+    if (
+        rules.step <= 0
+        or rules.freeze_dpd < 1
+        or rules.cooldown_days < 0
+        or rules.raise_interval_days < 0
+    ):
         problems.append(
             (
                 "steps_and_days",
                 _(
                     "The rounding step and the freeze threshold (days past due) must be above "
-                    "zero, and the cooldown cannot be negative."
+                    "zero, and the cooldown and the interval between raises cannot be negative."
                 ),
             )
         )
@@ -296,6 +319,7 @@ class LineState:
     last_cut_on: date | None
     closed: bool = False
     frozen: bool = False
+    last_raise_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -349,11 +373,15 @@ def review(rules: PolicyRules, state: LineState, *, today: date, product_cap: De
     in_cooldown = state.last_cut_on is not None and today - state.last_cut_on < timedelta(
         days=rules.cooldown_days
     )
+    raised_lately = state.last_raise_on is not None and today - state.last_raise_on < timedelta(
+        days=rules.raise_interval_days
+    )
     good_run = state.on_time_streak + state.small_early_settlements
     if (
         good_run >= rules.raise_after_on_time
         and rules.rank(band.name) <= rules.rank(rules.raise_min_band)
         and not in_cooldown
+        and not raised_lately
         and not state.identity_mismatch
         and band.raise_step > 0
     ):

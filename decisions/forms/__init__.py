@@ -15,6 +15,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from decisions.policy import rules_document
+
 # The policy's single-valued rules, in the order the editor shows them (decisions.policy).
 SCALARS = (
     "freeze_dpd",
@@ -23,6 +25,7 @@ SCALARS = (
     "cut_share",
     "multi_lender_spike",
     "cooldown_days",
+    "raise_interval_days",
     "raise_after_on_time",
     "raise_min_band",
     "small_loan",
@@ -60,6 +63,9 @@ class PolicyForm(forms.Form):
     )
     cooldown_days = forms.IntegerField(
         label=_("No raise after a cut for (days)"), widget=_number({"step": "1"})
+    )
+    raise_interval_days = forms.IntegerField(
+        label=_("No raise within (days) of the last raise"), widget=_number({"step": "1"})
     )
     raise_after_on_time = forms.IntegerField(
         label=_("Raise after on-time instalments in a row"), widget=_number({"step": "1"})
@@ -147,7 +153,8 @@ def policy_initial(
     document: Mapping[str, Any],
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """The editor's initial values from a policy document: scalars, band rows, scenario rows."""
-    scalars = {key: document[key] for key in SCALARS if key in document}
+    every = rules_document(document)  # an older document shows what it means by a rule it lacks
+    scalars = {key: every[key] for key in SCALARS if key in every}
     bands = [{key: band.get(key) for key in BAND_FIELDS} for band in document.get("bands", [])]
     scenarios = [
         {"purpose": purpose, **{key: rule.get(key) for key in SCENARIO_FIELDS}}

@@ -16,7 +16,7 @@ from core.prepared import Prepared
 from decisions.choices import LimitAction, PolicyStatus
 from decisions.forms import SCALARS, PolicyForm
 from decisions.models import LimitPolicy, PolicySimulation, SimulationStatus
-from decisions.policy import DEFAULT_RULES
+from decisions.policy import DEFAULT_RULES, rules_document
 from decisions.selectors.charts import ACTION_COLOURS, CHART_CONFIG
 from lending.choices import Purpose
 
@@ -82,8 +82,8 @@ def policy_rules_compared(
 ) -> dict[str, Any]:
     """A policy document laid out for reading, each value marked where it differs from
     `compared` (the policy in force; None: nothing is marked)."""
-    merged = {**DEFAULT_RULES, **document}
-    base = {**DEFAULT_RULES, **compared} if compared is not None else None
+    merged = rules_document(document)
+    base = rules_document(compared) if compared is not None else None
     labels = {name: PolicyForm.base_fields[name].label for name in SCALARS}
     scalars = [
         {"label": labels[key], **_cells(merged, base, [key])[0]} for key in SCALARS if key in merged
@@ -133,7 +133,7 @@ def policy_editor_base(base_id: Any) -> tuple[LimitPolicy | None, dict[str, Any]
         policy = policy_in_force()
     if policy is None:
         return None, dict(DEFAULT_RULES)
-    return policy, {**DEFAULT_RULES, **policy.rules}
+    return policy, rules_document(policy.rules)
 
 
 # --- stored simulations -------------------------------------------------------------------------

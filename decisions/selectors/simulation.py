@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from decisions.features import book_features
-from decisions.models import Score
-from decisions.policy import CUT, FREEZE, HOLD, RAISE, LineState, review
+from decisions.features import chunk_features
+from decisions.policy import CUT, FREEZE, HOLD, RAISE
 from lending import caps
-from lending.models import CreditLine
+from lending.choices import LineStatus
+from lending.selectors import borrower_id_chunks
+
+CHUNK = 20_000  # borrowers read and decided at a time (a whole-book run's chunk)
+
+
+def _chunks(borrower_ids: Sequence[int] | None) -> Iterator[list[int]]:
+    if borrower_ids is None:
+        yield from borrower_id_chunks(size=CHUNK)
+        return
+    ids = sorted(int(i) for i in borrower_ids)
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 def policy_simulation(
@@ -19,28 +30,17 @@ def policy_simulation(
 ) -> dict[str, Any]:
     """What a policy would do to the book today, applying nothing.
 
-    For every open line: the policy's decision (raise, hold, cut, freeze) from the same pure
-    review the live policy runs, with the latest two acting scores and today's features.
-    Returns {"rows": [{band, raise, hold, cut, freeze, lines, exposure_before, exposure_after,
-    change}], "totals": {...}, "figure": a Plotly figure dict (exposure change by band)}.
+    For every open line: the decision (raise, hold, cut, freeze) the live review would make,
+    read and decided by the same code a whole-book run uses (decisions.services.reviews:
+    chunk_state, chunk_decide), a chunk of borrowers at a time: the latest two acting scores,
+    the features as of `as_of`, the last cut and raise, locks, pending overrides and fraud
+    flags. Returns {"rows": [{band, raise, hold, cut, freeze, lines, exposure_before,
+    exposure_after, change}], "totals": {...}, "figure": a Plotly figure dict (exposure
+    change by band)}.
     """
-    features = book_features(as_of=as_of, borrower_ids=borrower_ids)
-    ids = [int(i) for i in features.index]
-    scores: dict[int, list[int]] = {}
-    for borrower_id, total in (
-        Score.objects.filter(borrower_id__in=ids, acting=True)
-        .order_by("borrower_id", "-scored_at", "-id")
-        .values_list("borrower_id", "total")
-    ):
-        scores.setdefault(borrower_id, [])
-        if len(scores[borrower_id]) < 2:
-            scores[borrower_id].append(total)
-    lines = {
-        row["borrower_id"]: row
-        for row in CreditLine.objects.filter(borrower_id__in=ids).values(
-            "borrower_id", "credit_limit", "used", "status", "locked_until", "oldest_unpaid_due"
-        )
-    }
+    # Imported here: the services import decisions.selectors (a cycle at import time).
+    from decisions.services.reviews import ACTIONS, chunk_decide, chunk_state, latest_acting
+
     cap = caps.product_limit_cap()
     table: dict[str, dict[str, Any]] = {
         band.name: {
@@ -52,34 +52,28 @@ def policy_simulation(
         }
         for band in rules.bands
     }
-    for borrower_id, row in zip(ids, features.itertuples(index=False), strict=True):
-        line = lines.get(borrower_id)
-        if line is None or line["status"] == "closed":
-            continue
-        history = scores.get(borrower_id, [])
-        due = line["oldest_unpaid_due"]
-        state = LineState(
-            limit=line["credit_limit"],
-            used=line["used"],
-            dpd=max((as_of - due).days, 0) if due else 0,
-            score=history[0] if history else None,
-            previous_score=history[1] if len(history) > 1 else None,
-            on_time_streak=int(row.on_time_streak),
-            small_early_settlements=int(row.early_settlements),
-            lender_transfers_90d=int(row.lender_transfers_90d),
-            identity_mismatch=bool(row.identity_mismatch),
-            fraud_confirmed=False,
-            locked=line["locked_until"] is not None and line["locked_until"] > as_of,
-            pending_override=False,
-            last_cut_on=None,
-            frozen=line["status"] == "frozen",
+    for ids in _chunks(borrower_ids):
+        latest = latest_acting(ids, exclude_run="", count=2)
+        state = chunk_state(
+            borrower_ids=ids,
+            today=as_of,
+            features=chunk_features(borrower_ids=ids, as_of=as_of),
+            current={b: float(t[0][1]) for b, t in latest.items()},
+            previous={b: float(t[1][1]) for b, t in latest.items() if len(t) > 1},
         )
-        decision = review(rules, state, today=as_of, product_cap=cap)
-        cell = table[decision.band]
-        cell[decision.action] += 1
-        cell["lines"] += 1
-        cell["exposure_before"] += state.limit
-        cell["exposure_after"] += decision.new_limit
+        action, new_limit, bands, _reasons = chunk_decide(
+            rules, state, today=as_of, product_cap=cap
+        )
+        for row, code, after, band in zip(
+            state.lines, action.tolist(), new_limit.tolist(), bands, strict=True
+        ):
+            if row[4] == LineStatus.CLOSED:
+                continue
+            cell = table[band]
+            cell[ACTIONS[code]] += 1
+            cell["lines"] += 1
+            cell["exposure_before"] += row[2]
+            cell["exposure_after"] += Decimal(after).scaleb(-2)
     rows = list(table.values())
     for cell in rows:
         cell["change"] = cell["exposure_after"] - cell["exposure_before"]

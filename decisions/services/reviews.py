@@ -5,11 +5,12 @@ order, money in whole fen (int64) so every limit is exact; decisions/tests/test_
 runs both on many random states, every boundary included, and asserts the same decisions.
 A policy whose amounts are not whole fen is reviewed line by line by `review` itself.
 
-`chunk_review` reads what review reads for a chunk of lines (the line, the current and
-previous acting score, the behaviour features, the last cut, locks, flags), decides, and
-writes in bulk: limit changes and freezes through lending's bulk services (the same rows the
-single-line services write, a line that moved since the read skipped), the LimitDecision rows
-by COPY (bulk_create on SQLite). `line_review` is the same for one borrower.
+`chunk_review` reads what review reads for a chunk of lines (`chunk_state`: the line, the
+current and previous acting score, the behaviour features, the last cut and raise, locks,
+flags), decides (`chunk_decide`, which the policy simulation runs too) and writes in bulk:
+limit changes and freezes through lending's bulk services (the same rows the single-line
+services write, a line that moved since the read skipped), the LimitDecision rows by COPY
+(bulk_create on SQLite). `line_review` is the same for one borrower.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from decisions import policy as limit_policy
@@ -69,6 +70,7 @@ class ReviewInputs:
     days_since_cut: np.ndarray  # float64, NaN: never cut
     closed: np.ndarray  # bool
     frozen: np.ndarray  # bool
+    days_since_raise: np.ndarray  # float64, NaN: never raised by the policy
 
 
 def _fen(amount: Decimal) -> int | None:
@@ -152,6 +154,9 @@ def review_columns(
     cooling = ~np.isnan(state.days_since_cut) & (
         np.nan_to_num(state.days_since_cut, nan=np.inf) < rules.cooldown_days
     )
+    raised_lately = ~np.isnan(state.days_since_raise) & (
+        np.nan_to_num(state.days_since_raise, nan=np.inf) < rules.raise_interval_days
+    )
     raise_step = fen["raise_step"][band]
     ceiling = np.minimum(fen["ceiling"][band], fen["cap"])
     raise_to = np.minimum(limit + raise_step, ceiling)
@@ -160,6 +165,7 @@ def review_columns(
         & (state.on_time_streak + state.small_early_settlements >= rules.raise_after_on_time)
         & (band <= rules.rank(rules.raise_min_band))
         & ~cooling
+        & ~raised_lately
         & ~state.identity_mismatch
         & (raise_step > 0)
         & (raise_to > limit)
@@ -174,6 +180,10 @@ def reason_tuple(bits: int) -> tuple[str, ...]:
 
 def _money(fen: int) -> Decimal:
     return Decimal(int(fen)).scaleb(-2)
+
+
+def _days_since(days: Sequence[date | None], today: date) -> np.ndarray:
+    return np.array([np.nan if d is None else (today - d).days for d in days], dtype=float)
 
 
 def review_states(
@@ -204,12 +214,10 @@ def review_states(
         fraud_confirmed=np.array([s.fraud_confirmed for s in states], dtype=bool),
         locked=np.array([s.locked for s in states], dtype=bool),
         pending_override=np.array([s.pending_override for s in states], dtype=bool),
-        days_since_cut=np.array(
-            [np.nan if s.last_cut_on is None else (today - s.last_cut_on).days for s in states],
-            dtype=float,
-        ),
+        days_since_cut=_days_since([s.last_cut_on for s in states], today),
         closed=np.array([s.closed for s in states], dtype=bool),
         frozen=np.array([s.frozen for s in states], dtype=bool),
+        days_since_raise=_days_since([s.last_raise_on for s in states], today),
     )
     decided = review_columns(rules, state, product_cap=product_cap)
     if decided is None:
@@ -239,7 +247,7 @@ def flagged_borrowers(borrower_ids: Sequence[int]) -> tuple[set[int], set[int]]:
     return fraud_confirmed_ids(ids), pending_override_ids(ids)
 
 
-def _latest_acting(
+def latest_acting(
     ids: Sequence[int], *, exclude_run: str, count: int
 ) -> dict[int, list[tuple[int, int]]]:
     """(id, total) of each borrower's `count` latest acting scores (newest first), leaving out
@@ -268,21 +276,33 @@ def _latest_acting(
     return out
 
 
-def _last_cuts(ids: Sequence[int]) -> dict[int, datetime]:
-    """When each borrower in the span of `ids` was last cut by an applied decision."""
+def _last_moves(ids: Sequence[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """When each borrower in the span of `ids` was last cut and last raised by an applied
+    policy decision (None: never), in one pass over their decisions."""
     if not ids:
         return {}
-    return dict(
+    rows = (
         LimitDecision.objects.filter(
             borrower_id__gte=min(ids),
             borrower_id__lte=max(ids),
-            action=LimitAction.CUT,
+            action__in=[LimitAction.CUT, LimitAction.RAISE],
             applied=True,
         )
         .values("borrower_id")
-        .annotate(at=Max("decided_at"))
-        .values_list("borrower_id", "at")
+        .annotate(
+            cut=Max("decided_at", filter=Q(action=LimitAction.CUT)),
+            raised=Max("decided_at", filter=Q(action=LimitAction.RAISE)),
+        )
+        .values_list("borrower_id", "cut", "raised")
     )
+    return {b: (cut, raised) for b, cut, raised in rows}
+
+
+NEVER = (None, None)
+
+
+def _day(at: datetime | None) -> date | None:
+    return None if at is None else timezone.localdate(at)
 
 
 @dataclass
@@ -303,7 +323,7 @@ def chunk_state(
     lines = line_review_columns(borrower_ids=borrower_ids)
     ids = [row[0] for row in lines]
     fraud, pending = flagged_borrowers(ids)
-    cuts = _last_cuts(ids)
+    moves = _last_moves(ids)
     feats = features.reindex(ids).fillna(0.0)
 
     def column(values: list[Any], dtype: Any) -> np.ndarray:
@@ -322,17 +342,36 @@ def chunk_state(
         fraud_confirmed=column([b in fraud for b in ids], bool),
         locked=column([row[7] is not None and row[7] > today for row in lines], bool),
         pending_override=column([b in pending for b in ids], bool),
-        days_since_cut=column(
-            [(today - timezone.localdate(cuts[b])).days if b in cuts else np.nan for b in ids],
-            np.float64,
-        ),
+        days_since_cut=_days_since([_day(moves.get(b, NEVER)[0]) for b in ids], today),
         closed=column([row[4] == LineStatus.CLOSED for row in lines], bool),
         frozen=column([row[4] == LineStatus.FROZEN for row in lines], bool),
+        days_since_raise=_days_since([_day(moves.get(b, NEVER)[1]) for b in ids], today),
     )
     return ChunkState(lines=lines, inputs=inputs)
 
 
 # --- deciding and writing ----------------------------------------------------------------------
+
+
+def chunk_decide(
+    rules: limit_policy.PolicyRules, state: ChunkState, *, today: date, product_cap: Decimal
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """The policy's decision for every line of the chunk, applying nothing: (action code, new
+    limit in fen, band name, reason bits) per line of `state.lines`. Vectorised
+    (review_columns); a policy whose amounts are not whole fen is decided line by line by
+    decisions.policy.review itself."""
+    decided = review_columns(rules, state.inputs, product_cap=product_cap)
+    if decided is None:
+        decisions = [
+            limit_policy.review(rules, s, today=today, product_cap=product_cap)
+            for s in _line_states(state, today=today)
+        ]
+        action = np.array([_action_code(d.action) for d in decisions], dtype=np.int8)
+        new_limit = np.array([int(d.new_limit * 100) for d in decisions], dtype=np.int64)
+        reasons = np.array([sum(BIT[c] for c in d.reasons) for d in decisions], dtype=np.int64)
+        return action, new_limit, [d.band for d in decisions], reasons
+    action, new_limit, band, reasons = decided
+    return action, new_limit, [rules.bands[int(i)].name for i in band], reasons
 
 
 def chunk_review(
@@ -354,21 +393,10 @@ def chunk_review(
     cut that would not lower the limit). A line that moved since it was read gets nothing.
     """
     rules = limit_policy.policy_rules(policy.rules)
-    cap = caps.product_limit_cap()
     lines = state.lines
-    decided = review_columns(rules, state.inputs, product_cap=cap)
-    if decided is None:  # amounts not in whole fen: the reference function, line by line
-        decisions = [
-            limit_policy.review(rules, s, today=today, product_cap=cap)
-            for s in _line_states(state, today=today)
-        ]
-        action = np.array([_action_code(d.action) for d in decisions], dtype=np.int8)
-        new_limit = np.array([int(d.new_limit * 100) for d in decisions], dtype=np.int64)
-        band_names = [d.band for d in decisions]
-        reasons = np.array([sum(BIT[c] for c in d.reasons) for d in decisions], dtype=np.int64)
-    else:
-        action, new_limit, band, reasons = decided
-        band_names = [rules.bands[int(i)].name for i in band]
+    action, new_limit, band_names, reasons = chunk_decide(
+        rules, state, today=today, product_cap=caps.product_limit_cap()
+    )
     wanted = np.flatnonzero((action != HOLD) | (reasons != 0))
     changes: list[LineChange] = []
     freezes: list[LineChange] = []
@@ -447,6 +475,9 @@ def _line_states(state: ChunkState, *, today: date) -> list[limit_policy.LineSta
             else date.fromordinal(today.toordinal() - int(s.days_since_cut[i])),
             closed=bool(s.closed[i]),
             frozen=bool(s.frozen[i]),
+            last_raise_on=None
+            if np.isnan(s.days_since_raise[i])
+            else date.fromordinal(today.toordinal() - int(s.days_since_raise[i])),
         )
         for i in range(len(s.limit))
     ]
@@ -543,7 +574,7 @@ def line_review(*, borrower_id: int, run_id: str = "") -> LimitDecision | None:
     """
     policy = active_policy()
     today = timezone.localdate()
-    scores = _latest_acting([borrower_id], exclude_run="", count=2).get(borrower_id, [])
+    scores = latest_acting([borrower_id], exclude_run="", count=2).get(borrower_id, [])
     features = chunk_features(borrower_ids=[borrower_id], as_of=today)
     state = chunk_state(
         borrower_ids=[borrower_id],

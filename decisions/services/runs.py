@@ -23,7 +23,7 @@ from decisions.models import (
     ScoringRun,
 )
 from decisions.services.policies import active_policy
-from decisions.services.reviews import _latest_acting, chunk_review, chunk_state
+from decisions.services.reviews import chunk_review, chunk_state, latest_acting
 from decisions.services.scoring import chunk_scores_write, scores_audit
 from lending.models import CreditLine, LimitChange, Notice
 from lending.selectors import borrower_id_chunks
@@ -117,7 +117,7 @@ def chunk_rescore(
         score_ids = dict(zip(scored.borrower_ids.tolist(), scored.acting_score_id, strict=True))
     elif policy is not None and ids:
         # No champion: the lines are still reviewed, on the scores they already have.
-        latest = _latest_acting(ids, exclude_run="", count=2)
+        latest = latest_acting(ids, exclude_run="", count=2)
         current = {b: float(t[0][1]) for b, t in latest.items()}
         previous = {b: float(t[1][1]) for b, t in latest.items() if len(t) > 1}
         score_ids = {b: t[0][0] for b, t in latest.items()}
@@ -189,7 +189,7 @@ def _plan_for_a_chunk() -> None:
 def _latest_totals(ids: Sequence[int], *, run_id: str, count: int) -> dict[int, float]:
     """Each borrower's latest acting score before this run: what a score drop is measured
     against (read before the chunk's own scores are written)."""
-    latest = _latest_acting(ids, exclude_run=run_id, count=count)
+    latest = latest_acting(ids, exclude_run=run_id, count=count)
     return {b: float(t[0][1]) for b, t in latest.items()}
 
 

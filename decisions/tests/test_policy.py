@@ -96,6 +96,24 @@ def test_no_raise_within_the_cooldown_after_a_cut():
     assert decide(last_cut_on=TODAY - timedelta(days=90)).action == RAISE
 
 
+def test_no_raise_within_the_interval_after_the_last_raise():
+    assert RULES.raise_interval_days == 90
+    assert decide(last_raise_on=TODAY - timedelta(days=89)).action == HOLD
+    assert decide(last_raise_on=TODAY - timedelta(days=90)).action == RAISE
+    # A cut is not held back by a recent raise.
+    assert decide(last_raise_on=TODAY, lender_transfers_90d=2).action == CUT
+
+
+def test_a_policy_written_before_the_raise_interval_existed_keeps_deciding_as_approved():
+    older = policy_rules({k: v for k, v in DEFAULT_RULES.items() if k != "raise_interval_days"})
+    assert older.raise_interval_days == 0
+    state = replace(GOOD, last_raise_on=TODAY)
+    assert review(older, state, today=TODAY, product_cap=CAP).action == RAISE
+    with pytest.raises(PolicyInvalid) as refused:
+        policy_rules({**DEFAULT_RULES, "raise_interval_days": -1})
+    assert refused.value.codes == ["steps_and_days"]
+
+
 def test_a_locked_line_or_one_with_a_pending_override_is_never_changed_automatically():
     assert decide(locked=True, dpd=90).reasons == ("L01",)
     assert decide(pending_override=True).action == HOLD

@@ -165,3 +165,46 @@ def test_a_simulation_counts_what_a_draft_would_do_and_applies_nothing(manager):
     assert CreditLine.objects.get(borrower=dropping).credit_limit == Decimal("5000.00")
     assert not LimitDecision.objects.exists()
     assert result["figure"]["data"][0]["type"] == "bar"
+
+
+def test_the_review_reads_the_last_applied_cut_and_raise_of_each_line(active):
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from decisions.features import FEATURE_NAMES
+    from decisions.services.reviews import chunk_state
+
+    with time_machine.travel(NOW, tick=False):
+        borrower = BorrowerFactory(credit_limit=Decimal("5000.00"))
+        never = BorrowerFactory(credit_limit=Decimal("5000.00"))
+
+        def decided(action, days_ago, applied=True):
+            LimitDecision.objects.create(
+                borrower=borrower,
+                policy=active,
+                action=action,
+                old_limit=Decimal("4000.00"),
+                new_limit=Decimal("5000.00"),
+                band="B",
+                reasons=[],
+                applied=applied,
+                decided_at=NOW - timedelta(days=days_ago),
+            )
+
+        decided("raise", 40)
+        decided("raise", 10)  # the last applied raise
+        decided("raise", 1, applied=False)  # refused: the line had moved
+        decided("cut", 100)
+        ids = sorted([borrower.pk, never.pk])
+        state = chunk_state(
+            borrower_ids=ids,
+            today=NOW.date(),
+            features=pd.DataFrame(0.0, index=pd.Index(ids), columns=list(FEATURE_NAMES)),
+            current={},
+            previous={},
+        )
+    by_id = dict(zip([row[0] for row in state.lines], range(len(ids)), strict=True))
+    assert state.inputs.days_since_raise[by_id[borrower.pk]] == 10
+    assert state.inputs.days_since_cut[by_id[borrower.pk]] == 100
+    assert pd.isna(state.inputs.days_since_raise[by_id[never.pk]])

@@ -3,8 +3,8 @@
 decisions.services.reviews.review_columns is the policy over numpy columns (money in fen);
 policy.review stays the specification. Both run on many random line states, drawn around
 every threshold of the policy (each band's lower score, the freeze DPD, the score drop, the
-multi-lender spike, the cooldown, the on-time run, the ceilings and the product cap, the
-drawn balance against the cut), and on every flag alone.
+multi-lender spike, the cooldown, the interval between raises, the on-time run, the ceilings
+and the product cap, the drawn balance against the cut), and on every flag alone.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ def _random_state(rng: random.Random, rules, cap: D) -> LineState:
     last_cut = rng.choice(
         [None, *[TODAY - timedelta(days=d) for d in _near(rules.cooldown_days)], TODAY]
     )
+    last_raise = rng.choice(
+        [None, *[TODAY - timedelta(days=d) for d in _near(rules.raise_interval_days)], TODAY]
+    )
     return LineState(
         limit=limit.quantize(D("0.01")),
         used=used,
@@ -76,6 +79,7 @@ def _random_state(rng: random.Random, rules, cap: D) -> LineState:
         last_cut_on=last_cut,
         closed=rng.random() < 0.05,
         frozen=rng.random() < 0.1,
+        last_raise_on=last_raise,
     )
 
 
@@ -85,6 +89,8 @@ def _random_state(rng: random.Random, rules, cap: D) -> LineState:
         DEFAULT_RULES,
         {**DEFAULT_RULES, "cut_share": "0.125", "step": "50", "raise_after_on_time": 1},
         {**DEFAULT_RULES, "cut_below_band": "D", "raise_min_band": "A", "cooldown_days": 0},
+        {**DEFAULT_RULES, "raise_interval_days": 30, "cooldown_days": 30},
+        {k: v for k, v in DEFAULT_RULES.items() if k != "raise_interval_days"},  # none
     ],
 )
 def test_the_chunk_review_decides_what_review_decides_on_random_states(rules_doc):
@@ -129,6 +135,9 @@ def test_every_flag_alone_decides_the_same():
         replace(base, previous_score=640 + RULES.cut_score_drop - 1),
         replace(base, last_cut_on=TODAY - timedelta(days=RULES.cooldown_days)),
         replace(base, last_cut_on=TODAY - timedelta(days=RULES.cooldown_days - 1)),
+        replace(base, last_raise_on=TODAY - timedelta(days=RULES.raise_interval_days)),
+        replace(base, last_raise_on=TODAY - timedelta(days=RULES.raise_interval_days - 1)),
+        replace(base, last_raise_on=TODAY),
         replace(base, used=D("5000.00"), lender_transfers_90d=2),
         replace(base, limit=D("0.00"), lender_transfers_90d=2),
     ]

@@ -364,6 +364,7 @@ def _editor_data(**changes: Any) -> dict[str, str]:
         "cut_share": "0.30",
         "multi_lender_spike": "2",
         "cooldown_days": "90",
+        "raise_interval_days": "90",
         "raise_after_on_time": "3",
         "raise_min_band": "C",
         "small_loan": "1000",
