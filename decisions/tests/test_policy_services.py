@@ -208,3 +208,20 @@ def test_the_review_reads_the_last_applied_cut_and_raise_of_each_line(active):
     assert state.inputs.days_since_raise[by_id[borrower.pk]] == 10
     assert state.inputs.days_since_cut[by_id[borrower.pk]] == 100
     assert pd.isna(state.inputs.days_since_raise[by_id[never.pk]])
+
+
+def test_a_simulation_freezes_a_confirmed_fraud_as_the_live_review_would(active):
+    from decisions.policy import policy_rules
+    from decisions.selectors import policy_simulation
+    from decisions.services import fraud_flag_set
+
+    with time_machine.travel(NOW, tick=False):
+        flagged = BorrowerFactory(credit_limit=Decimal("5000.00"))
+        _scored(flagged, 640, 640)  # band B, steady: the policy alone would hold
+        fraud_flag_set(actor=None, borrower_id=flagged.pk, source="case:1")
+        result = policy_simulation(rules=policy_rules(DEFAULT_RULES), as_of=NOW.date())
+        decision = line_review(borrower_id=flagged.pk)
+
+    assert decision is not None and decision.action == "freeze"
+    totals = result["totals"]
+    assert (totals["freeze"], totals["hold"], totals["lines"]) == (1, 0, 1)
