@@ -10,17 +10,20 @@ auth), migrates it with the production profile, seeds the book in bulk (demo.see
 stores a fixed points table over the documented features as the champion and activates the
 default limit policy, then times:
 
+(b) the whole-book run (decisions.services.scoring_chunk_run over every chunk) by 1 process;
+(c) the same run, on the same chunks of a copy of the book taken before (b), by 2 worker
+    processes, each with its own connection: the same work, so (c)/(b) is the 2-vs-1 ratio;
+(d) the next run on (b)'s book by 2 processes: what a nightly run finds after one the night
+    before (fewer limit changes: the policy's interval between raises holds (b)'s raises);
 (a) the baseline: a naive per-borrower ORM loop (features read and computed per borrower,
     one Score row saved, the line reviewed through the single-line services) on `--sample`
-    borrowers, extrapolated to the book;
-(b) the whole-book run (decisions.services.scoring_chunk_run over every chunk) by 1 process;
-(c) the same chunks of a second run by 2 worker processes, each with its own connection.
+    borrowers, extrapolated to the book.
 
 Prints borrowers/s, per-chunk p50/p95 and each chunk's seconds, peak RSS per process, the
 ratio to the naive loop and the 2-vs-1 ratio, each line with the load averages (the machine is
-shared: compare figures taken at the same load). (c) re-scores a book (b) already reviewed, so
-it applies fewer limit changes. Drops the database at the end unless --keep. --reuse keeps a
-database that already holds a book (seeded by an earlier --keep run) instead of seeding again;
+shared: compare figures taken at the same load). Drops the database at the end unless --keep.
+--reuse keeps a database that already holds a book (seeded by an earlier --keep run) instead of
+seeding again;
 --seed-only stops after seeding. --profile SIZE prints a cProfile of one chunk of SIZE
 borrowers instead, headed by its split by part (features, scores, review, limit changes, audit,
 commit) (it writes scores and limit changes: use a copy of the book, e.g. --reuse --database on a
@@ -289,12 +292,64 @@ def _chunk_worker(job: tuple[str, list[int]]) -> tuple[list[float], float]:
     return seconds, _rss_mb()
 
 
-def _run_bench(args: argparse.Namespace, as_of: date) -> None:
-    from django.db import connection, connections
+def _use_database(name: str) -> None:
+    """Point this process (and the worker processes it forks) at database `name`."""
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = name
+
+
+def _timed_run(
+    label: str, run_id: str, workers: int, args: argparse.Namespace, as_of: date
+) -> float:
+    """One whole-book run by `workers` processes, printed; returns borrowers/s."""
+    from django.db import connections
     from django.db.models import Count
 
-    from decisions.models import LimitDecision, Score
+    from decisions.models import LimitDecision
     from decisions.services import scoring_run_start
+
+    run = scoring_run_start(as_of=as_of, chunk_size=args.chunk_size, run_id=run_id)
+    indexes = list(run.chunks.order_by("index").values_list("index", flat=True))
+    started = time.perf_counter()
+    if workers == 1:
+        seconds, rss = _chunk_worker((run.run_id, indexes))
+        per_process = [rss]
+    else:
+        connections.close_all()  # each worker process opens its own connection
+        context = multiprocessing.get_context("fork")
+        jobs = [(run.run_id, indexes[w::workers]) for w in range(workers)]
+        with context.Pool(workers, maxtasksperchild=1) as pool:
+            done = pool.map(_chunk_worker, jobs)
+        seconds = [s for chunk_seconds, _rss in done for s in chunk_seconds]
+        per_process = [rss for _s, rss in done]
+    wall = time.perf_counter() - started
+    decisions = dict(
+        LimitDecision.objects.filter(run_id=run.run_id)
+        .values_list("action")
+        .annotate(n=Count("id"))
+    )
+    print(
+        f"{label}, {workers} worker process{'es' if workers > 1 else ''}: {run.borrowers:,} "
+        f"borrowers in {wall:.1f} s = {run.borrowers / wall:,.0f} borrowers/s; {len(indexes)} "
+        f"chunks of {args.chunk_size:,}: p50 {_percentile(seconds, 50):.2f} s, "
+        f"p95 {_percentile(seconds, 95):.2f} s; peak RSS per process "
+        f"{', '.join(f'{r:.0f}' for r in per_process)} MB; decisions {decisions}; {_load()}",
+        flush=True,
+    )
+    print(f"    seconds per chunk, in order: {' '.join(f'{x:.1f}' for x in seconds)}", flush=True)
+    return run.borrowers / wall
+
+
+def _run_bench(args: argparse.Namespace, as_of: date) -> None:
+    """(b) and (c) start from the same book: (c) runs on a copy taken before (b) (CREATE
+    DATABASE ... TEMPLATE), so one and two processes do the same work on the same chunks. (d)
+    is the next run on (b)'s book, as a nightly run finds it after one the day before (here
+    the same day: every raise of (b) is inside the policy's interval between raises)."""
+    from django.db import connection
+
+    from decisions.models import Score
     from lending.models import Borrower
 
     with connection.cursor() as cursor:
@@ -303,8 +358,27 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
         _champion_and_policy()
     borrowers = Borrower.objects.count()
     print(f"book: {borrowers:,} borrowers as of {as_of}; {_load()}", flush=True)
+    twin = f"{DB}_twin"
+    _use_database(DB)
+    started = time.perf_counter()
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {twin}")
+        admin.execute(f"CREATE DATABASE {twin} TEMPLATE {DB}")
+    print(f"copied the book to {twin} in {time.perf_counter() - started:.0f} s", flush=True)
 
-    # (a) the naive loop, on borrowers spread over the book
+    stamp = secrets.token_hex(4)  # run ids of this invocation (a --reuse book has older runs)
+    try:
+        one = _timed_run("(b) first run on the book", f"bench-1w-{stamp}", 1, args, as_of)
+        _use_database(twin)
+        two = _timed_run("(c) the same first run on its copy", f"bench-2w-{stamp}", 2, args, as_of)
+        _use_database(DB)
+        nightly = _timed_run("(d) the next run after (b)", f"bench-next-{stamp}", 2, args, as_of)
+    finally:
+        _use_database(DB)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {twin}")
+
+    # (a) the naive loop last, on borrowers spread over the book (it writes as it goes)
     step = max(borrowers // args.sample, 1)
     ids = list(Borrower.objects.order_by("pk").values_list("pk", flat=True)[::step][: args.sample])
     naive = _naive(ids, as_of)
@@ -314,51 +388,10 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
         f"{_load()}",
         flush=True,
     )
-
-    results = {}
-    stamp = secrets.token_hex(4)
-    for workers in (1, 2):
-        # A run id of this invocation: on a --reuse book, an earlier run's id would be found
-        # done and nothing re-scored.
-        run = scoring_run_start(
-            as_of=as_of, chunk_size=args.chunk_size, run_id=f"bench-{workers}w-{stamp}"
-        )
-        indexes = list(run.chunks.order_by("index").values_list("index", flat=True))
-        started = time.perf_counter()
-        if workers == 1:
-            seconds, rss = _chunk_worker((run.run_id, indexes))
-            per_process = [rss]
-        else:
-            connections.close_all()  # each worker process opens its own connection
-            context = multiprocessing.get_context("fork")
-            jobs = [(run.run_id, indexes[w::workers]) for w in range(workers)]
-            with context.Pool(workers, maxtasksperchild=1) as pool:
-                done = pool.map(_chunk_worker, jobs)
-            seconds = [s for chunk_seconds, _rss in done for s in chunk_seconds]
-            per_process = [rss for _s, rss in done]
-        wall = time.perf_counter() - started
-        decisions = dict(
-            LimitDecision.objects.filter(run_id=run.run_id)
-            .values_list("action")
-            .annotate(n=Count("id"))
-        )
-        results[workers] = run.borrowers / wall
-        print(
-            f"({'b' if workers == 1 else 'c'}) whole book, {workers} worker process"
-            f"{'es' if workers > 1 else ''}: {run.borrowers:,} borrowers in {wall:.1f} s = "
-            f"{run.borrowers / wall:,.0f} borrowers/s; {len(indexes)} chunks of "
-            f"{args.chunk_size:,}: p50 {_percentile(seconds, 50):.2f} s, "
-            f"p95 {_percentile(seconds, 95):.2f} s; peak RSS per process "
-            f"{', '.join(f'{r:.0f}' for r in per_process)} MB; decisions {decisions}; {_load()}",
-            flush=True,
-        )
-        print(
-            f"    seconds per chunk, in order: {' '.join(f'{x:.1f}' for x in seconds)}", flush=True
-        )
     print(
-        f"ratio to the naive loop: 1 worker {results[1] * naive:.0f}x, "
-        f"2 workers {results[2] * naive:.0f}x; 2 workers / 1 worker: "
-        f"{results[2] / results[1]:.2f}x",
+        f"ratio to the naive loop: (b) {one * naive:.0f}x, (c) {two * naive:.0f}x, "
+        f"(d) {nightly * naive:.0f}x; two processes / one on the same first run: "
+        f"{two / one:.2f}x",
         flush=True,
     )
 
