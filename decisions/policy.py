@@ -13,7 +13,10 @@ Rules, in order:
 3. Cut: the score fell by `cut_score_drop` points or more since the last review, or the band
    is below `cut_below_band`, or multi-lender transfers reached `multi_lender_spike`; the new
    limit is the current one times (1 - `cut_share`), never below what is drawn rounded up to
-   the step, nor below zero. Cooldown: no raise for `cooldown_days` after a cut.
+   the step, nor below zero. Cooldown, for `cooldown_days` after a cut: no raise, and no
+   second cut for a condition that persists (the lowest band, the multi-lender spike: held
+   with its reasons), so a line is cut once for it, not a share again every night down to
+   what is drawn; a fresh score drop still cuts.
 4. Raise: `raise_after_on_time` instalments paid on time in a row (an early settlement of a
    small loan counts as one), the band at or above `raise_min_band`, no cut within the
    cooldown, no raise within `raise_interval_days`, the identity cross-check not mismatched;
@@ -363,16 +366,18 @@ def review(rules: PolicyRules, state: LineState, *, today: date, product_cap: De
         cut_reasons.append("C02")
     if state.lender_transfers_90d >= rules.multi_lender_spike:
         cut_reasons.append("C03")
+    in_cooldown = state.last_cut_on is not None and today - state.last_cut_on < timedelta(
+        days=rules.cooldown_days
+    )
     if cut_reasons:
+        if in_cooldown and "C01" not in cut_reasons:
+            return Decision(HOLD, state.limit, band.name, tuple(cut_reasons))
         floor = min(state.limit, _round_up(state.used, rules.step))
         target = _round_down(state.limit * (1 - rules.cut_share), rules.step)
         new_limit = max(target, floor, Decimal(0))
         if new_limit < state.limit:
             return Decision(CUT, new_limit, band.name, tuple(cut_reasons))
         return Decision(HOLD, state.limit, band.name, tuple(cut_reasons))
-    in_cooldown = state.last_cut_on is not None and today - state.last_cut_on < timedelta(
-        days=rules.cooldown_days
-    )
     raised_lately = state.last_raise_on is not None and today - state.last_raise_on < timedelta(
         days=rules.raise_interval_days
     )

@@ -62,7 +62,8 @@ class PolicyForm(forms.Form):
         label=_("Cut at transfers to other lenders (90 days)"), widget=_number({"step": "1"})
     )
     cooldown_days = forms.IntegerField(
-        label=_("No raise after a cut for (days)"), widget=_number({"step": "1"})
+        label=_("Cooldown after a cut (days): no raise, no repeat cut"),
+        widget=_number({"step": "1"}),
     )
     raise_interval_days = forms.IntegerField(
         label=_("No raise within (days) of the last raise"), widget=_number({"step": "1"})

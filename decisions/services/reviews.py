@@ -141,19 +141,20 @@ def review_columns(
         | np.where(low, BIT["C02"], 0)
         | np.where(spike, BIT["C03"], 0)
     )
+    cooling = ~np.isnan(state.days_since_cut) & (
+        np.nan_to_num(state.days_since_cut, nan=np.inf) < rules.cooldown_days
+    )
     cutting = open_ & (cut_bits > 0)
     step = fen["step"]
     floor = np.minimum(limit, -(-state.used // step) * step)
     target = (limit * fen["keep_num"]) // (fen["keep_den"] * step) * step
     cut_to = np.maximum(np.maximum(target, floor), 0)
-    cut = cutting & (cut_to < limit)
+    # In the cooldown only a fresh score drop cuts again; a persisting condition holds.
+    cut = cutting & (cut_to < limit) & (~cooling | drop)
     action[cut], new_limit[cut] = CUT, cut_to[cut]
     reasons[cutting] = cut_bits[cutting]
     open_ &= ~cutting
 
-    cooling = ~np.isnan(state.days_since_cut) & (
-        np.nan_to_num(state.days_since_cut, nan=np.inf) < rules.cooldown_days
-    )
     raised_lately = ~np.isnan(state.days_since_raise) & (
         np.nan_to_num(state.days_since_raise, nan=np.inf) < rules.raise_interval_days
     )

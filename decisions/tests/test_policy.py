@@ -96,6 +96,19 @@ def test_no_raise_within_the_cooldown_after_a_cut():
     assert decide(last_cut_on=TODAY - timedelta(days=90)).action == RAISE
 
 
+def test_in_the_cooldown_a_persisting_condition_is_not_cut_again_but_a_fresh_drop_is():
+    cut_lately = TODAY - timedelta(days=RULES.cooldown_days - 1)
+    cooled = TODAY - timedelta(days=RULES.cooldown_days)
+    lowest = {"score": 500, "previous_score": 500}  # band E: C02 persists night after night
+    held = decide(last_cut_on=cut_lately, **lowest)
+    assert (held.action, held.new_limit, held.reasons) == (HOLD, D("5000"), ("C02",))
+    assert decide(last_cut_on=cooled, **lowest).action == CUT
+    spike = decide(last_cut_on=cut_lately, lender_transfers_90d=2)
+    assert (spike.action, spike.reasons) == (HOLD, ("C03",))
+    fresh_drop = decide(last_cut_on=cut_lately, previous_score=640 + RULES.cut_score_drop)
+    assert (fresh_drop.action, fresh_drop.reasons) == (CUT, ("C01",))
+
+
 def test_no_raise_within_the_interval_after_the_last_raise():
     assert RULES.raise_interval_days == 90
     assert decide(last_raise_on=TODAY - timedelta(days=89)).action == HOLD
