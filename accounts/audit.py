@@ -19,6 +19,7 @@ elsewhere (a ticket, a daily report) and compared later.
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import json
 import uuid
@@ -218,6 +219,11 @@ def _normal_ip(value: str | None) -> str | None:
     return value or None
 
 
+@functools.cache
+def _attnames(model: type[models.Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
 def _event(row: AuditRow, ctx: AuditContext, at: datetime) -> AuditEvent:
     from accounts.models import AuditEvent
 
@@ -235,21 +241,30 @@ def _event(row: AuditRow, ctx: AuditContext, at: datetime) -> AuditEvent:
     after = _jsonable(row.after)
     before_json = json.dumps(before, ensure_ascii=False)
     after_json = json.dumps(after, ensure_ascii=False)
-    event = AuditEvent(
-        at=at,
-        actor=row.actor,
-        actor_label=label[:150],
-        action=row.action,
-        object_type=row.obj._meta.label_lower if row.obj is not None else row.object_type,
-        object_id=str(row.obj.pk) if row.obj is not None else row.object_id,
-        borrower_id=row.borrower_id,
-        before=before,
-        after=after,
-        source=ctx.source,
-        reference=ctx.reference[:200],
-        ip_address=_normal_ip(ctx.ip_address),
-        note=row.note,
-    )
+    values = {
+        "id": None,
+        "at": at,
+        "actor_id": row.actor.pk if row.actor is not None else None,
+        "actor_label": label[:150],
+        "action": row.action,
+        "object_type": row.obj._meta.label_lower if row.obj is not None else row.object_type,
+        "object_id": str(row.obj.pk) if row.obj is not None else row.object_id,
+        "borrower_id": row.borrower_id,
+        "before": before,
+        "after": after,
+        "source": ctx.source,
+        "reference": ctx.reference[:200],
+        "ip_address": _normal_ip(ctx.ip_address),
+        "note": row.note,
+        "prev_hash": "",
+        "row_hash": "",
+    }
+    # Positional, in the model's column order: Django's fast path for building an instance
+    # (no keyword matching, no default per field), a third of the cost of keyword arguments
+    # in a book-wide run's thousands of rows.
+    event = AuditEvent(*[values[name] for name in _attnames(AuditEvent)])
+    if row.actor is not None:
+        AuditEvent.actor.field.set_cached_value(event, row.actor)
     event._before_json = before_json  # type: ignore[attr-defined]
     event._after_json = after_json  # type: ignore[attr-defined]
     return event

@@ -104,6 +104,20 @@ def top_reasons(
     return [list(codes[row][mask]) for row, mask in zip(order, kept, strict=True)]
 
 
+def _json_lists(lists: list[list[str]]) -> list[str]:
+    """Each list of reason codes as JSON text: one json.dumps per distinct list (a chunk has a
+    few hundred distinct ones among its tens of thousands of rows)."""
+    texts: dict[tuple[str, ...], str] = {}
+    out = []
+    for codes in lists:
+        key = tuple(codes)
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = json.dumps(codes)
+        out.append(text)
+    return out
+
+
 def _json_numbers(values: np.ndarray) -> list[str]:
     """Each float as JSON text (repr, as json.dumps writes it; NaN, a missing value, as null),
     formatted by one json.dumps per column rather than a Python call per value."""
@@ -216,7 +230,7 @@ def chunk_scores_write(
         inputs = _inputs_json(table, columns, per)
         acting = on_challenger if model.pk != champion.pk else ~on_challenger
         acting_total = np.where(acting, totals, acting_total)
-        reasons_json = [json.dumps(r) for r in reasons]
+        reasons_json = _json_lists(reasons)
         totals_list = totals.tolist()
         acting_list = acting.tolist()
         for row, borrower_id in enumerate(ids.tolist()):

@@ -97,10 +97,16 @@ LIMIT_CHANGE_FIELDS = (
 
 
 def _bulk_history(
-    applied: Sequence[LineChange], *, kind: str, actor: User | None, automatic: bool
+    applied: Sequence[LineChange],
+    *,
+    kind: str,
+    actor: User | None,
+    automatic: bool,
+    code: str | None = None,
 ) -> None:
     """The lines' LimitChange rows for changes just applied (by COPY on PostgreSQL), at the
-    same moment; a limit change keeps the status, a freeze the limit."""
+    same moment; a limit change keeps the status, a freeze the limit. The reason code is each
+    change's own, or `code` for all of them."""
     now = timezone.now()
     who = actor.get_username() if actor is not None else ""
     rows = [
@@ -112,7 +118,7 @@ def _bulk_history(
             c.new_limit if kind == LimitChangeKind.LIMIT else c.old_limit,
             c.status,
             LineStatus.FROZEN if kind == LimitChangeKind.FREEZE else c.status,
-            c.code,
+            c.code if code is None else code,
             automatic,
             who,
             "",
@@ -250,12 +256,7 @@ def line_limits_set_bulk(
             wanted, [{"credit_limit": c.new_limit} for c in wanted], automatic
         )
     applied = [c for c in wanted if c.line_id in done]
-    _bulk_history(
-        [replace(c, code=code) for c in applied],
-        kind=LimitChangeKind.LIMIT,
-        actor=actor,
-        automatic=automatic,
-    )
+    _bulk_history(applied, kind=LimitChangeKind.LIMIT, actor=actor, automatic=automatic, code=code)
     rows = []
     for c in applied:
         used, locked_until = done[c.line_id]
