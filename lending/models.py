@@ -125,7 +125,6 @@ class CreditLine(models.Model):
         max_length=8,
         choices=LineStatus.choices,
         default=LineStatus.ACTIVE,
-        db_index=True,
     )
     daily_rate = models.DecimalField(_("daily rate"), **RATE)
     opened_at = models.DateTimeField(_("opened at"))
@@ -165,6 +164,9 @@ class CreditLine(models.Model):
             ),
         ]
         indexes = [
+            # A plain index: db_index=True on a CharField adds a second, LIKE-prefix one that
+            # no query uses and every limit change (a non-HOT update) has to maintain.
+            models.Index(fields=["status"], name="line_status"),
             models.Index(fields=["oldest_unpaid_due"], name="line_oldest_unpaid_due"),
             # The borrower list's sorts (lending.selectors.SORTS) walk these, (key, borrower)
             # so that ties page by borrower id: the first and any deep page read 51 rows.
