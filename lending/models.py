@@ -207,6 +207,7 @@ class LimitChange(models.Model):
         verbose_name=_("credit line"),
         on_delete=models.PROTECT,
         related_name="limit_changes",
+        db_index=False,  # limitchange_line_at (line, effective_at) serves every read
     )
     effective_at = models.DateTimeField(_("effective at"))
     kind = models.CharField(_("kind"), max_length=8, choices=LimitChangeKind.choices)
@@ -646,12 +647,18 @@ class Notice(models.Model):
     notice reads in the borrower's language whenever it is shown.
     """
 
+    # No index of their own: every read is a borrower's notices, newest first, which
+    # notice_borrower_at serves; one index less to write per notice (a night's limit changes).
     borrower = models.ForeignKey(
-        Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="notices"
+        Borrower,
+        verbose_name=_("borrower"),
+        on_delete=models.PROTECT,
+        related_name="notices",
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=NoticeKind.choices)
     params = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("sent at"), db_index=True)
+    created_at = models.DateTimeField(_("sent at"))
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
     class Meta:

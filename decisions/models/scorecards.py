@@ -124,7 +124,9 @@ class Score(models.Model):
     # Whether this model acted for the borrower (champion, or the challenger they are assigned).
     acting = models.BooleanField(_("acting"), default=True)
     as_of = models.DateField(_("as of"))
-    scored_at = models.DateTimeField(_("scored at"), db_index=True)
+    # Every read is a borrower's scores (score_borrower_at): no index of its own to write
+    # with each of a night's million scores.
+    scored_at = models.DateTimeField(_("scored at"))
     # The book-wide run (job) this score came from; blank for an event-driven re-score.
     run_id = models.CharField(_("run"), max_length=40, blank=True)
 
