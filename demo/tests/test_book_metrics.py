@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from demo import metrics
+from demo.tests.flush import flush_keeping_shipped_rows
 
 AS_OF = date(2026, 6, 30)
 # figure -> (lowest, highest) on the 2,000-borrower book.
@@ -61,7 +62,7 @@ def book(django_db_setup, django_db_blocker):
             stdout=StringIO(),
         )
         yield metrics.load_book(as_of=AS_OF, months=12)
-        call_command("flush", interactive=False, verbosity=0)
+        flush_keeping_shipped_rows()
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from decisions.models import (
 from decisions.selectors import borrower_own_reasons
 from demo import decisioning
 from demo.alerts import alerts_per_rule, backfill_alerts
+from demo.tests.flush import flush_keeping_shipped_rows
 from lending import money
 from lending.choices import LineStatus, NoticeKind
 from lending.models import CreditLine, Notice
@@ -80,7 +81,7 @@ def seeded(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         output = seed("--reset")
         yield output
-        call_command("flush", interactive=False, verbosity=0)
+        flush_keeping_shipped_rows()
 
 
 pytestmark = pytest.mark.django_db

@@ -22,6 +22,7 @@ from accounts.models import AuditEvent, User
 from demo import book, history, plan
 from demo.models import DemoBorrowerProfile
 from demo.seeding import DEMO_PASSWORD
+from demo.tests.flush import flush_keeping_shipped_rows
 from lending import caps, money, services
 from lending.choices import (
     DrawdownStatus,
@@ -154,7 +155,7 @@ def seeded(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         output = seed("--reset")
         yield output
-        call_command("flush", interactive=False, verbosity=0)
+        flush_keeping_shipped_rows()
 
 
 # Plain (rolled back) tests: the module's committed book survives each of them.
