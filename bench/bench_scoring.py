@@ -292,6 +292,19 @@ def _chunk_worker(job: tuple[str, list[int]]) -> tuple[list[float], float]:
     return seconds, _rss_mb()
 
 
+def _server() -> str:
+    """The server settings the figures depend on most (a run writes gigabytes of WAL)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('server_version'), current_setting('shared_buffers'), "
+            "current_setting('max_wal_size')"
+        )
+        version, buffers, wal = cursor.fetchone()
+    return f"PostgreSQL {version}, shared_buffers {buffers}, max_wal_size {wal}"
+
+
 def _use_database(name: str) -> None:
     """Point this process (and the worker processes it forks) at database `name`."""
     from django.db import connections
@@ -357,7 +370,7 @@ def _run_bench(args: argparse.Namespace, as_of: date) -> None:
     if not Score.objects.exists():
         _champion_and_policy()
     borrowers = Borrower.objects.count()
-    print(f"book: {borrowers:,} borrowers as of {as_of}; {_load()}", flush=True)
+    print(f"book: {borrowers:,} borrowers as of {as_of}; {_server()}; {_load()}", flush=True)
     twin = f"{DB}_twin"
     _use_database(DB)
     started = time.perf_counter()
