@@ -341,6 +341,11 @@ def _round_down(amount: Decimal, step: Decimal) -> Decimal:
     return (amount // step) * step
 
 
+def _within(day: date | None, today: date, days: int) -> bool:
+    """Whether `day` (None: never) was fewer than `days` days before `today`."""
+    return day is not None and today - day < timedelta(days=days)
+
+
 def review(rules: PolicyRules, state: LineState, *, today: date, product_cap: Decimal) -> Decision:
     """The policy's decision for one line (see the module docstring for the rules)."""
     band = rules.band_for(state.score)
@@ -366,9 +371,7 @@ def review(rules: PolicyRules, state: LineState, *, today: date, product_cap: De
         cut_reasons.append("C02")
     if state.lender_transfers_90d >= rules.multi_lender_spike:
         cut_reasons.append("C03")
-    in_cooldown = state.last_cut_on is not None and today - state.last_cut_on < timedelta(
-        days=rules.cooldown_days
-    )
+    in_cooldown = _within(state.last_cut_on, today, rules.cooldown_days)
     if cut_reasons:
         if in_cooldown and "C01" not in cut_reasons:
             return Decision(HOLD, state.limit, band.name, tuple(cut_reasons))
@@ -378,9 +381,7 @@ def review(rules: PolicyRules, state: LineState, *, today: date, product_cap: De
         if new_limit < state.limit:
             return Decision(CUT, new_limit, band.name, tuple(cut_reasons))
         return Decision(HOLD, state.limit, band.name, tuple(cut_reasons))
-    raised_lately = state.last_raise_on is not None and today - state.last_raise_on < timedelta(
-        days=rules.raise_interval_days
-    )
+    raised_lately = _within(state.last_raise_on, today, rules.raise_interval_days)
     good_run = state.on_time_streak + state.small_early_settlements
     if (
         good_run >= rules.raise_after_on_time

@@ -39,7 +39,7 @@ def policy_simulation(
     change by band)}.
     """
     # Imported here: the services import decisions.selectors (a cycle at import time).
-    from decisions.services.reviews import ACTIONS, chunk_decide, chunk_state, latest_acting
+    from decisions.services.reviews import ACTIONS, chunk_decide, chunk_state, scores_now
 
     cap = caps.product_limit_cap()
     table: dict[str, dict[str, Any]] = {
@@ -53,13 +53,13 @@ def policy_simulation(
         for band in rules.bands
     }
     for ids in _chunks(borrower_ids):
-        latest = latest_acting(ids, exclude_run="", count=2)
+        scores = scores_now(ids)
         state = chunk_state(
             borrower_ids=ids,
             today=as_of,
             features=chunk_features(borrower_ids=ids, as_of=as_of),
-            current={b: float(t[0][1]) for b, t in latest.items()},
-            previous={b: float(t[1][1]) for b, t in latest.items() if len(t) > 1},
+            current=scores.current,
+            previous=scores.previous,
         )
         action, new_limit, bands, _reasons = chunk_decide(
             rules, state, today=as_of, product_cap=cap

@@ -98,6 +98,12 @@ def _fen_rules(rules: limit_policy.PolicyRules, product_cap: Decimal) -> dict[st
     }
 
 
+def _within(days_since: np.ndarray, days: int) -> np.ndarray:
+    """Where it happened fewer than `days` days ago (NaN: never, so not within)."""
+    within: np.ndarray = np.nan_to_num(days_since, nan=np.inf) < days
+    return within
+
+
 def review_columns(
     rules: limit_policy.PolicyRules, state: ReviewInputs, *, product_cap: Decimal
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -141,9 +147,7 @@ def review_columns(
         | np.where(low, BIT["C02"], 0)
         | np.where(spike, BIT["C03"], 0)
     )
-    cooling = ~np.isnan(state.days_since_cut) & (
-        np.nan_to_num(state.days_since_cut, nan=np.inf) < rules.cooldown_days
-    )
+    cooling = _within(state.days_since_cut, rules.cooldown_days)
     cutting = open_ & (cut_bits > 0)
     step = fen["step"]
     floor = np.minimum(limit, -(-state.used // step) * step)
@@ -155,9 +159,7 @@ def review_columns(
     reasons[cutting] = cut_bits[cutting]
     open_ &= ~cutting
 
-    raised_lately = ~np.isnan(state.days_since_raise) & (
-        np.nan_to_num(state.days_since_raise, nan=np.inf) < rules.raise_interval_days
-    )
+    raised_lately = _within(state.days_since_raise, rules.raise_interval_days)
     raise_step = fen["raise_step"][band]
     ceiling = np.minimum(fen["ceiling"][band], fen["cap"])
     raise_to = np.minimum(limit + raise_step, ceiling)
@@ -275,6 +277,26 @@ def latest_acting(
     ):
         out.setdefault(borrower_id, []).append((pk, total))
     return out
+
+
+@dataclass
+class ScoresNow:
+    """Each borrower's latest acting score (total and row id) and the one before it: what a
+    review reads when no new score is written first (the scores they already have)."""
+
+    current: dict[int, float]
+    previous: dict[int, float]
+    score_ids: dict[int, int | None]
+
+
+def scores_now(ids: Sequence[int]) -> ScoresNow:
+    """ScoresNow for the borrowers in the span of `ids` (latest_acting, two each)."""
+    latest = latest_acting(ids, exclude_run="", count=2)
+    return ScoresNow(
+        current={b: float(t[0][1]) for b, t in latest.items()},
+        previous={b: float(t[1][1]) for b, t in latest.items() if len(t) > 1},
+        score_ids={b: t[0][0] for b, t in latest.items()},
+    )
 
 
 def _last_moves(ids: Sequence[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
@@ -575,21 +597,16 @@ def line_review(*, borrower_id: int, run_id: str = "") -> LimitDecision | None:
     """
     policy = active_policy()
     today = timezone.localdate()
-    scores = latest_acting([borrower_id], exclude_run="", count=2).get(borrower_id, [])
-    features = chunk_features(borrower_ids=[borrower_id], as_of=today)
+    scores = scores_now([borrower_id])
     state = chunk_state(
         borrower_ids=[borrower_id],
         today=today,
-        features=features,
-        current={borrower_id: scores[0][1]} if scores else {},
-        previous={borrower_id: scores[1][1]} if len(scores) > 1 else {},
+        features=chunk_features(borrower_ids=[borrower_id], as_of=today),
+        current=scores.current,
+        previous=scores.previous,
     )
     rows = chunk_review(
-        policy=policy,
-        state=state,
-        score_ids={borrower_id: scores[0][0] if scores else None},
-        run_id=run_id,
-        today=today,
+        policy=policy, state=state, score_ids=scores.score_ids, run_id=run_id, today=today
     )
     return rows[0] if rows else None
 

@@ -23,7 +23,7 @@ from decisions.models import (
     ScoringRun,
 )
 from decisions.services.policies import active_policy
-from decisions.services.reviews import chunk_review, chunk_state, latest_acting
+from decisions.services.reviews import chunk_review, chunk_state, latest_acting, scores_now
 from decisions.services.scoring import chunk_scores_write, scores_audit
 from lending.models import CreditLine, LimitChange, Notice
 from lending.selectors import borrower_id_chunks
@@ -117,10 +117,9 @@ def chunk_rescore(
         score_ids = dict(zip(scored.borrower_ids.tolist(), scored.acting_score_id, strict=True))
     elif policy is not None and ids:
         # No champion: the lines are still reviewed, on the scores they already have.
-        latest = latest_acting(ids, exclude_run="", count=2)
-        current = {b: float(t[0][1]) for b, t in latest.items()}
-        previous = {b: float(t[1][1]) for b, t in latest.items() if len(t) > 1}
-        score_ids = {b: t[0][0] for b, t in latest.items()}
+        scores = scores_now(ids)
+        current, previous = scores.current, scores.previous
+        score_ids = scores.score_ids
         features = chunk_features(borrower_ids=ids, as_of=as_of)
     if policy is not None and ids:
         if run_id:
