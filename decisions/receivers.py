@@ -17,19 +17,18 @@ from lending.models import LineTransition
 RESCORE_ON = (TransitionKind.ENTERED, TransitionKind.CURED)
 
 
-def on_borrower_activity(sender: Any, *, borrower_id: int, kind: str, **_: Any) -> None:
-    from decisions.tasks import borrower_rescore_task
+def on_borrower_activity(sender: Any, *, borrower_ids: list[int], kind: str, **_: Any) -> None:
+    from decisions.tasks import borrowers_rescore_queue
 
-    borrower_rescore_task.delay(borrower_id=borrower_id)
+    borrowers_rescore_queue(borrower_ids)
 
 
 def on_transitions(sender: Any, *, day: date, transition_ids: list[int], **_: Any) -> None:
-    from decisions.tasks import borrower_rescore_task
+    from decisions.tasks import borrowers_rescore_queue
 
     borrowers = (
         LineTransition.objects.filter(pk__in=transition_ids, kind__in=RESCORE_ON)
         .values_list("borrower_id", flat=True)
         .distinct()
     )
-    for borrower_id in borrowers:
-        borrower_rescore_task.delay(borrower_id=borrower_id)
+    borrowers_rescore_queue(sorted(borrowers))

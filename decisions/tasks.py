@@ -8,15 +8,25 @@ from celery import group, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+# Borrowers per re-score task: what one batch of events moves is one to a few tasks.
+RESCORE_CHUNK = 200
 
-# A borrower's re-score is a handful of queries; a minute is ample.
-@shared_task(acks_late=True, time_limit=60, soft_time_limit=50)
-def borrower_rescore_task(*, borrower_id: int) -> str:
-    """Score one borrower and review their line (after a drawdown, repayment, transition)."""
-    from decisions.services import borrower_rescore
 
-    decision = borrower_rescore(borrower_id=borrower_id)
-    return decision.action if decision is not None else "none"
+# A re-score of 200 borrowers is a few dozen queries, vectorised: a minute is ample.
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=100)
+def borrowers_rescore_task(*, borrower_ids: list[int]) -> str:
+    """Score these borrowers and review their lines (after drawdowns, repayments,
+    transitions)."""
+    from decisions.services import borrowers_rescore
+
+    decisions = borrowers_rescore(borrower_ids=borrower_ids)
+    return ", ".join(sorted({decision.action for decision in decisions})) or "none"
+
+
+def borrowers_rescore_queue(borrower_ids: list[int]) -> None:
+    """Queue the re-score of these borrowers, RESCORE_CHUNK to a task."""
+    for start in range(0, len(borrower_ids), RESCORE_CHUNK):
+        borrowers_rescore_task.delay(borrower_ids=borrower_ids[start : start + RESCORE_CHUNK])
 
 
 # A chunk of 20,000 borrowers takes seconds to a minute; retries cover a lost worker.

@@ -11,11 +11,11 @@ A day close resumed after a failure sends the day's complete list again, so rece
 idempotent (act on ids they have not seen). A write-off dated a day whose close is already
 done sends its own transition after it commits.
 
-`borrower_activity` is sent after the transaction that recorded a drawdown or a repayment
-commits (never for a replay, which records nothing), once per borrower and kind for a whole
-batch of events, with:
+`borrower_activity` is sent after the transaction that recorded drawdowns or repayments
+commits (never for a replay, which records nothing), once per kind for a whole batch of
+events, with:
 
-- `borrower_id`: whose book moved (int),
+- `borrower_ids`: whose book moved (a list of int, each once, in the order they first moved),
 - `kind`: "drawdown" or "repayment".
 
 Receivers of either run in the worker that committed (the day close's, a request's): keep

@@ -29,7 +29,7 @@ from decisions.services.policies import (
     policy_activate,
     policy_draft,
 )
-from decisions.services.reviews import borrower_rescore, line_review
+from decisions.services.reviews import borrowers_rescore, line_review
 from decisions.services.runs import scoring_chunk_run, scoring_run_start
 from decisions.services.scorecards import (
     MODEL_GOVERNORS,
@@ -58,7 +58,7 @@ __all__ = [
     "POLICY_APPROVERS",
     "POLICY_DRAFTERS",
     "active_policy",
-    "borrower_rescore",
+    "borrowers_rescore",
     "challenger_assigned",
     "line_review",
     "policy_activate",

@@ -614,17 +614,20 @@ def line_review(*, borrower_id: int, run_id: str = "") -> LimitDecision | None:
 # --- re-scoring: one borrower after an event ----------------------------------------------
 
 
-def borrower_rescore(*, borrower_id: int) -> LimitDecision | None:
-    """Score one borrower now and review their line by the active policy.
+def borrowers_rescore(*, borrower_ids: list[int]) -> list[LimitDecision]:
+    """Score these borrowers now and review their lines by the active policy.
 
-    Called by a task queued after a drawdown, a repayment or a day-close transition commits:
-    the whole-book chunk path with one borrower (decisions.services.runs.chunk_rescore).
-    Without a champion nothing is scored; without an active policy the line is not reviewed.
-    A line that moved meanwhile (locked by a person, closed) is left as it was.
+    Called by a task queued after drawdowns, repayments or day-close transitions commit (one
+    per batch of events, not one per borrower): the whole-book chunk path with these
+    borrowers (decisions.services.runs.chunk_rescore). Without a champion nothing is scored;
+    without an active policy no line is reviewed. A line that moved meanwhile (locked by a
+    person, closed) is left as it was. Returns the decisions made.
     """
     from decisions.services.runs import chunk_rescore
 
+    if not borrower_ids:
+        return []
     result = chunk_rescore(
-        actor=None, run_id="", borrower_ids=[borrower_id], as_of=timezone.localdate()
+        actor=None, run_id="", borrower_ids=sorted(set(borrower_ids)), as_of=timezone.localdate()
     )
-    return result.decisions[0] if result.decisions else None
+    return list(result.decisions)

@@ -80,3 +80,27 @@ def test_a_redelivered_chunk_applies_nothing_twice(champion_and_policy, settings
 
     assert (Score.objects.count(), LimitDecision.objects.count()) == (scores, decisions)
     assert ScoringChunk.objects.get(run__run_id="night-2").attempts == 2
+
+
+def test_what_one_batch_moves_is_rescored_by_one_task_per_chunk(champion_and_policy, monkeypatch):
+    from decisions import tasks
+
+    with time_machine.travel(NOW, tick=False):
+        borrowers = [
+            DrawdownFactory(amount=Decimal("1000.00"), disbursed_at=at(2026, 10, 1)).borrower
+            for _ in range(3)
+        ]
+        Score.objects.all().delete()
+        sent: list[list[int]] = []
+        delay = tasks.borrowers_rescore_task.delay
+
+        def counted(**kwargs):
+            sent.append(kwargs["borrower_ids"])
+            return delay(**kwargs)
+
+        monkeypatch.setattr(tasks, "RESCORE_CHUNK", 2)
+        monkeypatch.setattr(tasks.borrowers_rescore_task, "delay", counted)
+        tasks.borrowers_rescore_queue([b.pk for b in borrowers])
+
+    assert sent == [[borrowers[0].pk, borrowers[1].pk], [borrowers[2].pk]]
+    assert set(Score.objects.values_list("borrower_id", flat=True)) == {b.pk for b in borrowers}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import Min, Subquery, Sum
 
 from accounts.choices import STAFF_ROLES, Role
 from lending import money
@@ -31,6 +32,7 @@ from lending.models import (
     Drawdown,
     Instalment,
 )
+from lending.services import batch
 from lending.signals import borrower_activity
 
 if TYPE_CHECKING:
@@ -114,18 +116,10 @@ def _line_sync(line: CreditLine) -> list[str]:
 
     The caller holds the line's row lock and saves with the returned update_fields.
     """
-    total = Drawdown.objects.filter(line=line, status=DrawdownStatus.ACTIVE).aggregate(
-        total=Sum("principal_outstanding")
-    )["total"]
+    # Inside a batch, from the batch's own loans of the line and the others' totals.
+    total, oldest = batch.line_totals(line) or _line_totals_read(line)
     # A sum of fen amounts is exact; quantize only fixes how SQLite's sum is written.
     used = (total or ZERO).quantize(money.FEN)
-    # Written-off loans are off the book: their unpaid instalments no longer drive the line's
-    # DPD (the write-off froze or closed the line, so it lends nothing on them either).
-    oldest = Instalment.objects.filter(
-        drawdown__line=line,
-        drawdown__status=DrawdownStatus.ACTIVE,
-        paid_off_at__isnull=True,
-    ).aggregate(oldest=Min("due_date"))["oldest"]
     changed = []
     if line.used != used:
         line.used = used
@@ -134,6 +128,35 @@ def _line_sync(line: CreditLine) -> list[str]:
         line.oldest_unpaid_due = oldest
         changed.append("oldest_unpaid_due")
     return changed
+
+
+def _line_totals_read(line: CreditLine) -> tuple[Decimal | None, date | None]:
+    """(principal outstanding of the line's active drawdowns, oldest unpaid due date of their
+    instalments), in one statement."""
+    active = Drawdown.objects.filter(line=line.pk, status=DrawdownStatus.ACTIVE)
+    totals: tuple[Decimal | None, date | None] = (
+        CreditLine.objects.filter(pk=line.pk)
+        .annotate(
+            total=Subquery(
+                active.values("line").annotate(total=Sum("principal_outstanding")).values("total")
+            ),
+            # Written-off loans are off the book: their unpaid instalments no longer drive the
+            # line's DPD (the write-off froze or closed the line, so it lends nothing on them).
+            oldest=Subquery(
+                Instalment.objects.filter(
+                    drawdown__line=line.pk,
+                    drawdown__status=DrawdownStatus.ACTIVE,
+                    paid_off_at__isnull=True,
+                )
+                .values("drawdown__line")
+                .annotate(oldest=Min("due_date"))
+                .values("oldest")
+            ),
+        )
+        .values_list("total", "oldest")
+        .get()
+    )
+    return totals
 
 
 def _line_state(line: CreditLine) -> dict[str, Any]:
@@ -146,68 +169,50 @@ def _line_state(line: CreditLine) -> dict[str, Any]:
 
 def _lock_line(borrower_id: int) -> CreditLine:
     # Row lock on the line: drawdowns, repayments and freezes of one borrower queue up here,
-    # so `used` is decided on the latest committed value.
-    held = _lines_held.get()
-    if held is not None and borrower_id in held and transaction.get_connection().in_atomic_block:
-        return held[borrower_id]
+    # so `used` is decided on the latest committed value. Inside a batch (event ingestion),
+    # the caller has locked it already: the batch's instance, as the last service left it.
+    held = batch.held_line(borrower_id)
+    if held is not None:
+        return held
     return CreditLine.objects.select_for_update().get(borrower_id=borrower_id)
-
-
-_lines_held: contextvars.ContextVar[dict[int, CreditLine] | None] = contextvars.ContextVar(
-    "riskops_lines_held", default=None
-)
-
-
-@contextmanager
-def lines_held(lines: Iterable[CreditLine]) -> Iterator[None]:
-    """Within this block, _lock_line answers these lines (already locked by the caller, in
-    its transaction) without locking them again.
-
-    For a caller that locks many lines at once, in id order, then runs a service per change
-    (event ingestion): each service gets the very instance the previous one saved, so it sees
-    `used` as the batch left it, and the line is read once per batch instead of once per
-    event. The caller must hold the locks (select_for_update in the same transaction) and
-    change these lines only through those instances for the block's duration.
-    """
-    token = _lines_held.set({line.borrower_id: line for line in lines})
-    try:
-        yield
-    finally:
-        _lines_held.reset(token)
 
 
 def _publish_after_commit(*, borrower_id: int, kind: str) -> None:
     """Tell other apps (lending.signals.borrower_activity) once the change has committed: a
     rolled-back batch announces nothing, and receivers see the committed rows. Inside
-    activity_batched(), once per borrower and kind for the whole block."""
+    activity_batched(), once per kind for the whole block, with every borrower concerned."""
     pending = _activity_pending.get()
     if pending is not None:
-        pending.setdefault((borrower_id, kind), None)
+        pending.setdefault(kind, {}).setdefault(borrower_id, None)
         return
+    _announce_after_commit(kind, [borrower_id])
+
+
+def _announce_after_commit(kind: str, borrower_ids: list[int]) -> None:
     transaction.on_commit(
-        lambda: borrower_activity.send(sender="lending", borrower_id=borrower_id, kind=kind)
+        lambda: borrower_activity.send(sender="lending", borrower_ids=borrower_ids, kind=kind)
     )
 
 
-_activity_pending: contextvars.ContextVar[dict[tuple[int, str], None] | None] = (
+_activity_pending: contextvars.ContextVar[dict[str, dict[int, None]] | None] = (
     contextvars.ContextVar("riskops_activity_pending", default=None)
 )
 
 
 @contextmanager
 def activity_batched() -> Iterator[None]:
-    """Announce the block's book changes once per borrower and kind (in the order they first
-    happened), after the transaction commits, instead of once per change.
+    """Announce the block's book changes once per kind, listing each borrower once (in the
+    order they first moved), after the transaction commits, instead of once per change.
 
     For a caller that applies many changes in one transaction that any error ends as a whole
-    (event ingestion: a borrower's five drawdowns of a batch queue one re-score, not five).
+    (event ingestion: a batch's drawdowns queue one re-score task, not one per drawdown).
     Must be entered inside that transaction; a block left by an error announces nothing.
     """
-    pending: dict[tuple[int, str], None] = {}
+    pending: dict[str, dict[int, None]] = {}
     token = _activity_pending.set(pending)
     try:
         yield
     finally:
         _activity_pending.reset(token)
-    for borrower_id, kind in pending:
-        _publish_after_commit(borrower_id=borrower_id, kind=kind)
+    for kind, borrowers in pending.items():
+        _announce_after_commit(kind, list(borrowers))

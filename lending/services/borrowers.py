@@ -34,6 +34,7 @@ from lending.models import (
     TransferOut,
 )
 from lending.search_keys import national_id_hash
+from lending.services import batch
 from lending.services._common import (
     _conflict,
     _full_clean,
@@ -315,17 +316,23 @@ def _bank_account_touch(
     if not card_no or len(card_no) > 19:
         raise InvalidData(fields="card_no")
     _require_plausible_time(seen_at, field="seen_at")
+    held = batch.seen_of(BankAccount, borrower.pk)
     account = (
-        BankAccount.objects.select_for_update().filter(borrower=borrower, card_no=card_no).first()
+        held.get(card_no)
+        if held is not None
+        else BankAccount.objects.select_for_update()
+        .filter(borrower=borrower, card_no=card_no)
+        .first()
     )
     if account is None:
-        account = BankAccount.objects.create(
+        account = BankAccount(
             borrower=borrower,
             card_no=card_no,
             bank_name=bank_name[:64],
             first_seen_at=seen_at,
             last_seen_at=seen_at,
         )
+        batch.insert(account, borrower_id=borrower.pk)
         audit(
             actor=actor,
             action="bank_account.added",
@@ -333,13 +340,14 @@ def _bank_account_touch(
             borrower_id=borrower.pk,
             after={"card_no": mask_card(card_no), "bank_name": bank_name},
         )
+        if held is not None:
+            held[card_no] = account
         return account
     changed = _widen_seen(account, seen_at)
     if bank_name and not account.bank_name:
         account.bank_name = bank_name[:64]
         changed.append("bank_name")
-    if changed:
-        account.save(update_fields=changed)
+    batch.save(account, changed)
     return account
 
 
@@ -350,17 +358,23 @@ def _device_touch(
     if not device_id or len(device_id) > 64:
         raise InvalidData(fields="device_id")
     _require_plausible_time(seen_at, field="seen_at")
+    held = batch.seen_of(Device, borrower.pk)
     device = (
-        Device.objects.select_for_update().filter(borrower=borrower, device_id=device_id).first()
+        held.get(device_id)
+        if held is not None
+        else Device.objects.select_for_update()
+        .filter(borrower=borrower, device_id=device_id)
+        .first()
     )
     if device is None:
-        device = Device.objects.create(
+        device = Device(
             borrower=borrower,
             device_id=device_id,
             platform=platform[:16],
             first_seen_at=seen_at,
             last_seen_at=seen_at,
         )
+        batch.insert(device, borrower_id=borrower.pk)
         audit(
             actor=actor,
             action="device.added",
@@ -368,13 +382,14 @@ def _device_touch(
             borrower_id=borrower.pk,
             after={"device_id": device_id, "platform": platform},
         )
+        if held is not None:
+            held[device_id] = device
         return device
     changed = _widen_seen(device, seen_at)
     if platform and not device.platform:
         device.platform = platform[:16]
         changed.append("platform")
-    if changed:
-        device.save(update_fields=changed)
+    batch.save(device, changed)
     return device
 
 
@@ -434,9 +449,11 @@ def transfer_out_record(
     """
     _require_writer(actor)
     card_no = card_no or None  # "" from a client means no card, as None does
-    existing = (
-        TransferOut.objects.select_related("bank_account").filter(reference=reference).first()
-    )
+    existing = batch.reference_of_batch(TransferOut, reference)
+    if existing is ...:
+        existing = (
+            TransferOut.objects.select_related("bank_account").filter(reference=reference).first()
+        )
     if existing is not None:
         _conflict(
             f"transfer {reference}",
@@ -479,7 +496,8 @@ def transfer_out_record(
         bank_account=bank_account,
     )
     _full_clean(transfer, exclude=["borrower", "bank_account"])
-    transfer.save()
+    batch.insert(transfer, borrower_id=borrower.pk)
+    batch.reference_recorded(transfer)
     audit(
         actor=actor,
         action="transfer_out.recorded",

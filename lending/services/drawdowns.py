@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -32,6 +29,7 @@ from lending.models import (
     Drawdown,
     Instalment,
 )
+from lending.services import batch
 from lending.services._common import (
     MAX_TERM_MONTHS,
     _conflict,
@@ -56,27 +54,6 @@ if TYPE_CHECKING:
 
 
 # --- drawdowns --------------------------------------------------------------------------------
-
-_loans_known_new: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
-    "riskops_loans_known_new", default=None
-)
-
-
-@contextmanager
-def loans_known_new(loan_nos: Iterable[str]) -> Iterator[None]:
-    """Within this block, drawdown_create takes these loan numbers as new without looking
-    them up (once each: a second drawdown of the same number looks it up as usual).
-
-    For a caller that has just read, in its transaction, which of many loan numbers the book
-    already has (event ingestion, once per batch instead of once per drawdown). A loan a
-    concurrent transaction inserts meanwhile fails on the unique loan number, as it would
-    have after a look-up.
-    """
-    token = _loans_known_new.set(set(loan_nos))
-    try:
-        yield
-    finally:
-        _loans_known_new.reset(token)
 
 
 @transaction.atomic  # not durable: event ingestion composes it into one batch
@@ -114,10 +91,10 @@ def drawdown_create(
     _require_writer(actor)
     device_id = device_id or None  # "" from a client means no device, as None does
     line = _lock_line(borrower.pk)
-    known_new = _loans_known_new.get()
-    if known_new is not None and loan_no in known_new:
-        known_new.discard(loan_no)  # new once: a second drawdown of it finds the first
+    if batch.loan_is_new(loan_no):
         existing = None
+    elif (held := batch.loan_of_batch(loan_no)) is not None:
+        existing = held
     else:
         existing = (
             Drawdown.objects.select_related("bank_account", "device")
@@ -198,7 +175,7 @@ def drawdown_create(
         if device_id
         else None
     )
-    drawdown = Drawdown.objects.create(
+    drawdown = Drawdown(
         line=line,
         borrower=borrower,
         loan_no=loan_no,
@@ -213,7 +190,8 @@ def drawdown_create(
         device=device,
         principal_outstanding=amount,
     )
-    Instalment.objects.bulk_create(
+    batch.insert(drawdown, borrower_id=borrower.pk)
+    instalments = [
         Instalment(
             drawdown=drawdown,
             seq=planned.seq,
@@ -222,7 +200,9 @@ def drawdown_create(
             interest_due=planned.interest,
         )
         for planned in schedule
-    )
+    ]
+    batch.insert(*instalments, borrower_id=borrower.pk)
+    batch.loan_paid_out(drawdown, instalments)
     # The new loan adds its principal to the line's used amount and its first due date to
     # the oldest unpaid one: what _line_sync would find summing the drawdowns again (the line
     # is locked, and every change of a loan keeps these two in step).
@@ -232,7 +212,7 @@ def drawdown_create(
     if line.oldest_unpaid_due is None or first_due < line.oldest_unpaid_due:
         line.oldest_unpaid_due = first_due
         changed.append("oldest_unpaid_due")
-    line.save(update_fields=changed)
+    batch.save(line, changed)
     audit(
         actor=actor,
         action="drawdown.created",

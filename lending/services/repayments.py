@@ -26,6 +26,7 @@ from lending.models import (
     Repayment,
     RepaymentAllocation,
 )
+from lending.services import batch
 from lending.services._common import (
     _conflict,
     _line_state,
@@ -78,23 +79,31 @@ def repayment_record(
     """
     _require_writer(actor)
     card_no = card_no or None  # "" from a client means no card, as None does
-    found = Drawdown.objects.filter(loan_no=loan_no).values("line_id", "borrower_id").first()
-    if found is None:
-        raise UnknownLoan(loan_no=loan_no)
-    line = _lock_line(found["borrower_id"])
-    # Lock order: the line (above), then the drawdown, as everywhere else.
-    # With its borrower (read, not locked: of=self), whose card the payment may add.
-    drawdown = (
-        Drawdown.objects.select_for_update(of=("self",))
-        .select_related("borrower")
-        .get(loan_no=loan_no)
-    )
+    preloaded = batch.repaid_loan(loan_no)
+    if preloaded is not None:  # inside a batch, which locked the line, the loan, the schedule
+        drawdown, instalments = preloaded
+        line = _lock_line(drawdown.borrower_id)
+    else:
+        found = Drawdown.objects.filter(loan_no=loan_no).values("borrower_id").first()
+        if found is None:
+            raise UnknownLoan(loan_no=loan_no)
+        line = _lock_line(found["borrower_id"])
+        # Lock order: the line (above), then the drawdown, as everywhere else.
+        # With its borrower (read, not locked: of=self), whose card the payment may add.
+        drawdown = (
+            Drawdown.objects.select_for_update(of=("self",))
+            .select_related("borrower")
+            .get(loan_no=loan_no)
+        )
+        instalments = None
 
-    existing = (
-        Repayment.objects.select_related("drawdown", "bank_account")
-        .filter(reference=reference)
-        .first()
-    )
+    existing = batch.reference_of_batch(Repayment, reference)
+    if existing is ...:
+        existing = (
+            Repayment.objects.select_related("drawdown", "bank_account")
+            .filter(reference=reference)
+            .first()
+        )
     if existing is not None:
         _conflict(
             f"repayment {reference}",
@@ -123,9 +132,10 @@ def repayment_record(
     if paid_date < start_date:
         raise InvalidDate(field="paid_at", value=paid_date, earliest=start_date)
 
-    instalments = list(
-        Instalment.objects.select_for_update().filter(drawdown=drawdown).order_by("seq")
-    )
+    if instalments is None:
+        instalments = list(
+            Instalment.objects.select_for_update().filter(drawdown=drawdown).order_by("seq")
+        )
     by_seq = {inst.seq: inst for inst in instalments}
     plan = money.plan_repayment(
         instalments,
@@ -142,7 +152,7 @@ def repayment_record(
         bank_account = _bank_account_touch(
             actor=actor, borrower=drawdown.borrower, card_no=card_no, bank_name="", seen_at=paid_at
         )
-    repayment = Repayment.objects.create(
+    repayment = Repayment(
         drawdown=drawdown,
         borrower_id=drawdown.borrower_id,
         reference=reference,
@@ -151,19 +161,24 @@ def repayment_record(
         unapplied_amount=plan.unapplied,
         bank_account=bank_account,
     )
+    batch.insert(repayment, borrower_id=drawdown.borrower_id)
+    batch.reference_recorded(repayment)
     for seq, part in parts.items():
         if part.fields:
-            by_seq[seq].save(update_fields=sorted(part.fields))
-    RepaymentAllocation.objects.bulk_create(
-        RepaymentAllocation(
-            repayment=repayment,
-            instalment=by_seq[seq],
-            fee=part.fee,
-            interest=part.interest,
-            principal=part.principal,
-        )
-        for seq, part in sorted(parts.items())
-        if part.total > 0
+            batch.save(by_seq[seq], part.fields)
+    batch.insert(
+        *(
+            RepaymentAllocation(
+                repayment=repayment,
+                instalment=by_seq[seq],
+                fee=part.fee,
+                interest=part.interest,
+                principal=part.principal,
+            )
+            for seq, part in sorted(parts.items())
+            if part.total > 0
+        ),
+        borrower_id=drawdown.borrower_id,
     )
 
     before_drawdown = {
@@ -179,10 +194,8 @@ def repayment_record(
         drawdown.status = DrawdownStatus.SETTLED
         drawdown.settled_at = paid_at
         drawdown_fields += ["status", "settled_at"]
-    drawdown.save(update_fields=drawdown_fields)
-    changed = _line_sync(line)
-    if changed:
-        line.save(update_fields=changed)
+    batch.save(drawdown, drawdown_fields)
+    batch.save(line, _line_sync(line))
 
     audit(
         actor=actor,

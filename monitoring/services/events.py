@@ -14,8 +14,6 @@ from django.db import (
     DatabaseError,
     IntegrityError,
     OperationalError,
-    connections,
-    router,
     transaction,
 )
 from django.utils import timezone
@@ -24,12 +22,13 @@ from django.utils.crypto import salted_hmac
 from accounts.audit import audit, audit_deferred
 from accounts.choices import Role
 from accounts.masking import mask_card, mask_mobile, mask_name, mask_national_id
+from core.bulk import rows_update
 from core.errors import DomainError
 from lending import services as lending
 from lending.errors import UnknownBorrower, UnknownLoan
 from lending.models import Borrower, CreditLine, Drawdown
-from lending.services._common import activity_batched, lines_held
-from lending.services.drawdowns import loans_known_new
+from lending.services._common import activity_batched
+from lending.services.batch import book_batch, loan_of_batch
 from monitoring.choices import EventKind
 from monitoring.errors import (
     EventBatchInvalid,
@@ -260,29 +259,36 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
         raise EventBatchRetry(reason="event_in_flight", retry_after=RETRY_AFTER_SECONDS) from exc
 
     # The lending services' audit rows are appended together when the batch is applied (one
-    # append lock and one write instead of three statements per row: audit_deferred), and
-    # they find the lines locked above without locking them again (lines_held), and the
-    # drawdowns' new loan numbers without looking each up (loans_known_new); other apps hear
-    # of each borrower's drawdowns and repayments once per batch (activity_batched).
-    with (
-        audit_deferred(),
-        activity_batched(),
-        lines_held(lines.values()),
-        loans_known_new(drawn - set(known)),
-    ):
+    # append lock and one write instead of three statements per row: audit_deferred); they
+    # run as one batch of the book (lending.services.batch: the lines locked above, the
+    # borrowers' cards and devices, the repaid loans and which keys are new, each read once;
+    # the lines', cards' and devices' updates written once at its end); other apps hear of
+    # each borrower's drawdowns and repayments once per batch (activity_batched).
+    with audit_deferred(), activity_batched():
         owners = {loan_no: owner for loan_no, (_at, owner) in known.items() if loan_no in repaid}
         token = _loan_owners.set(owners)
         try:
-            results = _events_apply(
-                actor=actor,
-                parsed=parsed,
-                stored=stored,
-                claimed=claimed,
-                first_index=first_index,
-                borrowers=borrowers,
-            )
+            with book_batch(
+                lines=lines.values(),
+                new_loans=drawn - set(known),
+                repaid_loans=repaid & set(known),
+                references=[
+                    event["event_id"]
+                    for _, event in new
+                    if event["kind"] in (EventKind.REPAYMENT, EventKind.TRANSFER_OUT)
+                ],
+            ):
+                results = _events_apply(
+                    actor=actor,
+                    parsed=parsed,
+                    stored=stored,
+                    claimed=claimed,
+                    first_index=first_index,
+                    borrowers=borrowers,
+                )
         finally:
             _loan_owners.reset(token)
+        # After the batch's updates are written: the rules read the lines and devices.
         _rules_judge(claimed.values())
 
         # One row for the batch: the book changes each event made are audited by the lending
@@ -338,36 +344,9 @@ def _events_apply(
     return results
 
 
-# Rows per UPDATE when the batch's answers are stored.
-BULK_UPDATE_SIZE = 250
-
-
 def _results_store(rows: list[Event], *, with_borrower: bool) -> None:
-    """Store these events' answers (and borrowers): on PostgreSQL one UPDATE ... FROM
-    (VALUES ...) per BULK_UPDATE_SIZE rows (Django's bulk_update builds a CASE per row and
-    field, which costs more to compile than the rest of a batch's statements); elsewhere
-    bulk_update."""
-    if not rows:
-        return
-    connection = connections[router.db_for_write(Event)]
-    fields = ["result", "borrower"] if with_borrower else ["result"]
-    if connection.vendor != "postgresql":
-        Event.objects.bulk_update(rows, fields, batch_size=BULK_UPDATE_SIZE)
-        return
-    table = connection.ops.quote_name(Event._meta.db_table)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BULK_UPDATE_SIZE):
-            chunk = rows[start : start + BULK_UPDATE_SIZE]
-            values = ", ".join(["(%s, %s::jsonb, %s::bigint)"] * len(chunk))
-            params: list[Any] = []
-            for row in chunk:
-                params += [row.pk, json.dumps(row.result), row.borrower_id]
-            borrower = ", borrower_id = v.borrower_id" if with_borrower else ""
-            cursor.execute(
-                f"UPDATE {table} AS e SET result = v.result{borrower} "  # noqa: S608 (names)
-                f"FROM (VALUES {values}) AS v(id, result, borrower_id) WHERE e.id = v.id",
-                params,
-            )
+    """Store these events' answers (and borrowers) in a few statements (core.bulk)."""
+    rows_update(Event, rows, ["result", "borrower"] if with_borrower else ["result"])
 
 
 def _rules_judge(rows: Iterable[Event]) -> None:
@@ -557,10 +536,16 @@ def _repayment(
     # The loan must be the customer's: a repayment credited to someone else's loan would be
     # a silent error the lending core could not see.
     owners = _loan_owners.get() or {}
-    owner_id = owners.get(event["loan_no"]) or (
-        Drawdown.objects.filter(loan_no=event["loan_no"])
-        .values_list("borrower_id", flat=True)
-        .first()
+    # A loan paid out earlier in this batch is the batch's until it ends (not in the table yet).
+    paid_out = loan_of_batch(event["loan_no"])
+    owner_id = (
+        owners.get(event["loan_no"])
+        or (paid_out.borrower_id if paid_out is not None else None)
+        or (
+            Drawdown.objects.filter(loan_no=event["loan_no"])
+            .values_list("borrower_id", flat=True)
+            .first()
+        )
     )
     if owner_id is None:
         raise UnknownLoan(loan_no=event["loan_no"])

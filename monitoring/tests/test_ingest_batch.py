@@ -150,10 +150,10 @@ def test_other_apps_hear_once_per_borrower_and_kind_after_the_batch_commits(
 ):
     from lending.signals import borrower_activity
 
-    heard: list[tuple[int, str]] = []
+    heard: list[tuple[list[int], str]] = []
 
-    def receiver(sender, *, borrower_id, kind, **_):
-        heard.append((borrower_id, kind))
+    def receiver(sender, *, borrower_ids, kind, **_):
+        heard.append((borrower_ids, kind))
 
     borrower_activity.connect(receiver, dispatch_uid="test-ingest-batch")
     try:
@@ -172,4 +172,4 @@ def test_other_apps_hear_once_per_borrower_and_kind_after_the_batch_commits(
     finally:
         borrower_activity.disconnect(dispatch_uid="test-ingest-batch")
 
-    assert heard == [(CreditLine.objects.get().borrower_id, "drawdown")]
+    assert heard == [([CreditLine.objects.get().borrower_id], "drawdown")]
