@@ -67,21 +67,25 @@ INSERT_ORDER: tuple[type[Model], ...] = (
     RepaymentAllocation,
     TransferOut,
 )
-# Ids reserved from a sequence at a time (PostgreSQL): one statement per this many new rows.
-RESERVE_BLOCK = 100
+# Ids reserved from a sequence at a time (PostgreSQL): one statement per this many new rows
+# (a batch of 1,000 events pays out a few hundred loans of a dozen instalments each).
+RESERVE_BLOCK = 500
 
 
 @dataclass
 class _Batch:
     lines: dict[int, CreditLine]  # by borrower id, locked by the caller
     new_loans: set[str]  # loan numbers the book does not have
-    # Cards and devices of the borrowers of `lines`, by borrower id, then card or device id.
-    accounts: dict[int, dict[str, BankAccount]]
-    devices: dict[int, dict[str, Device]]
+    defer_inserts: bool  # new rows written at the end (ids reserved), or at once
     loans: dict[str, Drawdown]  # repaid (locked) and new loans of `lines`, by loan number
     schedules: dict[int, list[Instalment]]  # their instalments by drawdown id, by seq
     line_loans: dict[int, list[Drawdown]]  # the same loans by line id
-    new_references: dict[type[Model], set[str]]  # payment references the book does not have
+    wanted_references: set[str]  # payment references the batch may record
+    # Cards and devices of the borrowers of `lines`, by model, borrower id, then card or
+    # device id: read (and locked) the first time a service asks for either.
+    seen: dict[type[Model], dict[int, dict[str, Any]]] = field(default_factory=dict)
+    # Of wanted_references, those the book does not have, by model: read the first time asked.
+    new_references: dict[type[Model], set[str]] = field(default_factory=dict)
     references: dict[tuple[type[Model], str], Model] = field(default_factory=dict)
     # Totals of each line's other active loans: (principal outstanding, oldest unpaid due).
     line_others: dict[int, tuple[Decimal, date | None]] = field(default_factory=dict)
@@ -116,6 +120,7 @@ def book_batch(
     new_loans: Iterable[str] = (),
     repaid_loans: Iterable[str] = (),
     references: Iterable[str] = (),
+    defer_inserts: bool = True,
 ) -> Iterator[None]:
     """Run the block's services as one batch (see the module docstring).
 
@@ -123,18 +128,13 @@ def book_batch(
     through these instances until the block ends. `new_loans` are loan numbers it has just
     found the book does not have; `repaid_loans` the loans the block's repayments name (those
     of these lines are read and locked here, line first as everywhere); `references` the
-    payment references the block may record. A block left by an error writes nothing more:
-    the caller's transaction rolls back.
+    payment references the block may record. With `defer_inserts` False, new rows are written
+    at once, as outside a batch (for a batch of a few events, where reserving ids costs more
+    than the inserts). A block left by an error writes nothing more: the caller's transaction
+    rolls back.
     """
     held = {line.borrower_id: line for line in lines}
     borrower_ids = list(held)
-    accounts: dict[int, dict[str, BankAccount]] = {pk: {} for pk in borrower_ids}
-    devices: dict[int, dict[str, Device]] = {pk: {} for pk in borrower_ids}
-    if borrower_ids:
-        for account in BankAccount.objects.select_for_update().filter(borrower_id__in=borrower_ids):
-            accounts[account.borrower_id][account.card_no] = account
-        for device in Device.objects.select_for_update().filter(borrower_id__in=borrower_ids):
-            devices[device.borrower_id][device.device_id] = device
     wanted_loans = set(repaid_loans)
     loans = (
         {
@@ -157,31 +157,17 @@ def book_batch(
     line_loans: dict[int, list[Drawdown]] = {}
     for drawdown in loans.values():
         line_loans.setdefault(drawdown.line_id, []).append(drawdown)
-    wanted = set(references)
-    new_references: dict[type[Model], set[str]] = {}
-    for model in (Repayment, TransferOut):
-        known = model._default_manager.filter(reference__in=wanted).values_list(
-            "reference", flat=True
-        )
-        new_references[model] = wanted - set(known) if wanted else set()
     batch = _Batch(
         lines=held,
         new_loans=set(new_loans),
-        accounts=accounts,
-        devices=devices,
+        defer_inserts=defer_inserts and connection.vendor == "postgresql",
         loans=loans,
         schedules=schedules,
         line_loans=line_loans,
-        new_references=new_references,
+        wanted_references=set(references),
     )
     for line in held.values():
         batch.own(line)
-    for cards in accounts.values():
-        for account in cards.values():
-            batch.own(account)
-    for phones in devices.values():
-        for device in phones.values():
-            batch.own(device)
     for drawdown in loans.values():
         batch.own(drawdown)
         for instalment in schedules[drawdown.pk]:
@@ -211,35 +197,29 @@ def _flush(batch: _Batch) -> None:
 # --- what the services ask ----------------------------------------------------------------
 
 
-def _holds(batch: _Batch | None, borrower_id: int) -> bool:
-    return batch is not None and borrower_id in batch.lines
-
-
 def insert(*instances: Model, borrower_id: int) -> None:
-    """Write these new rows of one model (bulk_create: each gets its id); inside a batch
-    holding the borrower's line, on PostgreSQL, they get their ids now (reserved from the
-    table's sequence) and are written at the end. Either way the batch then holds them: their
-    later updates wait for the end too."""
+    """Write these new rows of one model (bulk_create: each gets its id). Inside a batch
+    holding the borrower's line, the batch then holds them (their later updates wait for its
+    end), and when it defers inserts they get their ids now, reserved from the table's
+    sequence, and are written at its end."""
     if not instances:
         return
     batch = _current()
+    holder = batch if batch is not None and borrower_id in batch.lines else None
     model = type(instances[0])
-    if not _holds(batch, borrower_id) or connection.vendor != "postgresql":
-        # SQLite has no sequence to reserve from (and its inserts cost no round trip).
+    if holder is None or not holder.defer_inserts:
         model._default_manager.bulk_create(instances)
     else:
-        assert batch is not None  # noqa: S101 (for the type checker: _holds said so)
-        reserved = batch.reserved.setdefault(model, [])
+        reserved = holder.reserved.setdefault(model, [])
         if len(reserved) < len(instances):
             reserved += reserve_ids(model, max(RESERVE_BLOCK, len(instances)))
-        kept = batch.inserts.setdefault(model, {})
+        kept = holder.inserts.setdefault(model, {})
         for instance in instances:
             instance.pk = reserved.pop(0)
             kept[id(instance)] = instance
-    if _holds(batch, borrower_id):
-        assert batch is not None  # noqa: S101 (for the type checker: _holds said so)
+    if holder is not None:
         for instance in instances:
-            batch.own(instance)
+            holder.own(instance)
 
 
 def save(instance: Model, fields: Iterable[str]) -> None:
@@ -285,9 +265,8 @@ def loan_paid_out(drawdown: Drawdown, schedule: list[Instalment]) -> None:
     """Hold a loan the batch has just paid out (inserted with `insert`), with its schedule:
     a later repayment of the batch finds it, and its line's totals count it."""
     batch = _current()
-    if not _holds(batch, drawdown.borrower_id):
+    if batch is None or drawdown.borrower_id not in batch.lines:
         return
-    assert batch is not None  # noqa: S101 (for the type checker: _holds said so)
     batch.loans[drawdown.loan_no] = drawdown
     batch.schedules[drawdown.pk] = schedule
     batch.line_loans.setdefault(drawdown.line_id, []).append(drawdown)
@@ -313,7 +292,13 @@ def reference_of_batch(model: type[Payment], reference: str) -> Payment | None |
     recorded = batch.references.get((model, reference))
     if isinstance(recorded, model):
         return recorded
-    return None if reference in batch.new_references.get(model, ()) else ...
+    if model not in batch.new_references:
+        wanted = batch.wanted_references
+        known = model._default_manager.filter(reference__in=wanted).values_list(
+            "reference", flat=True
+        )
+        batch.new_references[model] = wanted - set(known) if wanted else set()
+    return None if reference in batch.new_references[model] else ...
 
 
 def reference_recorded(instance: Repayment | TransferOut) -> None:
@@ -327,9 +312,18 @@ def seen_of(model: type[BankAccount] | type[Device], borrower_id: int) -> dict[s
     """The borrower's cards (or devices) by number, as the batch holds them (add the ones you
     create); None when the batch does not hold this borrower's."""
     batch = _current()
-    if batch is None:
+    if batch is None or borrower_id not in batch.lines:
         return None
-    return (batch.accounts if model is BankAccount else batch.devices).get(borrower_id)
+    if model not in batch.seen:
+        # The first time either is asked for: every held borrower's, in one statement.
+        by_borrower: dict[int, dict[str, Any]] = {pk: {} for pk in batch.lines}
+        key = "card_no" if model is BankAccount else "device_id"
+        for row in model._default_manager.select_for_update().filter(
+            borrower_id__in=list(batch.lines)
+        ):
+            by_borrower[row.borrower_id][getattr(row, key)] = batch.own(row)
+        batch.seen[model] = by_borrower
+    return batch.seen[model][borrower_id]
 
 
 def line_totals(line: CreditLine) -> tuple[Decimal, date | None] | None:
@@ -340,15 +334,9 @@ def line_totals(line: CreditLine) -> tuple[Decimal, date | None] | None:
         return None
     own = [d for d in batch.line_loans.get(line.pk, []) if d.status == DrawdownStatus.ACTIVE]
     if line.pk not in batch.line_others:
-        mine = [d.pk for d in batch.line_loans.get(line.pk, [])]
-        others = Drawdown.objects.filter(line=line.pk, status=DrawdownStatus.ACTIVE).exclude(
-            pk__in=mine
-        )
-        total = others.aggregate(total=Sum("principal_outstanding"))["total"] or ZERO
-        oldest = Instalment.objects.filter(drawdown__in=others, paid_off_at__isnull=True).aggregate(
-            oldest=Min("due_date")
-        )["oldest"]
-        batch.line_others[line.pk] = (total, oldest)
+        # The first time: for every line the batch holds loans of (one statement each for
+        # all of them); a line whose only loans the batch paid out itself, on its own later.
+        _others_read(batch, {*batch.line_loans, line.pk} - set(batch.line_others))
     total, oldest = batch.line_others[line.pk]
     used = total + sum((d.principal_outstanding for d in own), ZERO)
     dues = [
@@ -360,3 +348,25 @@ def line_totals(line: CreditLine) -> tuple[Decimal, date | None] | None:
     if oldest is not None:
         dues.append(oldest)
     return used, min(dues, default=None)
+
+
+def _others_read(batch: _Batch, line_ids: set[int]) -> None:
+    """batch.line_others for these lines: the totals of their active loans the batch does not
+    hold (which nothing in the batch changes)."""
+    mine = [drawdown.pk for drawdown in batch.loans.values()]
+    others = Drawdown.objects.filter(line__in=line_ids, status=DrawdownStatus.ACTIVE).exclude(
+        pk__in=mine
+    )
+    totals = dict(
+        others.values("line")
+        .annotate(total=Sum("principal_outstanding"))
+        .values_list("line", "total")
+    )
+    oldest = dict(
+        Instalment.objects.filter(drawdown__in=others, paid_off_at__isnull=True)
+        .values("drawdown__line")
+        .annotate(oldest=Min("due_date"))
+        .values_list("drawdown__line", "oldest")
+    )
+    for line_id in line_ids:
+        batch.line_others[line_id] = (totals.get(line_id) or ZERO, oldest.get(line_id))

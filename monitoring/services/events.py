@@ -108,6 +108,9 @@ LOST_RACE_SQLITE_ERRORS = {
     "SQLITE_BUSY": "database_busy",  # the write lock was held past busy_timeout
     "SQLITE_LOCKED": "database_busy",
 }
+# From this many new events on, a batch's new rows of the book are written together at its
+# end (lending.services.batch), not one statement each.
+DEFER_INSERTS_FROM = 8
 # Seconds the client is told to wait before posting a batch that lost a race again: the
 # winner holds its locks for one batch's transaction, well under a second.
 RETRY_AFTER_SECONDS = 1
@@ -277,6 +280,9 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
                     for _, event in new
                     if event["kind"] in (EventKind.REPAYMENT, EventKind.TRANSFER_OUT)
                 ],
+                # Reserving ids pays from a few dozen new rows on; a single event inserts its
+                # rows at once.
+                defer_inserts=len(new) >= DEFER_INSERTS_FROM,
             ):
                 results = _events_apply(
                     actor=actor,
