@@ -240,7 +240,7 @@ class BorrowerHistory:
     lists: Lists = field(default_factory=Lists)
     network: Network = field(default_factory=Network)
     # The line's limit changes from `since` on, oldest first: (effective_at, old, new)
-    # (lending.models.LimitChange; history.limit_changes_load). Read through limit_at.
+    # (lending.models.LimitChange; history.histories_load). Read through limit_at.
     limit_changes: list[tuple[datetime, Decimal, Decimal]] = field(default_factory=list)
 
     def drawdowns_between(self, start: datetime, end: datetime) -> list[DrawdownRec]:

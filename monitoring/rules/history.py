@@ -11,14 +11,14 @@ path).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db.models import Min, Q, Sum
 
-from core.prepared import Prepared
+from core.prepared import Prepared, rows_together
 from lending.models import (
     BankAccount,
     Borrower,
@@ -208,11 +208,6 @@ def _run(prepared: Prepared, size: int, **arguments: Any) -> Iterable[Any]:
     return prepared.build(**arguments)
 
 
-def _rows(prepared: Prepared, ids: Sequence[int], **arguments: Any) -> Iterable[Any]:
-    """_run for a query by borrower ids."""
-    return _run(prepared, len(ids), ids=tuple(ids), **arguments)
-
-
 def histories_load(
     *, borrower_ids: Iterable[int], since: datetime, lists: Lists, needs: Needs
 ) -> dict[int, BorrowerHistory]:
@@ -223,7 +218,24 @@ def histories_load(
     ids = sorted(set(borrower_ids))
     if not ids:
         return {}
-    people: list[dict[str, Any]] = [dict(row) for row in _rows(PEOPLE, ids)]
+    # The borrowers and their rows, read together (rows of a borrower without a line, left
+    # out below, are skipped).
+    queries: list[tuple[Prepared, dict[str, Any]]] = [
+        (PEOPLE, {"ids": tuple(ids)}),
+        (DRAWDOWNS, {"ids": tuple(ids), "since": since}),
+        (REPAYMENTS, {"ids": tuple(ids), "since": since}),
+        (DEVICES, {"ids": tuple(ids)}),
+        (CARDS, {"ids": tuple(ids)}),
+        (LIMIT_CHANGES, {"ids": tuple(ids), "since": since}),
+    ]
+    if needs.transfers:
+        queries.append((TRANSFERS, {"ids": tuple(ids), "since": since}))
+    if len(ids) <= PREPARED_UP_TO:
+        results = rows_together(*queries)
+    else:
+        results = [list(prepared.build(**arguments)) for prepared, arguments in queries]
+    people_rows, drawdowns, repayments, devices, cards, limit_changes, *transfers = results
+    people: list[dict[str, Any]] = [dict(row) for row in people_rows]
     network = Network()
     histories = {
         p["pk"]: BorrowerHistory(
@@ -243,9 +255,12 @@ def histories_load(
         for p in people
     }
     ids = sorted(histories)
-    for row in _rows(DRAWDOWNS, ids, since=since):
-        histories[row["borrower_id"]].drawdowns.append(_drawdown(row))
-    for row in _rows(REPAYMENTS, ids, since=since):
+    for row in drawdowns:
+        if row["borrower_id"] in histories:
+            histories[row["borrower_id"]].drawdowns.append(_drawdown(row))
+    for row in repayments:
+        if row["borrower_id"] not in histories:
+            continue
         histories[row["borrower_id"]].repayments.append(
             RepaymentRec(
                 pk=row["pk"],
@@ -258,18 +273,22 @@ def histories_load(
                 bank_account_id=row["bank_account_id"],
             )
         )
-    if needs.transfers:
-        for row in _rows(TRANSFERS, ids, since=since):
+    for row in transfers[0] if transfers else []:
+        if row["borrower_id"] in histories:
             histories[row["borrower_id"]].transfers.append(_transfer(row))
-    for row in _rows(DEVICES, ids):
-        histories[row["borrower_id"]].devices[row["pk"]] = DeviceRec(
-            row["pk"], row["device_id"], row["first_seen_at"]
-        )
-    for row in _rows(CARDS, ids):
-        histories[row["borrower_id"]].cards[row["pk"]] = CardRec(
-            row["pk"], row["card_no"], row["first_seen_at"]
-        )
-    limit_changes_load(histories, ids, since)
+    for row in devices:
+        if row["borrower_id"] in histories:
+            histories[row["borrower_id"]].devices[row["pk"]] = DeviceRec(
+                row["pk"], row["device_id"], row["first_seen_at"]
+            )
+    for row in cards:
+        if row["borrower_id"] in histories:
+            histories[row["borrower_id"]].cards[row["pk"]] = CardRec(
+                row["pk"], row["card_no"], row["first_seen_at"]
+            )
+    for borrower_id, at, old, new in limit_changes:
+        if borrower_id in histories:
+            histories[borrower_id].limit_changes.append((at, old, new))
     if needs.own_cards:
         _own_cards_load(histories, ids)
     if needs.same_identity:
@@ -279,16 +298,6 @@ def histories_load(
     if needs.flow is not None:
         _network_load(network, histories, needs.flow)
     return histories
-
-
-def limit_changes_load(
-    histories: dict[int, BorrowerHistory], ids: list[int], since: datetime
-) -> None:
-    """The lines' limit changes from `since` on (one query), for BorrowerHistory.limit_at: an
-    event at or after `since` meets the new limit of the last change by then, else the old
-    limit of the first change after it, else the limit now."""
-    for borrower_id, at, old, new in _rows(LIMIT_CHANGES, ids, since=since):
-        histories[borrower_id].limit_changes.append((at, old, new))
 
 
 def _own_cards_load(histories: dict[int, BorrowerHistory], ids: list[int]) -> None:
