@@ -4,7 +4,8 @@
                                  [--postgres] [--rules compare|on|off]
 
 --book riskops_bench posts into a seeded million-borrower book (bench/seed_million.py --keep)
-instead of an empty database, as the issue measures it. Otherwise it runs against a scratch
+instead of an empty database, as the issue measures it (its borrowers stay there: a second run
+on the same book takes --offset 100000000). Otherwise it runs against a scratch
 SQLite file in a temporary folder (the embedded profile; nothing of
 var/ is touched), or with --postgres against a scratch PostgreSQL database
 (riskops_bench_events on 127.0.0.1, user postgres, trust; dropped and created), through
@@ -395,6 +396,13 @@ def main() -> None:
         "e.g. riskops_bench from seed_million.py --keep: the issue's million borrowers); "
         "once per book, as the bench's borrowers are then on it",
     )
+    parser.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="first customer number of the bench's borrowers (a multiple of 100000000: "
+        "a second run on the same --book)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds, about")
     args = parser.parse_args()
@@ -432,8 +440,11 @@ def main() -> None:
         if args.book:
             from lending.models import Borrower
 
-            if Borrower.objects.filter(customer_no="B00000000").exists():
-                raise SystemExit(f"{args.book} already holds this bench's borrowers")
+            if Borrower.objects.filter(customer_no=f"B{args.offset:08d}").exists():
+                raise SystemExit(
+                    f"{args.book} already holds this bench's borrowers: pass --offset "
+                    f"{args.offset // 10**8 + 1}00000000"
+                )
             user = User.objects.filter(role="service", is_active=True).first()
             if user is None:
                 user = User.objects.create_user(
@@ -447,7 +458,7 @@ def main() -> None:
         print(f"{where} ready in {time.perf_counter() - started:.1f} s; batches of {args.batch}")
 
         # 1. Lines opened, timed as such.
-        opening, wave1, wave2 = _workload(0, args.borrowers)
+        opening, wave1, wave2 = _workload(args.offset, args.borrowers)
         poster = Poster(token)
         t0, c0 = time.perf_counter(), time.process_time()
         for batch in _batches(opening, args.batch):
@@ -466,7 +477,7 @@ def main() -> None:
         for n, live in enumerate(settings):
             label = _rules_set(live)
             deadline = started + args.budget * 0.85 * (n + 1) / len(settings)
-            figures[live] = _pass(token, label, (n + 1) * 10**7, args, deadline)
+            figures[live] = _pass(token, label, args.offset + (n + 1) * 10**7, args, deadline)
 
         # 4. Replay of a full batch: nothing is applied, every answer comes from storage.
         poster = Poster(token)
@@ -486,7 +497,7 @@ def main() -> None:
         )
 
         # 5. Memory: traced Python allocations for one batch of 1,000 new events.
-        extra_open, extra_wave1, _ = _workload(9 * 10**7, 250)
+        extra_open, extra_wave1, _ = _workload(args.offset + 9 * 10**7, 250)
         Poster(token).post({"events": extra_open})
         tracemalloc.start()
         Poster(token).post({"events": extra_wave1[: 1000 - 250] + extra_open[:250]})
