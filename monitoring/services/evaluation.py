@@ -21,15 +21,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from core.prepared import Prepared
 from monitoring.choices import EventKind, RuleKind, RuleVersionStatus
 from monitoring.models import Alert, Event, RuleVersion
 from monitoring.rules.base import BorrowerHistory, EventView, Hit, Lists
-from monitoring.rules.history import FlowNeed, Needs, histories_load
+from monitoring.rules.history import PREPARED_UP_TO, FlowNeed, Needs, histories_load
 from monitoring.rules.live import versions_cached
 from monitoring.rules.registry import REGISTRY, rule_spec
 from monitoring.services.rules import lists_in_force
@@ -243,22 +245,33 @@ def _later_events(views: list[EventView], lookback: timedelta) -> list[EventView
         if view.borrower_id not in earliest or view.occurred_at < earliest[view.borrower_id]:
             earliest[view.borrower_id] = view.occurred_at
     latest = max(v.occurred_at for v in views) + lookback
-    known = {v.pk for v in views if v.pk is not None}
-    rows = (
-        Event.objects.filter(
-            borrower_id__in=list(earliest),
-            occurred_at__gte=min(earliest.values()),
-            occurred_at__lte=latest,
-        )
+    known = tuple(sorted({v.pk for v in views if v.pk is not None}))
+    arguments = {
+        "ids": tuple(sorted(earliest)),
+        "since": min(earliest.values()),
+        "until": latest,
+        "known": known,
+    }
+    # Prepared for a single event's few borrowers (no query compiled per event); the
+    # QuerySet itself for a batch.
+    small = len(earliest) <= PREPARED_UP_TO and len(known) <= PREPARED_UP_TO
+    rows = LATER_EVENTS.rows(**arguments) if small else LATER_EVENTS.build(**arguments)
+    return [
+        EventView.from_event(SimpleNamespace(**row))
+        for row in rows
+        if row["borrower_id"] is not None and row["occurred_at"] >= earliest[row["borrower_id"]]
+    ]
+
+
+LATER_EVENTS = Prepared(
+    lambda ids, since, until, known: (
+        Event.objects.filter(borrower_id__in=ids, occurred_at__gte=since, occurred_at__lte=until)
         .exclude(pk__in=known)
         .order_by()
-        .only("pk", "event_id", "kind", "borrower_id", "occurred_at", "payload", "result")
-    )
-    return [
-        EventView.from_event(row)
-        for row in rows
-        if row.borrower_id is not None and row.occurred_at >= earliest[row.borrower_id]
-    ]
+        .values("pk", "event_id", "kind", "borrower_id", "occurred_at", "payload", "result")
+    ),
+    {"ids": "ints", "since": "at", "until": "at", "known": "ints"},
+)
 
 
 @transaction.atomic
