@@ -370,6 +370,17 @@ def _pass(
         time.process_time() - c0,
     )
     CLOCK.report(f"one per request, {label}", len(poster.latencies))
+    by_kind: dict[str, list[float]] = {}
+    for event, latency in zip(s_wave1 + s_wave2, poster.latencies, strict=False):
+        by_kind.setdefault(event["kind"], []).append(latency)
+    print(
+        "  by kind: "
+        + "; ".join(
+            f"{kind} p50 {_percentile(values, 50) * 1000:.1f} p95 "
+            f"{_percentile(values, 95) * 1000:.1f} ms ({len(values)})"
+            for kind, values in sorted(by_kind.items())
+        )
+    )
     return batched_rate, single_rate, poster.latencies
 
 

@@ -365,6 +365,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Every minute: the home page's headline figures, recomputed into the cache, so no request
+    # waits for the aggregate over the whole book.
+    "lending-book-summary": {
+        "task": "lending.tasks.book_summary_refresh_task",
+        "schedule": 60.0,
+    },
     # Every day at 00:05 Shanghai time: close the day that has just ended (penalty booked
     # through it, delinquency transitions recorded, loans at the write-off threshold written
     # off), and any earlier day a missed night left open, in order. Before the snapshot below.

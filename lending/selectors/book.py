@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 ZERO = Decimal("0.00")
 # The home page's figures are cached this long: a million-line aggregate need not run on every
 # page view, and a minute-old figure is fine for a headline (the page shows its as-of time).
-BOOK_SUMMARY_CACHE_SECONDS = 60
 # Cities change rarely; the filter's drop-down reads them from a cache (a DISTINCT over a
 # million borrowers is not free).
 CITY_CHOICES_CACHE_SECONDS = 600

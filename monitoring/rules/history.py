@@ -200,6 +200,27 @@ SAME_IDENTITY = Prepared(
 )
 
 
+# Cards the borrowers' drawdowns were paid out to, with the first payout to each.
+PAYOUT_CARDS = Prepared(
+    lambda ids: (
+        Drawdown.objects.filter(borrower_id__in=ids)
+        .values("borrower_id", "bank_account_id")
+        .annotate(first=Min("disbursed_at"))
+        .order_by()
+    ),
+    {"ids": "ints"},
+)
+# Cards the borrowers bound by a reported bank-card change.
+CARD_BINDINGS = Prepared(
+    lambda ids: (
+        Event.objects.filter(borrower_id__in=ids, kind=EventKind.BANK_ACCOUNT_CHANGE)
+        .order_by()
+        .values_list("borrower_id", "event_id", "occurred_at", "result")
+    ),
+    {"ids": "ints"},
+)
+
+
 def _run(prepared: Prepared, size: int, **arguments: Any) -> Iterable[Any]:
     """The rows of a prepared query for `size` borrowers: precompiled for a few of them, the
     QuerySet itself for a batch."""
@@ -220,21 +241,33 @@ def histories_load(
         return {}
     # The borrowers and their rows, read together (rows of a borrower without a line, left
     # out below, are skipped).
-    queries: list[tuple[Prepared, dict[str, Any]]] = [
-        (PEOPLE, {"ids": tuple(ids)}),
-        (DRAWDOWNS, {"ids": tuple(ids), "since": since}),
-        (REPAYMENTS, {"ids": tuple(ids), "since": since}),
-        (DEVICES, {"ids": tuple(ids)}),
-        (CARDS, {"ids": tuple(ids)}),
-        (LIMIT_CHANGES, {"ids": tuple(ids), "since": since}),
-    ]
+    every = tuple(ids)
+    queries: dict[str, tuple[Prepared, dict[str, Any]]] = {
+        "people": (PEOPLE, {"ids": every}),
+        "drawdowns": (DRAWDOWNS, {"ids": every, "since": since}),
+        "repayments": (REPAYMENTS, {"ids": every, "since": since}),
+        "devices": (DEVICES, {"ids": every}),
+        "cards": (CARDS, {"ids": every}),
+        "limit_changes": (LIMIT_CHANGES, {"ids": every, "since": since}),
+    }
     if needs.transfers:
-        queries.append((TRANSFERS, {"ids": tuple(ids), "since": since}))
+        queries["transfers"] = (TRANSFERS, {"ids": every, "since": since})
+    if needs.own_cards:
+        queries["payout_cards"] = (PAYOUT_CARDS, {"ids": every})
+        queries["card_bindings"] = (CARD_BINDINGS, {"ids": every})
     if len(ids) <= PREPARED_UP_TO:
-        results = rows_together(*queries)
+        results = dict(zip(queries, rows_together(*queries.values()), strict=True))
     else:
-        results = [list(prepared.build(**arguments)) for prepared, arguments in queries]
-    people_rows, drawdowns, repayments, devices, cards, limit_changes, *transfers = results
+        results = {
+            name: list(prepared.build(**arguments))
+            for name, (prepared, arguments) in queries.items()
+        }
+    people_rows, drawdowns, repayments = (
+        results["people"],
+        results["drawdowns"],
+        results["repayments"],
+    )
+    devices, cards, limit_changes = results["devices"], results["cards"], results["limit_changes"]
     people: list[dict[str, Any]] = [dict(row) for row in people_rows]
     network = Network()
     histories = {
@@ -273,7 +306,7 @@ def histories_load(
                 bank_account_id=row["bank_account_id"],
             )
         )
-    for row in transfers[0] if transfers else []:
+    for row in results.get("transfers", []):
         if row["borrower_id"] in histories:
             histories[row["borrower_id"]].transfers.append(_transfer(row))
     for row in devices:
@@ -290,7 +323,7 @@ def histories_load(
         if borrower_id in histories:
             histories[borrower_id].limit_changes.append((at, old, new))
     if needs.own_cards:
-        _own_cards_load(histories, ids)
+        _own_cards_load(histories, results["payout_cards"], results["card_bindings"])
     if needs.same_identity:
         _same_identity_load(histories, people)
     if needs.card_sharers:
@@ -300,24 +333,18 @@ def histories_load(
     return histories
 
 
-def _own_cards_load(histories: dict[int, BorrowerHistory], ids: list[int]) -> None:
+def _own_cards_load(
+    histories: dict[int, BorrowerHistory], payout_cards: list[Any], bindings: list[Any]
+) -> None:
     """Cards drawdowns were paid out to (over the whole history: an old payout card is still
-    the borrower's), and cards bound by a reported bank-card change (Event rows)."""
-    for row in (
-        Drawdown.objects.filter(borrower_id__in=ids)
-        .values("borrower_id", "bank_account_id")
-        .annotate(first=Min("disbursed_at"))
-        .order_by()
-    ):
-        histories[row["borrower_id"]].own_cards[row["bank_account_id"]] = row["first"]
-    bindings = (
-        Event.objects.filter(borrower_id__in=ids, kind=EventKind.BANK_ACCOUNT_CHANGE)
-        .order_by()
-        .values_list("borrower_id", "event_id", "occurred_at", "result")
-    )
+    the borrower's), and cards bound by a reported bank-card change (Event rows): the rows of
+    PAYOUT_CARDS and CARD_BINDINGS."""
+    for row in payout_cards:
+        if row["borrower_id"] in histories:
+            histories[row["borrower_id"]].own_cards[row["bank_account_id"]] = row["first"]
     for borrower_id, event_id, at, result in bindings:
         card_pk = (result or {}).get("bank_account_id")
-        if card_pk is None or borrower_id is None:
+        if card_pk is None or borrower_id not in histories:
             continue
         history = histories[borrower_id]
         history.seen.append(SeenRec(EventKind.BANK_ACCOUNT_CHANGE, event_id, at, str(card_pk)))

@@ -136,6 +136,20 @@ def test_summary_is_cached_for_a_minute(small_book, django_assert_num_queries):
         book_summary()
 
 
+def test_the_refresh_task_puts_fresh_figures_in_the_cache(small_book):
+    from lending.models import CreditLine
+    from lending.tasks import book_summary_refresh_task
+
+    before = book_summary()["total_limit"]
+    line = CreditLine.objects.exclude(status="closed").first()
+    CreditLine.objects.filter(pk=line.pk).update(credit_limit=line.credit_limit + 1000)
+    assert book_summary()["total_limit"] == before  # the cached figures, until refreshed
+
+    book_summary_refresh_task.delay()
+
+    assert book_summary()["total_limit"] == before + 1000
+
+
 def test_summary_takes_three_queries_however_large_the_book(small_book, django_assert_num_queries):
     # The borrower count, one pass over the lines by bucket, one over what is owed beyond
     # principal (interest and penalty due).
