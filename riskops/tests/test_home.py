@@ -141,7 +141,7 @@ def test_the_refresh_task_puts_fresh_figures_in_the_cache(small_book):
     from lending.tasks import book_summary_refresh_task
 
     before = book_summary()["total_limit"]
-    line = CreditLine.objects.exclude(status="closed").first()
+    line = CreditLine.objects.exclude(status="closed").order_by("pk")[0]
     CreditLine.objects.filter(pk=line.pk).update(credit_limit=line.credit_limit + 1000)
     assert book_summary()["total_limit"] == before  # the cached figures, until refreshed
 
