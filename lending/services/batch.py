@@ -38,9 +38,10 @@ from types import EllipsisType
 from typing import Any, TypeVar
 
 from django.db import connection, router, transaction
-from django.db.models import Min, Model, Sum
+from django.db.models import Min, Model, OuterRef, QuerySet, Subquery, Sum
 
 from core.bulk import rows_update
+from core.prepared import Prepared
 from lending.bulk import copy_insert, reserve_ids
 from lending.choices import DrawdownStatus
 from lending.models import (
@@ -363,21 +364,43 @@ def line_totals(line: CreditLine) -> tuple[Decimal, date | None] | None:
 
 def _others_read(batch: _Batch, line_ids: set[int]) -> None:
     """batch.line_others for these lines: the totals of their active loans the batch does not
-    hold (which nothing in the batch changes)."""
-    mine = [drawdown.pk for drawdown in batch.loans.values()]
-    others = Drawdown.objects.filter(line__in=line_ids, status=DrawdownStatus.ACTIVE).exclude(
+    hold (which nothing in the batch changes), in one statement."""
+    mine = tuple(sorted(drawdown.pk for drawdown in batch.loans.values()))
+    # The loans to leave out, once per subquery (a prepared argument is one parameter).
+    arguments = {"lines": tuple(sorted(line_ids)), "mine": mine, "mine_too": mine}
+    # Precompiled for a batch of a few events (a single repayment), the QuerySet otherwise.
+    few = len(line_ids) <= PREPARED_UP_TO and len(arguments["mine"]) <= PREPARED_UP_TO
+    rows = OTHERS_TOTALS.rows(**arguments) if few else OTHERS_TOTALS.build(**arguments)
+    for row in rows:
+        batch.line_others[row["pk"]] = (row["total"] or ZERO, row["oldest"])
+
+
+def _others_totals(
+    lines: tuple[int, ...], mine: tuple[int, ...], mine_too: tuple[int, ...]
+) -> QuerySet[Any, Any]:
+    """Per line: the principal outstanding of its active loans other than `mine`, and the
+    oldest due date of their unpaid instalments."""
+    others = Drawdown.objects.filter(line=OuterRef("pk"), status=DrawdownStatus.ACTIVE).exclude(
         pk__in=mine
     )
-    totals = dict(
-        others.values("line")
-        .annotate(total=Sum("principal_outstanding"))
-        .values_list("line", "total")
+    unpaid = Instalment.objects.filter(
+        drawdown__line=OuterRef("pk"), drawdown__status=DrawdownStatus.ACTIVE, paid_off_at=None
+    ).exclude(drawdown__in=mine_too)
+    return (
+        CreditLine.objects.filter(pk__in=lines)
+        .annotate(
+            total=Subquery(
+                others.values("line").annotate(total=Sum("principal_outstanding")).values("total")
+            ),
+            oldest=Subquery(
+                unpaid.values("drawdown__line").annotate(oldest=Min("due_date")).values("oldest")
+            ),
+        )
+        .order_by()
+        .values("pk", "total", "oldest")
     )
-    oldest = dict(
-        Instalment.objects.filter(drawdown__in=others, paid_off_at__isnull=True)
-        .values("drawdown__line")
-        .annotate(oldest=Min("due_date"))
-        .values_list("drawdown__line", "oldest")
-    )
-    for line_id in line_ids:
-        batch.line_others[line_id] = (totals.get(line_id) or ZERO, oldest.get(line_id))
+
+
+OTHERS_TOTALS = Prepared(_others_totals, {"lines": "ints", "mine": "ints", "mine_too": "ints"})
+# Lines and loans up to which OTHERS_TOTALS runs precompiled.
+PREPARED_UP_TO = 4
