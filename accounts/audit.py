@@ -161,8 +161,26 @@ def lock_chain_tail(model: type[models.Model], using: str) -> str:
     """
     connection = connections[using]
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        quote = connection.ops.quote_name
+        meta = model._meta
+        pk = meta.pk.column if meta.pk is not None else "id"
+        tail_sql = (
+            f"SELECT {quote('row_hash')} FROM {quote(meta.db_table)} "  # noqa: S608 (names)
+            f"ORDER BY {quote(str(pk))} DESC LIMIT 1"
+        )
+        connection.ensure_connection()
+        # One round trip for both: the server runs them in order, and the second statement's
+        # snapshot is taken once the first holds the lock, so it reads the rows the previous
+        # holder committed.
+        with (
+            connection.connection.pipeline(),
+            connection.cursor() as lock,
+            connection.cursor() as tail,
+        ):
+            lock.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+            tail.execute(tail_sql)
+            row = tail.fetchone()
+        return row[0] if row is not None else GENESIS_HASH
     last = (
         model._default_manager.using(using)
         .order_by("-pk")
