@@ -221,6 +221,34 @@ CARD_BINDINGS = Prepared(
 )
 
 
+# Every card of another borrower with a card number of these borrowers'.
+CARD_SHARERS = Prepared(
+    lambda ids: (
+        BankAccount.objects.filter(
+            card_no__in=BankAccount.objects.filter(borrower_id__in=ids).values("card_no")
+        )
+        .order_by()
+        .values("borrower_id", "borrower__customer_no", "card_no", "first_seen_at")
+    ),
+    {"ids": "ints"},
+)
+# The first hop of a fund-flow path: transfers into these borrowers' cards in [start, end].
+FIRST_HOP = Prepared(
+    lambda ids, start, end: (
+        TransferOut.objects.filter(
+            counterparty_account__in=BankAccount.objects.filter(borrower_id__in=ids).values(
+                "card_no"
+            ),
+            occurred_at__gte=start,
+            occurred_at__lte=end,
+        )
+        .order_by("-occurred_at", "-pk")  # as the later hops' QuerySet (the model's ordering)
+        .values(*TRANSFER_FIELDS, "borrower__customer_no")
+    ),
+    {"ids": "ints", "start": "at", "end": "at"},
+)
+
+
 def _run(prepared: Prepared, size: int, **arguments: Any) -> Iterable[Any]:
     """The rows of a prepared query for `size` borrowers: precompiled for a few of them, the
     QuerySet itself for a batch."""
@@ -255,6 +283,14 @@ def histories_load(
     if needs.own_cards:
         queries["payout_cards"] = (PAYOUT_CARDS, {"ids": every})
         queries["card_bindings"] = (CARD_BINDINGS, {"ids": every})
+    if needs.card_sharers:
+        queries["card_sharers"] = (CARD_SHARERS, {"ids": every})
+    if needs.flow is not None and needs.flow.receivers:
+        flow = needs.flow
+        queries["first_hop"] = (
+            FIRST_HOP,
+            {"ids": tuple(sorted(flow.receivers)), "start": flow.start, "end": flow.end},
+        )
     if len(ids) <= PREPARED_UP_TO:
         results = dict(zip(queries, rows_together(*queries.values()), strict=True))
     else:
@@ -327,9 +363,9 @@ def histories_load(
     if needs.same_identity:
         _same_identity_load(histories, people)
     if needs.card_sharers:
-        _card_sharers_load(histories)
+        _card_sharers_load(histories, results["card_sharers"])
     if needs.flow is not None:
-        _network_load(network, histories, needs.flow)
+        _network_load(network, histories, needs.flow, results.get("first_hop", []))
     return histories
 
 
@@ -385,19 +421,13 @@ def _same_identity_load(
                     )
 
 
-def _card_sharers_load(histories: dict[int, BorrowerHistory]) -> None:
-    """Other borrowers the book has these borrowers' cards for."""
+def _card_sharers_load(histories: dict[int, BorrowerHistory], rows: list[Any]) -> None:
+    """Other borrowers the book has these borrowers' cards for (the rows of CARD_SHARERS)."""
     owners: dict[str, set[int]] = defaultdict(set)
     for history in histories.values():
         for card in history.cards.values():
             owners[card.card_no].add(history.borrower_id)
-    if not owners:
-        return
-    for row in (
-        BankAccount.objects.filter(card_no__in=list(owners))
-        .order_by()
-        .values("borrower_id", "borrower__customer_no", "card_no", "first_seen_at")
-    ):
+    for row in rows:
         for owner in owners[row["card_no"]]:
             if owner != row["borrower_id"]:
                 histories[owner].card_sharers.setdefault(row["card_no"], []).append(
@@ -410,10 +440,16 @@ def _card_sharers_load(histories: dict[int, BorrowerHistory]) -> None:
                 )
 
 
-def _network_load(network: Network, histories: dict[int, BorrowerHistory], need: FlowNeed) -> None:
+def _network_load(
+    network: Network,
+    histories: dict[int, BorrowerHistory],
+    need: FlowNeed,
+    first_hop: list[Any],
+) -> None:
     """Walk back from the repaying borrowers, one hop a round: transfers into their cards
-    within [start, end], then the senders' drawdowns in that window and, for the next hop,
-    the senders' cards. Two or three queries a hop, whatever the number of events."""
+    within [start, end] (the first hop's are `first_hop`, FIRST_HOP's rows, read with the
+    histories), then the senders' drawdowns in that window and, for the next hop, the
+    senders' cards. Two or three queries a hop, whatever the number of events."""
     for history in histories.values():
         network.customer_nos.setdefault(history.borrower_id, history.customer_no)
     cards: dict[str, set[int]] = defaultdict(set)
@@ -426,11 +462,18 @@ def _network_load(network: Network, histories: dict[int, BorrowerHistory], need:
         if not cards:
             return
         senders: set[int] = set()
-        for row in TransferOut.objects.filter(
-            counterparty_account__in=list(cards),
-            occurred_at__gte=need.start,
-            occurred_at__lte=need.end,
-        ).values(*TRANSFER_FIELDS, "borrower__customer_no"):
+        inbound = (
+            first_hop
+            if _hop == 0
+            else TransferOut.objects.filter(
+                counterparty_account__in=list(cards),
+                occurred_at__gte=need.start,
+                occurred_at__lte=need.end,
+            ).values(*TRANSFER_FIELDS, "borrower__customer_no")
+        )
+        for row in inbound:
+            if row["counterparty_account"] not in cards:
+                continue
             transfer = _transfer(row)
             network.customer_nos[transfer.borrower_id] = row["borrower__customer_no"]
             for receiver in cards[row["counterparty_account"]]:
