@@ -93,10 +93,12 @@ class _Batch:
     inserts: dict[type[Model], dict[int, Model]] = field(default_factory=dict)
     updates: dict[int, tuple[Model, set[str]]] = field(default_factory=dict)
     reserved: dict[type[Model], list[int]] = field(default_factory=dict)
-    owned: set[int] = field(default_factory=set)  # id() of the instances the batch holds
+    # The instances the batch holds, by id(): kept here too, so no id is reused while the
+    # batch lasts.
+    owned: dict[int, Model] = field(default_factory=dict)
 
     def own(self, instance: Any) -> Any:
-        self.owned.add(id(instance))
+        self.owned[id(instance)] = instance
         return instance
 
 
