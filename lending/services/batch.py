@@ -47,10 +47,12 @@ from lending.choices import DrawdownStatus
 from lending.models import (
     ZERO,
     BankAccount,
+    Borrower,
     CreditLine,
     Device,
     Drawdown,
     Instalment,
+    LimitChange,
     Repayment,
     RepaymentAllocation,
     TransferOut,
@@ -60,6 +62,9 @@ Payment = TypeVar("Payment", Repayment, TransferOut)
 
 # The order new rows are written in at the end: a row after the rows it refers to.
 INSERT_ORDER: tuple[type[Model], ...] = (
+    Borrower,
+    CreditLine,
+    LimitChange,
     BankAccount,
     Device,
     Drawdown,
@@ -77,6 +82,7 @@ RESERVE_BLOCK = 500
 class _Batch:
     lines: dict[int, CreditLine]  # by borrower id, locked by the caller
     new_loans: set[str]  # loan numbers the book does not have
+    new_customers: set[str]  # customer numbers the book does not have
     defer_inserts: bool  # new rows written at the end (ids reserved), or at once
     loans: dict[str, Drawdown]  # repaid (locked) and new loans of `lines`, by loan number
     schedules: dict[int, list[Instalment]]  # their instalments by drawdown id, by seq
@@ -88,6 +94,7 @@ class _Batch:
     # Of wanted_references, those the book does not have, by model: read the first time asked.
     new_references: dict[type[Model], set[str]] = field(default_factory=dict)
     references: dict[tuple[type[Model], str], Model] = field(default_factory=dict)
+    customers: dict[str, Borrower] = field(default_factory=dict)  # registered by the batch
     # Totals of each line's other active loans: (principal outstanding, oldest unpaid due).
     line_others: dict[int, tuple[Decimal, date | None]] = field(default_factory=dict)
     inserts: dict[type[Model], dict[int, Model]] = field(default_factory=dict)
@@ -123,6 +130,7 @@ def book_batch(
     new_loans: Iterable[str] = (),
     repaid_loans: Iterable[str] = (),
     references: Iterable[str] = (),
+    new_customers: Iterable[str] = (),
     defer_inserts: bool = True,
 ) -> Iterator[None]:
     """Run the block's services as one batch (see the module docstring).
@@ -131,7 +139,9 @@ def book_batch(
     through these instances until the block ends. `new_loans` are loan numbers it has just
     found the book does not have; `repaid_loans` the loans the block's repayments name (those
     of these lines are read and locked here, line first as everywhere); `references` the
-    payment references the block may record. With `defer_inserts` False, new rows are written
+    payment references the block may record; `new_customers` customer numbers the book does
+    not have (a borrower registered in the block is the batch's, line and all, for the rest
+    of it: `registered`). With `defer_inserts` False, new rows are written
     at once, as outside a batch (for a batch of a few events, where reserving ids costs more
     than the inserts). A block left by an error writes nothing more: the caller's transaction
     rolls back.
@@ -163,6 +173,7 @@ def book_batch(
     batch = _Batch(
         lines=held,
         new_loans=set(new_loans),
+        new_customers=set(new_customers),
         defer_inserts=defer_inserts and connection.vendor == "postgresql",
         loans=loans,
         schedules=schedules,
@@ -257,6 +268,56 @@ def held_line(borrower_id: int) -> CreditLine | None:
     it does not hold."""
     batch = _current()
     return batch.lines.get(borrower_id) if batch is not None else None
+
+
+def customer_is_new(customer_no: str) -> bool:
+    """Whether the batch knows the book has no borrower `customer_no` (answered once: a
+    second registration finds the first, with `customer_of_batch`)."""
+    batch = _current()
+    if batch is None or customer_no not in batch.new_customers:
+        return False
+    batch.new_customers.discard(customer_no)
+    return True
+
+
+def customer_of_batch(customer_no: str) -> Borrower | None:
+    """A borrower the batch registered (its line cached on it); None otherwise."""
+    batch = _current()
+    if batch is None:
+        return None
+    return batch.customers.get(customer_no)
+
+
+def registered(borrower: Borrower, line: CreditLine) -> None:
+    """Take a borrower just registered, and their new line, as the batch's: inserted with
+    `insert` (at the end, when the batch defers inserts), the line held as if the caller had
+    locked it (no one else sees it before the batch commits), with no other loans."""
+    batch = _current()
+    if batch is None or not batch.defer_inserts:
+        return
+    batch.customers[borrower.customer_no] = borrower
+    batch.lines[borrower.pk] = batch.own(line)
+    batch.line_others[line.pk] = (ZERO, None)
+    for by_borrower in batch.seen.values():
+        by_borrower[borrower.pk] = {}
+
+
+def insert_registration(borrower: Borrower, line: CreditLine) -> None:
+    """Write a new borrower and their line: at the end of a batch that defers inserts (ids
+    reserved now), else at once."""
+    batch = _current()
+    if batch is None or not batch.defer_inserts:
+        borrower.save(force_insert=True)
+        line.save(force_insert=True)
+        return
+    for instance in (borrower, line):
+        model = type(instance)
+        reserved = batch.reserved.setdefault(model, [])
+        if not reserved:
+            reserved += reserve_ids(model, RESERVE_BLOCK)
+        instance.pk = reserved.pop(0)
+        batch.inserts.setdefault(model, {})[id(instance)] = batch.own(instance)
+    line.borrower = borrower  # the id reserved above, and the reverse cache: borrower.line
 
 
 def loan_is_new(loan_no: str) -> bool:

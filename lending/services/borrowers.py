@@ -107,7 +107,12 @@ def borrower_register(
     registered), NotAllowed (a borrower or inactive login).
     """
     _require_writer(actor)
-    existing = Borrower.objects.select_related("line").filter(customer_no=customer_no).first()
+    existing = (
+        None
+        if batch.customer_is_new(customer_no)
+        else batch.customer_of_batch(customer_no)
+        or Borrower.objects.select_related("line").filter(customer_no=customer_no).first()
+    )
     if existing is not None:
         line = existing.line
         _conflict(
@@ -162,7 +167,6 @@ def borrower_register(
         registered_at=registered_at,
     )
     _full_clean(borrower)
-    borrower.save()
     line = CreditLine(
         borrower=borrower,
         credit_limit=_money(credit_limit),
@@ -170,7 +174,9 @@ def borrower_register(
         opened_at=opened_at or registered_at,
     )
     _full_clean(line, exclude=["borrower"])
-    line.save()
+    # Both written now, or, in a batch, at its end, which then holds the new line.
+    batch.insert_registration(borrower, line)
+    batch.registered(borrower, line)
     limit_history_write(
         line=line,
         kind=LimitChangeKind.OPENING,

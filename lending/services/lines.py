@@ -63,6 +63,7 @@ from lending.models import (
     LineTransition,
     Notice,
 )
+from lending.services import batch
 from lending.services._common import (
     _line_state,
     _line_sync,
@@ -166,8 +167,9 @@ def limit_history_write(
     at: datetime | None = None,
 ) -> LimitChange:
     """The line's history row for a change just made to it (its limit and status now are the
-    new ones), in the caller's transaction (lending.models.LimitChange)."""
-    return LimitChange.objects.create(
+    new ones), in the caller's transaction (lending.models.LimitChange); in a batch holding
+    the line, written at its end (lending.services.batch.insert)."""
+    change = LimitChange(
         line=line,
         effective_at=at or timezone.now(),
         kind=kind,
@@ -180,6 +182,8 @@ def limit_history_write(
         decided_by=actor.get_username() if actor is not None else "",
         approved_by=approved_by.get_username() if approved_by is not None else "",
     )
+    batch.insert(change, borrower_id=line.borrower_id)
+    return change
 
 
 # --- the limit --------------------------------------------------------------------------------

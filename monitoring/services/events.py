@@ -280,6 +280,12 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
                     for _, event in new
                     if event["kind"] in (EventKind.REPAYMENT, EventKind.TRANSFER_OUT)
                 ],
+                new_customers={
+                    event["customer_no"]
+                    for _, event in new
+                    if event["kind"] == EventKind.LINE_OPENED
+                }
+                - set(borrowers),
                 # Reserving ids pays from a few dozen new rows on; a single event inserts its
                 # rows at once.
                 defer_inserts=len(new) >= DEFER_INSERTS_FROM,

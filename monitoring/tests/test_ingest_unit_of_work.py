@@ -281,3 +281,63 @@ def test_a_refused_event_leaves_nothing_of_the_batch():
     with pytest.raises(Exception, match="refused"):
         event_ingest(actor=None, events=stream)
     assert _book_of("CB3") == before
+
+
+def _newcomer(customer: str) -> list[dict[str, Any]]:
+    """A borrower registered by the stream itself, then borrowing and repaying in it."""
+    c = {"customer_no": customer}
+    opened = LineOpenedEventFactory(
+        **c,
+        national_id=f"1101011990{customer[-4:]}123X"[:18],
+        occurred_at="2026-01-05T09:00:00+08:00",
+    )
+    # The lending core posting the same registration again, under another event id.
+    again = {**opened, "event_id": f"{opened['event_id']}-again"}
+    return [
+        opened,
+        again,
+        LoginEventFactory(**c, device_id="dev-n", occurred_at="2026-01-06T08:00:00+08:00"),
+        DrawdownEventFactory(
+            **c,
+            loan_no=f"{customer}-n",
+            amount="2000.00",
+            card_no="6222020000000009",
+            device_id="dev-n",
+            occurred_at="2026-01-10T10:00:00+08:00",
+        ),
+        RepaymentEventFactory(
+            **c, loan_no=f"{customer}-n", amount="400.00", occurred_at="2026-02-10T12:00:00+08:00"
+        ),
+        BankAccountChangeEventFactory(
+            **c, card_no="6222020000000010", occurred_at="2026-02-11T08:00:00+08:00"
+        ),
+        TransferOutEventFactory(
+            **c,
+            amount="100.00",
+            card_no="6222020000000010",
+            occurred_at="2026-02-11T09:00:00+08:00",
+        ),
+        DrawdownEventFactory(
+            **c,
+            loan_no=f"{customer}-m",
+            amount="700.00",
+            card_no="6222020000000010",
+            occurred_at="2026-02-12T10:00:00+08:00",
+        ),
+    ]
+
+
+def test_a_borrower_registered_in_a_batch_is_the_batchs_to_the_end():
+    single = [event_ingest(actor=None, events=[event])[0] for event in _newcomer("CS9001")]
+    stream = _newcomer("CB9002")
+    assert len(stream) >= DEFER_INSERTS_FROM
+    batched = event_ingest(actor=None, events=stream)
+
+    one_by_one, together = _book_of("CS9001"), _book_of("CB9002")
+    for part in one_by_one:
+        assert together[part] == one_by_one[part], part
+    assert _answers(batched) == _answers(single)
+    # The second registration answers with the first's borrower and line.
+    assert batched[1]["borrower_id"] == batched[0]["borrower_id"]
+    assert batched[1]["line_id"] == batched[0]["line_id"]
+    assert len(together["drawdowns"]) == 2 and len(together["repayments"]) == 1
