@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.query import ValuesIterable, ValuesListIterable
 
 # Placeholders no real argument equals: negative ids, and moments in 1901.
@@ -211,3 +211,15 @@ def _converted(
             converted[position] = value
         out.append(dict(zip(names, converted, strict=True)) if names else tuple(converted))
     return out
+
+
+def model_rows(model: type[Model], rows: list[dict[str, Any]]) -> list[Any]:
+    """Instances of `model` from rows of a prepared `.values(*every concrete attname)`, as the
+    QuerySet would build them (Model.from_db): for a hot path that needs instances."""
+    names = [field.attname for field in model._meta.concrete_fields]
+    return [model.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names]) for row in rows]
+
+
+def concrete_attnames(model: type[Model]) -> list[str]:
+    """The attnames `model_rows` reads, for the prepared query's `.values()`."""
+    return [field.attname for field in model._meta.concrete_fields]

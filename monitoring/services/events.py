@@ -24,6 +24,7 @@ from accounts.choices import Role
 from accounts.masking import mask_card, mask_mobile, mask_name, mask_national_id
 from core.bulk import rows_update
 from core.errors import DomainError
+from core.prepared import Prepared, concrete_attnames, model_rows
 from lending import services as lending
 from lending.errors import UnknownBorrower, UnknownLoan
 from lending.models import Borrower, CreditLine, Drawdown
@@ -204,10 +205,7 @@ def _lost_race(exc: DatabaseError) -> str | None:
 def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Steps 2-7 of event_ingest, inside its transaction."""
     forms = [event_storage_form(canonical(event)) for event in parsed]
-    stored = {
-        row.event_id: row
-        for row in Event.objects.filter(event_id__in={e["event_id"] for e in parsed})
-    }
+    stored = {row.event_id: row for row in _events_stored({e["event_id"] for e in parsed})}
     first_index = _new_events(parsed, forms, stored)
     if not first_index:  # a pure replay: answered from the stored results, nothing written
         return _replayed(parsed, stored)
@@ -221,7 +219,7 @@ def _batch_apply(*, actor: User | None, parsed: list[dict[str, Any]]) -> list[di
     if borrowers:
         # We may have waited for the locks while a concurrent batch with some of these ids
         # committed; reading them now makes them replays instead of a duplicate-key error.
-        late = {row.event_id: row for row in Event.objects.filter(event_id__in=first_index)}
+        late = {row.event_id: row for row in _events_stored(set(first_index))}
         if late:
             stored.update(late)
             first_index = _new_events(parsed, forms, stored)
@@ -428,16 +426,21 @@ def _lines_lock(
     otherwise hold one line and wait for the other's: a deadlock. It also queues two requests
     adding the same card or device to one borrower, which no existing row could lock.
     """
-    borrowers = {
-        borrower.customer_no: borrower
-        for borrower in Borrower.objects.filter(customer_no__in=set(customer_nos))
-    }
+    wanted = tuple(sorted(set(customer_nos)))
+    few = len(wanted) <= PREPARED_UP_TO
+    found = (
+        model_rows(Borrower, BORROWERS.rows(customer_nos=wanted))
+        if few
+        else Borrower.objects.filter(customer_no__in=wanted)
+    )
+    borrowers = {borrower.customer_no: borrower for borrower in found}
     if not borrowers:
         return borrowers, {}
+    ids = tuple(sorted(borrower.pk for borrower in borrowers.values()))
     lines = (
-        CreditLine.objects.select_for_update()
-        .filter(borrower_id__in=[borrower.pk for borrower in borrowers.values()])
-        .order_by("pk")
+        model_rows(CreditLine, LINES_LOCKED.rows(ids=ids))
+        if few
+        else CreditLine.objects.select_for_update().filter(borrower_id__in=ids).order_by("pk")
     )
     return borrowers, {line.borrower_id: line for line in lines}
 
@@ -445,15 +448,60 @@ def _lines_lock(
 def _loans_known(loan_nos: Iterable[str]) -> dict[str, tuple[datetime, int]]:
     """When the book paid out each of these loans and to which borrower, by loan_no (those it
     knows)."""
-    wanted = set(loan_nos)
+    wanted = tuple(sorted(set(loan_nos)))
     if not wanted:
         return {}
-    return {
-        loan_no: (disbursed_at, borrower_id)
-        for loan_no, disbursed_at, borrower_id in Drawdown.objects.filter(
-            loan_no__in=wanted
-        ).values_list("loan_no", "disbursed_at", "borrower_id")
-    }
+    rows = (
+        LOANS_KNOWN.rows(loan_nos=wanted)
+        if len(wanted) <= PREPARED_UP_TO
+        else LOANS_KNOWN.build(loan_nos=wanted)
+    )
+    return {loan_no: (disbursed_at, borrower_id) for loan_no, disbursed_at, borrower_id in rows}
+
+
+# Up to this many ids a look-up runs precompiled (core.prepared): a single event's, a small
+# batch's. A larger batch runs the QuerySet: its compiling is shared by hundreds of events.
+PREPARED_UP_TO = 4
+LOANS_KNOWN = Prepared(
+    lambda loan_nos: (
+        Drawdown.objects.filter(loan_no__in=loan_nos)
+        .order_by()
+        .values_list("loan_no", "disbursed_at", "borrower_id")
+    ),
+    {"loan_nos": "strs"},
+)
+BORROWERS = Prepared(
+    lambda customer_nos: (
+        Borrower.objects.filter(customer_no__in=customer_nos)
+        .order_by()
+        .values(*concrete_attnames(Borrower))
+    ),
+    {"customer_nos": "strs"},
+)
+# Locked in id order, as _lines_lock explains.
+LINES_LOCKED = Prepared(
+    lambda ids: (
+        CreditLine.objects.select_for_update()
+        .filter(borrower_id__in=ids)
+        .order_by("pk")
+        .values(*concrete_attnames(CreditLine))
+    ),
+    {"ids": "ints"},
+)
+EVENTS_STORED = Prepared(
+    lambda event_ids: (
+        Event.objects.filter(event_id__in=event_ids).order_by().values(*concrete_attnames(Event))
+    ),
+    {"event_ids": "strs"},
+)
+
+
+def _events_stored(event_ids: set[str]) -> list[Event]:
+    """The recorded events with these ids."""
+    if len(event_ids) > PREPARED_UP_TO:
+        return list(Event.objects.filter(event_id__in=event_ids))
+    rows = EVENTS_STORED.rows(event_ids=tuple(sorted(event_ids)))
+    return model_rows(Event, rows)
 
 
 # The owners of the loans a batch repays, read with its other look-ups (_loans_known): a
