@@ -29,7 +29,7 @@ once, as outside a batch.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -235,16 +235,23 @@ def insert(*instances: Model, borrower_id: int) -> None:
     if holder is None or not holder.defer_inserts:
         model._default_manager.bulk_create(instances)
     else:
-        reserved = holder.reserved.setdefault(model, [])
-        if len(reserved) < len(instances):
-            reserved += reserve_ids(model, max(RESERVE_BLOCK, len(instances)))
-        kept = holder.inserts.setdefault(model, {})
-        for instance in instances:
-            instance.pk = reserved.pop(0)
-            kept[id(instance)] = instance
+        _keep_for_the_end(holder, instances)
     if holder is not None:
         for instance in instances:
             holder.own(instance)
+
+
+def _keep_for_the_end(batch: _Batch, instances: Sequence[Model]) -> None:
+    """Give these new rows of one model ids reserved from its sequence and keep them for the
+    batch's end (_flush)."""
+    model = type(instances[0])
+    reserved = batch.reserved.setdefault(model, [])
+    if len(reserved) < len(instances):
+        reserved += reserve_ids(model, max(RESERVE_BLOCK, len(instances)))
+    kept = batch.inserts.setdefault(model, {})
+    for instance in instances:
+        instance.pk = reserved.pop(0)
+        kept[id(instance)] = instance
 
 
 def save(instance: Model, fields: Iterable[str]) -> None:
@@ -273,11 +280,7 @@ def held_line(borrower_id: int) -> CreditLine | None:
 def customer_is_new(customer_no: str) -> bool:
     """Whether the batch knows the book has no borrower `customer_no` (answered once: a
     second registration finds the first, with `customer_of_batch`)."""
-    batch = _current()
-    if batch is None or customer_no not in batch.new_customers:
-        return False
-    batch.new_customers.discard(customer_no)
-    return True
+    return _new_once("new_customers", customer_no)
 
 
 def customer_of_batch(customer_no: str) -> Borrower | None:
@@ -310,23 +313,27 @@ def insert_registration(borrower: Borrower, line: CreditLine) -> None:
         borrower.save(force_insert=True)
         line.save(force_insert=True)
         return
-    for instance in (borrower, line):
-        model = type(instance)
-        reserved = batch.reserved.setdefault(model, [])
-        if not reserved:
-            reserved += reserve_ids(model, RESERVE_BLOCK)
-        instance.pk = reserved.pop(0)
-        batch.inserts.setdefault(model, {})[id(instance)] = batch.own(instance)
+    _keep_for_the_end(batch, [borrower])
+    _keep_for_the_end(batch, [line])
+    batch.own(borrower)
+    batch.own(line)
     line.borrower = borrower  # the id reserved above, and the reverse cache: borrower.line
 
 
 def loan_is_new(loan_no: str) -> bool:
     """Whether the batch knows the book has no loan `loan_no` (answered once: a second
     drawdown of the same number finds the first, with `loan_of_batch`)."""
+    return _new_once("new_loans", loan_no)
+
+
+def _new_once(known_new: str, key: str) -> bool:
+    """Whether `key` is in the batch's set `known_new`, taking it out: the second time the
+    same key is asked about, the batch holds what the first created."""
     batch = _current()
-    if batch is None or loan_no not in batch.new_loans:
+    keys: set[str] | None = getattr(batch, known_new) if batch is not None else None
+    if keys is None or key not in keys:
         return False
-    batch.new_loans.discard(loan_no)
+    keys.discard(key)
     return True
 
 
