@@ -10,20 +10,21 @@ instances of the rows of the borrowers whose lines the caller has locked:
 - their lines (`_lock_line`), the very instances the previous service changed;
 - their cards and devices, read and locked once for the batch (`seen_of`);
 - the loans the batch repays, with their schedules, read and locked once (`repaid_loan`);
-- which loan numbers and payment references are new, from one look-up each;
-- the loans the batch itself pays out, with their schedules, kept as they are created.
+- which customer and loan numbers and payment references are new, one look-up each;
+- the loans the batch itself pays out, with their schedules, kept as they are created;
+- the borrowers it registers, with their new lines, held like the locked ones.
 
 New rows of these borrowers (`insert`) get their ids at once (reserved from the table's
-sequence on PostgreSQL) and are written when the block ends; updates of the batch's instances
-(`save`) too: one statement per table, not one per row. A line's `used` and oldest unpaid due
-date (`line_totals`) come from the batch's own loans of the line plus, read once per line, the
-totals of its other active loans, which nothing in the batch changes.
+sequence on PostgreSQL) and are written by COPY when the block ends; updates of the batch's
+instances (`save`) too: one statement per table, not one per row. A line's `used` and oldest
+unpaid due date (`line_totals`) come from the batch's own loans of the line plus, read once
+per line, the totals of its other active loans, which nothing in the batch changes. A batch of
+a few events (`defer_inserts` False) and SQLite insert at once; the rest is the same.
 
 The services behave exactly as outside a batch: the same checks, refusals, rows, audit rows
-and answers; only when the rows reach the database differs. Nothing inside the block may read
-these rows back with a query: the services ask the batch instead. Rows of borrowers whose
-lines the caller did not lock (a borrower registered by the batch) are read and written at
-once, as outside a batch.
+and answers; only when the rows reach the database differs
+(monitoring/tests/test_ingest_unit_of_work.py compares the two, row by row). Nothing inside
+the block may read these rows back with a query: the services ask the batch instead.
 """
 
 from __future__ import annotations
